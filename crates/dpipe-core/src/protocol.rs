@@ -1,0 +1,151 @@
+//! Storage protocols and their locations: which protocols exist, what a valid location is
+//! for each, and where a pipe's files live on it (`remotepath`).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// The storage protocols a remote or pipe can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// Any S3-compatible object store; location is the bucket.
+    S3,
+    /// FTP; location is `host[:port]`.
+    Ftp,
+    /// SFTP; location is `host[:port]`.
+    Sftp,
+    /// A local or mounted folder; location is its absolute path.
+    Fs,
+}
+
+/// d6tpipe's name for server-managed storage, accepted but not provided by this server.
+pub const MANAGED: &str = "d6tfree";
+
+impl Protocol {
+    /// Every protocol, in the order the docs list them.
+    pub const ALL: [Protocol; 4] = [Protocol::S3, Protocol::Ftp, Protocol::Sftp, Protocol::Fs];
+
+    /// The wire name (`s3`, `ftp`, `sftp`, `fs`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::S3 => "s3",
+            Protocol::Ftp => "ftp",
+            Protocol::Sftp => "sftp",
+            Protocol::Fs => "fs",
+        }
+    }
+
+    /// Parses a wire name; the error names the `protocol` field and the accepted values.
+    pub fn parse(value: &str) -> Result<Protocol> {
+        Protocol::ALL.into_iter().find(|p| p.as_str() == value).ok_or_else(|| {
+            let hint = if value == MANAGED {
+                " This server has no managed storage: give a protocol and location, or a remote."
+            } else {
+                ""
+            };
+            Error::invalid_field(
+                "protocol",
+                format!("\"{value}\" is not a valid choice (s3, ftp, sftp, fs).{hint}"),
+            )
+        })
+    }
+
+    /// Checks that `location` makes sense for this protocol.
+    pub fn validate_location(self, location: &str) -> Result<()> {
+        let invalid = |why: &str| Error::invalid_field("location", why.to_string());
+        if location.is_empty() {
+            return Err(invalid("This field may not be blank."));
+        }
+        if location.chars().any(|c| c.is_control()) {
+            return Err(invalid("Location may not contain control characters."));
+        }
+        match self {
+            Protocol::S3 => {
+                let ok = (3..=63).contains(&location.len())
+                    && location.bytes().all(|b| {
+                        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.'
+                    })
+                    && location.as_bytes()[0].is_ascii_alphanumeric()
+                    && location.as_bytes()[location.len() - 1].is_ascii_alphanumeric();
+                if ok {
+                    Ok(())
+                } else {
+                    Err(invalid(
+                        "S3 bucket names are 3-63 lowercase letters, digits, dots and hyphens.",
+                    ))
+                }
+            }
+            Protocol::Ftp | Protocol::Sftp => {
+                let (host, port) = match location.rsplit_once(':') {
+                    Some((host, port)) if !host.contains(':') => (host, Some(port)),
+                    _ => (location, None),
+                };
+                let host_ok = !host.is_empty()
+                    && host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._[]:".contains(&b));
+                let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0));
+                if host_ok && port_ok {
+                    Ok(())
+                } else {
+                    Err(invalid("Location must be host or host:port."))
+                }
+            }
+            Protocol::Fs => {
+                if location.starts_with('/') && !location.contains('\\') {
+                    Ok(())
+                } else {
+                    Err(invalid("Location must be an absolute folder path, e.g. /srv/data."))
+                }
+            }
+        }
+    }
+
+    /// The path of a storage root with no sub-folder: `s3://bucket/`, `/` for (s)ftp (the
+    /// login's root), or the folder itself for `fs`. Always ends with `/`.
+    pub fn root_path(self, location: &str) -> String {
+        match self {
+            Protocol::S3 => format!("s3://{location}/"),
+            Protocol::Ftp | Protocol::Sftp => "/".to_string(),
+            Protocol::Fs => format!("{}/", location.trim_end_matches('/')),
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_and_errors() {
+        assert_eq!(Protocol::parse("sftp").unwrap(), Protocol::Sftp);
+        assert!(Protocol::parse("http").unwrap_err().message().contains("not a valid choice"));
+        assert!(Protocol::parse(MANAGED).unwrap_err().message().contains("managed"));
+    }
+
+    #[test]
+    fn locations() {
+        assert!(Protocol::S3.validate_location("my-bucket.1").is_ok());
+        assert!(Protocol::S3.validate_location("My_Bucket").is_err());
+        assert!(Protocol::S3.validate_location("ab").is_err());
+        assert!(Protocol::Sftp.validate_location("127.0.0.1:2222").is_ok());
+        assert!(Protocol::Ftp.validate_location("host:0").is_err());
+        assert!(Protocol::Ftp.validate_location("host/x").is_err());
+        assert!(Protocol::Fs.validate_location("/srv/data").is_ok());
+        assert!(Protocol::Fs.validate_location("data").is_err());
+    }
+
+    #[test]
+    fn roots() {
+        assert_eq!(Protocol::S3.root_path("b"), "s3://b/");
+        assert_eq!(Protocol::Sftp.root_path("h"), "/");
+        assert_eq!(Protocol::Fs.root_path("/srv/data/"), "/srv/data/");
+    }
+}

@@ -1,0 +1,130 @@
+//! The JSON shapes the repo API answers with, shared by the server (which serializes them),
+//! local mode and the HTTP client (which read them). Requests stay plain JSON objects so that
+//! wrong types are judged by the registry's validation, identically on every face.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// A pipe as a caller sees it: storage resolved through its ancestors, `options.remotepath`
+/// computed, no credentials.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PipeView {
+    /// The pipe's unique name.
+    pub name: String,
+    /// The resolved protocol (`s3`, `ftp`, `sftp`, `fs`).
+    pub protocol: String,
+    /// The resolved location (bucket, host or folder).
+    pub location: String,
+    /// The remote the pipe's storage comes from, if it names one (directly or via its root).
+    #[serde(default)]
+    pub remote: Option<String>,
+    /// The parent pipe, `None` for a root.
+    #[serde(default)]
+    pub parent: Option<String>,
+    /// The root of the pipe's chain: its own name for a root pipe.
+    #[serde(rename = "parent-ultimate")]
+    pub parent_ultimate: String,
+    /// The stored options plus the computed `remotepath`.
+    pub options: Map<String, Value>,
+    /// Free JSON for readers; `{}` when none.
+    pub schema: Value,
+    /// The caller's access as the wire reports it: `read` or `write`.
+    pub role: String,
+    /// The owner's username.
+    pub owner: String,
+}
+
+/// A remote as its owner sees it: everything but the credentials.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RemoteView {
+    /// The remote's unique name.
+    pub name: String,
+    /// `s3`, `ftp`, `sftp` or `fs`.
+    pub protocol: String,
+    /// Bucket, host[:port] or folder.
+    pub location: String,
+    /// Settings shared by the remote's pipes (`dir`, `endpoint`, `region`, …).
+    pub settings: Map<String, Value>,
+    /// Free JSON for readers.
+    pub schema: Value,
+    /// `none`, `flat` or `split`: which kind of credentials is stored, never their values.
+    pub credentials: String,
+    /// The owner's username.
+    pub owner: String,
+}
+
+/// One grant on a pipe.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GrantView {
+    /// The pipe the grant is on.
+    pub pipe: String,
+    /// The grantee's username, or `public`; `None` for a pending email invitation.
+    pub username: Option<String>,
+    /// The grantee's email, when known.
+    pub email: Option<String>,
+    /// `read`, `write` or `admin`; `revoke` in the reply to a revocation.
+    pub role: String,
+    /// Last day of access (`YYYY-MM-DD`), `None` for no end.
+    pub expiration_date: Option<String>,
+    /// True while an email invitation waits for its user to register.
+    #[serde(default)]
+    pub pending: bool,
+}
+
+/// The answer of `GET /v1/api/`: who the caller is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WhoAmI {
+    /// The caller's username, `None` when anonymous.
+    pub username: Option<String>,
+    /// The caller's email, when authenticated.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// A line for humans, printed by the d6tpipe client.
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// The answer to a registration: the new account and its token.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct Registered {
+    /// The new username.
+    pub username: String,
+    /// The new account's email.
+    pub email: String,
+    /// The account's persistent API token.
+    pub token: String,
+}
+
+impl std::fmt::Debug for Registered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registered")
+            .field("username", &self.username)
+            .field("email", &self.email)
+            .field("token", &"<redacted>")
+            .finish()
+    }
+}
+
+/// The answer to a login: the account's persistent token.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenReply {
+    /// The API token.
+    pub token: String,
+}
+
+impl std::fmt::Debug for TokenReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenReply(<redacted>)")
+    }
+}
+
+/// Whether an update is a PUT or a PATCH. Both keep the fields the body leaves out (as Django
+/// REST Framework does, so write-only credentials survive an update that does not mention
+/// them); a PUT must name the resource in its body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateMode {
+    /// PATCH: only the fields given change.
+    Partial,
+    /// PUT: the body must carry `name`.
+    Full,
+}

@@ -1,0 +1,72 @@
+//! Effective roles: what a caller may do on a pipe, from ownership along the pipe's chain and
+//! the live grants on it and its ancestors (protocol §6).
+
+use chrono::NaiveDate;
+use dpipe_core::role::{GrantRole, Role, is_live};
+use dpipe_core::{Error, Result};
+use dpipe_store::{GrantRecord, Grantee, PipeRecord};
+
+use crate::tree::PipeTree;
+use crate::{Caller, Registry, StoreResultExt};
+
+/// Everything needed to judge one caller's rights on any pipe during one request.
+pub(crate) struct AccessView<'a> {
+    pub(crate) caller: &'a Caller,
+    pub(crate) tree: PipeTree,
+    grants: Vec<GrantRecord>,
+    today: NaiveDate,
+}
+
+impl Registry {
+    /// Loads the pipes and the grants that can reach `caller`.
+    pub(crate) fn access_view<'a>(&self, caller: &'a Caller) -> Result<AccessView<'a>> {
+        Ok(AccessView {
+            caller,
+            tree: PipeTree::load(self.store.as_ref())?,
+            grants: self.store.grants_reaching(caller.user_id()).or_internal()?,
+            today: self.clock.today(),
+        })
+    }
+}
+
+impl AccessView<'_> {
+    /// The pipe called `name`, or 404.
+    pub(crate) fn pipe(&self, name: &str) -> Result<&PipeRecord> {
+        self.tree.named(name).ok_or_else(Error::not_found)
+    }
+
+    /// The caller's effective role on `pipe`, `None` for no access.
+    pub(crate) fn role(&self, pipe: &PipeRecord) -> Result<Option<Role>> {
+        let chain = self.tree.chain(pipe)?;
+        let user_id = self.caller.user_id();
+        if chain.iter().any(|p| Some(p.owner_id) == user_id) {
+            return Ok(Some(Role::Owner));
+        }
+        let role = self
+            .grants
+            .iter()
+            .filter(|g| chain.iter().any(|p| p.id == g.pipe_id))
+            .filter(|g| is_live(g.expiration_date, self.today))
+            .filter_map(|g| {
+                let role = GrantRole::parse(&g.role)?;
+                match g.grantee {
+                    Grantee::User(id) if Some(id) == user_id => Some(role.role()),
+                    // A public entry gives access only as `read` (public write is disabled).
+                    Grantee::Public if role == GrantRole::Read => Some(Role::Read),
+                    _ => None,
+                }
+            })
+            .max();
+        Ok(role)
+    }
+
+    /// The caller's role on `pipe` if it is at least `needed`; otherwise 401 for anonymous
+    /// callers (logging in may help), 403 for everyone else.
+    pub(crate) fn require(&self, pipe: &PipeRecord, needed: Role) -> Result<Role> {
+        match self.role(pipe)? {
+            Some(role) if role >= needed => Ok(role),
+            _ if matches!(self.caller, Caller::Anonymous) => Err(Error::unauthenticated()),
+            _ => Err(Error::forbidden()),
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! Accounts: registering, logging in, authenticating a token, unregistering, and the local
+//! user of local mode.
+
+use dpipe_core::fields::Body;
+use dpipe_core::name::{normalize_email, validate_username};
+use dpipe_core::wire::{Registered, TokenReply, WhoAmI};
+use dpipe_core::{Error, Result};
+use dpipe_store::{NewUser, UserRecord};
+use serde_json::Value;
+
+use crate::secrets::{self, UNUSABLE_PASSWORD};
+use crate::{Caller, Registry, StoreResultExt};
+
+/// DRF's wording for a failed login.
+const BAD_LOGIN: &str = "Unable to log in with provided credentials.";
+
+impl Registry {
+    /// `POST accounts/`: creates an account from `{username, email, password}` and returns its
+    /// token. Pending email invitations for the email become the new user's grants.
+    pub fn register(&self, body: &Value) -> Result<Registered> {
+        let body = Body::new(body)?;
+        let username = body.str("username")?;
+        validate_username(username)?;
+        let email = normalize_email("email", body.str("email")?)?;
+        let password = body.str("password")?;
+        let seed = secrets::new_seed();
+        let token = self.key.token(&seed);
+        let user = self
+            .store
+            .insert_user(&NewUser {
+                username: username.to_string(),
+                email: email.clone(),
+                password_hash: secrets::hash_password(password)?,
+                token_hash: secrets::token_hash(&token),
+                token_seed: seed,
+            })
+            .or_internal()?;
+        tracing::info!(user = %user.username, "registered");
+        Ok(Registered { username: user.username, email: user.email, token })
+    }
+
+    /// `POST accounts/token/`: the persistent token of `{username, password}`.
+    pub fn login(&self, body: &Value) -> Result<TokenReply> {
+        let body = Body::new(body)?;
+        let username = body.str("username")?;
+        let password = body.str("password")?;
+        let user = self.store.user_by_username(username).or_internal()?;
+        // Verify against a dummy hash for unknown users so timing does not tell them apart.
+        let stored = user.as_ref().map_or(UNUSABLE_PASSWORD, |u| u.password_hash.as_str());
+        match user {
+            Some(user) if secrets::verify_password(password, stored) => {
+                Ok(TokenReply { token: self.key.token(&user.token_seed) })
+            }
+            _ => {
+                tracing::warn!(user = %username, "login refused");
+                Err(Error::invalid_field("non_field_errors", BAD_LOGIN))
+            }
+        }
+    }
+
+    /// Resolves an API token to its user; 401 `Invalid token.` when it matches nobody.
+    pub fn authenticate(&self, token: &str) -> Result<Caller> {
+        let hash = secrets::token_hash(token);
+        match self.store.user_by_token_hash(&hash).or_internal()? {
+            Some(user) if secrets::same_hash(&user.token_hash, &hash) => Ok(Caller::User(user)),
+            _ => Err(Error::new(dpipe_core::ErrorKind::Unauthenticated, "Invalid token.")),
+        }
+    }
+
+    /// `GET /v1/api/`: who the caller is.
+    pub fn whoami(&self, caller: &Caller) -> Result<WhoAmI> {
+        let user = caller.user()?;
+        Ok(WhoAmI { username: Some(user.username.clone()), email: Some(user.email.clone()), message: None })
+    }
+
+    /// Replaces the caller's token with a new one and returns it; the old one stops working.
+    pub fn rotate_token(&self, caller: &Caller) -> Result<TokenReply> {
+        let user = caller.user()?;
+        let seed = secrets::new_seed();
+        let token = self.key.token(&seed);
+        self.store.set_user_token(user.id, &secrets::token_hash(&token), &seed).or_internal()?;
+        tracing::info!(user = %user.username, "token rotated");
+        Ok(TokenReply { token })
+    }
+
+    /// `DELETE accounts/<username>/`: deletes the caller's own account with their pipes,
+    /// remotes and grants. Anyone else's: 403 (404 when no such user).
+    pub fn unregister(&self, caller: &Caller, username: &str) -> Result<()> {
+        let user = caller.user()?;
+        if user.username != username {
+            return match self.store.user_by_username(username).or_internal()? {
+                Some(_) => Err(Error::forbidden_because("You can only unregister yourself.")),
+                None => Err(Error::not_found()),
+            };
+        }
+        self.store.delete_user(user.id).or_internal()?;
+        tracing::info!(user = %username, "unregistered");
+        Ok(())
+    }
+
+    /// Local mode's user: the account named `username`, created on first use with `email` and
+    /// no usable password (local mode never logs in).
+    pub fn ensure_local_user(&self, username: &str, email: &str) -> Result<Caller> {
+        validate_username(username)?;
+        if let Some(user) = self.store.user_by_username(username).or_internal()? {
+            return Ok(Caller::User(user));
+        }
+        let email = normalize_email("email", email)?;
+        let seed = secrets::new_seed();
+        let user: UserRecord = self
+            .store
+            .insert_user(&NewUser {
+                username: username.to_string(),
+                email,
+                password_hash: UNUSABLE_PASSWORD.to_string(),
+                token_hash: secrets::token_hash(&self.key.token(&seed)),
+                token_seed: seed,
+            })
+            .or_internal()?;
+        Ok(Caller::User(user))
+    }
+}

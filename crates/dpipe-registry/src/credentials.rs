@@ -1,0 +1,34 @@
+//! Releasing storage credentials (protocol §4.13): the half matching the requested access, from
+//! the root of the pipe's chain, in the shape the d6tpipe client passes straight to boto3.
+
+use dpipe_core::credentials::release;
+use dpipe_core::role::{Access, Role};
+use dpipe_core::{Error, Result};
+use serde_json::{Map, Value};
+
+use crate::tree::{RemoteCache, Storage};
+use crate::{Caller, Registry};
+
+impl Registry {
+    /// `GET pipes/<name>/credentials/?role=read|write[&renew=True]`: 404 for a missing pipe,
+    /// 401/403 without read access, 400 for a missing or unknown `role`, 403 for `write`
+    /// without write access. `renew` asks for fresh credentials; stored static credentials
+    /// are the freshest there are, so it returns them again.
+    pub fn credentials(&self, caller: &Caller, pipe: &str, role: Option<&str>, _renew: bool) -> Result<Map<String, Value>> {
+        let access = self.access_view(caller)?;
+        let pipe = access.pipe(pipe)?;
+        let held = access.require(pipe, Role::Read)?;
+        let wanted = Access::parse(role.ok_or_else(|| Error::required("role"))?)?;
+        if !held.allows(wanted) {
+            return Err(Error::forbidden());
+        }
+        let chain = access.tree.chain(pipe)?;
+        let storage = Storage::of_root(chain[0], &mut RemoteCache::new(self.store.as_ref()))?;
+        let released = match &storage.credentials {
+            Some(credentials) => release(storage.protocol, credentials.for_access(wanted), &storage.settings),
+            None => release(storage.protocol, &Map::new(), &storage.settings),
+        };
+        tracing::info!(user = %caller.name(), pipe = %pipe.name, access = wanted.as_str(), "credentials released");
+        Ok(released)
+    }
+}

@@ -1,0 +1,78 @@
+//! The repo API's rules, once.
+//!
+//! [`Registry`] offers every operation of the repo API as a method taking the [`Caller`] and
+//! the request (a JSON body where there is one) and returning a wire shape from
+//! [`dpipe_core::wire`] or a [`dpipe_core::Error`]. The HTTP server is a thin face over it, and
+//! local mode calls it in-process: both get the same validation, inheritance, permission
+//! checks and error texts because there is no other code that decides them.
+//!
+//! Modules: [`accounts`] (register, login, tokens), [`remotes`], [`pipes`], [`grants`],
+//! [`credentials`] (releasing storage credentials), with the shared pieces in `tree`
+//! (a pipe's ancestry and storage), `access` (effective roles) and `secrets` (hashing and
+//! token derivation).
+
+mod access;
+pub mod accounts;
+mod caller;
+mod clock;
+pub mod credentials;
+pub mod grants;
+pub mod pipes;
+pub mod remotes;
+mod secrets;
+mod storage_codec;
+mod tree;
+
+use std::sync::Arc;
+
+use dpipe_core::{Error, Result};
+use dpipe_store::{Store, StoreError};
+
+pub use caller::Caller;
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use dpipe_core::wire::UpdateMode;
+pub use secrets::ServerKey;
+
+/// The repo API's rules over a [`Store`].
+#[derive(Clone)]
+pub struct Registry {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    key: Arc<ServerKey>,
+}
+
+impl Registry {
+    /// A registry over `store`, judging expirations by `clock` and deriving tokens with `key`.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, key: ServerKey) -> Registry {
+        Registry { store, clock, key: Arc::new(key) }
+    }
+
+    /// The store underneath (for the server's health check).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+}
+
+/// Translates a store failure into the domain error the caller sees; backend details are
+/// logged, not returned.
+pub(crate) fn store_error(err: StoreError) -> Error {
+    match err {
+        StoreError::Unique(field) => Error::not_unique(field),
+        StoreError::InUse(names) => Error::invalid(format!("Still in use by: {}.", names.join(", "))),
+        StoreError::Backend(message) => {
+            tracing::error!(%message, "store failure");
+            Error::internal("The repo database failed; see the server log.")
+        }
+    }
+}
+
+/// `?`-friendly conversion of store results.
+pub(crate) trait StoreResultExt<T> {
+    fn or_internal(self) -> Result<T>;
+}
+
+impl<T> StoreResultExt<T> for std::result::Result<T, StoreError> {
+    fn or_internal(self) -> Result<T> {
+        self.map_err(store_error)
+    }
+}

@@ -1,0 +1,393 @@
+//! Pipes: list, get, create, update (PATCH/PUT), delete — with validation, inheritance from the
+//! root of the chain and the computed `options.remotepath`.
+//!
+//! Create and both kinds of update go through one path: the request becomes a [`Draft`]
+//! (from the body alone, or the stored pipe overlaid with the body), and the draft is
+//! validated as a whole. So a rule holds the same way however a pipe came to be.
+
+use std::collections::HashMap;
+
+use dpipe_core::credentials::Credentials;
+use dpipe_core::fields::Body;
+use dpipe_core::name::validate_resource_name;
+use dpipe_core::options::{REMOTEPATH, clean_options, validate_dir};
+use dpipe_core::protocol::Protocol;
+use dpipe_core::role::Role;
+use dpipe_core::wire::PipeView;
+use dpipe_core::{Error, Result};
+use dpipe_store::{NewPipe, PipeRecord, Store};
+use serde_json::{Map, Value};
+
+use crate::access::AccessView;
+use crate::tree::{RemoteCache, Storage};
+use crate::{Caller, Registry, StoreResultExt, UpdateMode, storage_codec};
+
+/// A pipe as requested, before validation. Stored credentials stay encoded unless replaced.
+#[derive(Default)]
+struct Draft {
+    name: String,
+    parent: Option<String>,
+    remote: Option<String>,
+    protocol: Option<String>,
+    location: Option<String>,
+    new_credentials: Option<Map<String, Value>>,
+    stored_credentials: Option<String>,
+    settings: Option<Map<String, Value>>,
+    options: Map<String, Value>,
+    schema: Value,
+}
+
+/// A draft that passed validation, ready to store.
+struct Valid {
+    parent_id: Option<i64>,
+    remote_id: Option<i64>,
+    protocol: Option<String>,
+    location: Option<String>,
+    credentials: Option<String>,
+    settings: Map<String, Value>,
+    options: Map<String, Value>,
+    schema: Value,
+}
+
+impl Registry {
+    /// `GET pipes/`: every pipe the caller can read, by name.
+    pub fn list_pipes(&self, caller: &Caller) -> Result<Vec<PipeView>> {
+        let access = self.access_view(caller)?;
+        let mut views = Views::new(self.store.as_ref());
+        let mut out = Vec::new();
+        for pipe in access.tree.all() {
+            if let Some(role) = access.role(pipe)? {
+                out.push(views.pipe(&access, pipe, role)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// `GET pipes/<name>/`: one pipe with the caller's role; 404 when missing, 403 (401 when
+    /// anonymous) without read access.
+    pub fn get_pipe(&self, caller: &Caller, name: &str) -> Result<PipeView> {
+        let access = self.access_view(caller)?;
+        let pipe = access.pipe(name)?;
+        let role = access.require(pipe, Role::Read)?;
+        Views::new(self.store.as_ref()).pipe(&access, pipe, role)
+    }
+
+    /// `POST pipes/`: creates a pipe owned by the caller.
+    pub fn create_pipe(&self, caller: &Caller, body: &Value) -> Result<PipeView> {
+        let user = caller.user()?;
+        let access = self.access_view(caller)?;
+        let body = Body::new(body)?;
+        let mut draft = Draft { schema: Value::Object(Map::new()), ..Draft::default() };
+        draft.name = body.str("name")?.to_string();
+        validate_resource_name(&draft.name)?;
+        if access.tree.named(&draft.name).is_some() {
+            return Err(Error::not_unique("name"));
+        }
+        draft.overlay(body)?;
+        let valid = self.validate(&access, &draft, None)?;
+        let created = self
+            .store
+            .insert_pipe(&NewPipe {
+                name: draft.name.clone(),
+                owner_id: user.id,
+                parent_id: valid.parent_id,
+                remote_id: valid.remote_id,
+                protocol: valid.protocol,
+                location: valid.location,
+                credentials: valid.credentials,
+                settings: valid.settings,
+                options: valid.options,
+                schema: valid.schema,
+            })
+            .or_internal()?;
+        tracing::info!(user = %user.username, pipe = %created.name, "pipe created");
+        self.get_pipe(caller, &created.name)
+    }
+
+    /// `PATCH`/`PUT pipes/<name>/`: 404 for a missing pipe before anything else, then the
+    /// admin right is checked (before the body is looked at), then the merged pipe is
+    /// validated as a whole. An empty body changes nothing.
+    pub fn update_pipe(&self, caller: &Caller, name: &str, body: &Value, mode: UpdateMode) -> Result<PipeView> {
+        let access = self.access_view(caller)?;
+        let stored = access.pipe(name)?.clone();
+        access.require(&stored, Role::Admin)?;
+        let body = Body::new(body)?;
+        if mode == UpdateMode::Full {
+            body.str("name")?;
+        }
+        if let Some(new_name) = body.opt_str("name")?
+            && new_name != name
+        {
+            return Err(Error::invalid_field("name", "A pipe's name cannot be changed."));
+        }
+        let mut draft = Draft::from_stored(&access, &stored, self.store.as_ref())?;
+        draft.overlay(body)?;
+        let valid = self.validate(&access, &draft, Some(&stored))?;
+        let updated = PipeRecord {
+            parent_id: valid.parent_id,
+            remote_id: valid.remote_id,
+            protocol: valid.protocol,
+            location: valid.location,
+            credentials: valid.credentials,
+            settings: valid.settings,
+            options: valid.options,
+            schema: valid.schema,
+            ..stored.clone()
+        };
+        if updated != stored {
+            self.store.update_pipe(&updated).or_internal()?;
+            tracing::info!(user = %caller.name(), pipe = %name, "pipe updated");
+        }
+        self.get_pipe(caller, name)
+    }
+
+    /// `DELETE pipes/<name>/`: the owner (of the pipe or an ancestor) deletes it with its
+    /// descendants and all their grants. Files in storage are left alone.
+    pub fn delete_pipe(&self, caller: &Caller, name: &str) -> Result<()> {
+        let access = self.access_view(caller)?;
+        let pipe = access.pipe(name)?;
+        access.require(pipe, Role::Owner)?;
+        self.store.delete_pipe(pipe.id).or_internal()?;
+        tracing::info!(user = %caller.name(), pipe = %name, "pipe deleted");
+        Ok(())
+    }
+
+    fn validate(&self, access: &AccessView<'_>, draft: &Draft, stored: Option<&PipeRecord>) -> Result<Valid> {
+        let options = clean_options(&draft.options)?;
+        let schema = match &draft.schema {
+            Value::Null => Value::Object(Map::new()),
+            Value::Object(_) => draft.schema.clone(),
+            _ => return Err(Error::invalid_field("schema", "Expected a dictionary of items.")),
+        };
+        let storage_given = |what: &str, given: bool| -> Result<()> {
+            if given {
+                Err(Error::invalid_field(what, format!("{what} comes from {}; leave it out.", if draft.parent.is_some() { "the parent pipe" } else { "the remote" })))
+            } else {
+                Ok(())
+            }
+        };
+        let mut valid = Valid {
+            parent_id: None,
+            remote_id: None,
+            protocol: None,
+            location: None,
+            credentials: None,
+            settings: Map::new(),
+            options,
+            schema,
+        };
+        if let Some(parent_name) = &draft.parent {
+            let parent = access.tree.named(parent_name).ok_or_else(|| {
+                Error::invalid_field("parent", format!("Object with name={parent_name} does not exist."))
+            })?;
+            if let Some(stored) = stored {
+                if access.tree.is_within(parent.id, stored.id) {
+                    return Err(Error::invalid_field("parent", "A pipe cannot be its own parent or ancestor."));
+                }
+            }
+            if stored.and_then(|s| s.parent_id) != Some(parent.id) {
+                access.require(parent, Role::Admin)?;
+            }
+            storage_given("remote", draft.remote.is_some())?;
+            storage_given("credentials", draft.new_credentials.is_some())?;
+            storage_given("settings", draft.settings.as_ref().is_some_and(|s| !s.is_empty()))?;
+            let chain = access.tree.chain(parent)?;
+            let storage = Storage::of_root(chain[0], &mut RemoteCache::new(self.store.as_ref()))?;
+            must_match("protocol", draft.protocol.as_deref(), storage.protocol.as_str(), "the parent pipe")?;
+            must_match("location", draft.location.as_deref(), &storage.location, "the parent pipe")?;
+            valid.parent_id = Some(parent.id);
+        } else if let Some(remote_name) = &draft.remote {
+            let remote = self.store.remote_by_name(remote_name).or_internal()?.ok_or_else(|| {
+                Error::invalid_field("remote", format!("Object with name={remote_name} does not exist."))
+            })?;
+            if Some(remote.owner_id) != access.caller.user_id() && stored.and_then(|s| s.remote_id) != Some(remote.id) {
+                return Err(Error::forbidden_because(format!("You can only use your own remotes; {remote_name} is not yours.")));
+            }
+            storage_given("credentials", draft.new_credentials.is_some())?;
+            storage_given("settings", draft.settings.as_ref().is_some_and(|s| !s.is_empty()))?;
+            must_match("protocol", draft.protocol.as_deref(), &remote.protocol, "the remote")?;
+            must_match("location", draft.location.as_deref(), &remote.location, "the remote")?;
+            valid.remote_id = Some(remote.id);
+        } else {
+            let protocol = draft.protocol.as_deref().ok_or_else(|| {
+                Error::invalid_field(
+                    "protocol",
+                    "This field is required: give protocol and location, a remote, or a parent. (This server has no managed d6tfree storage.)",
+                )
+            })?;
+            let protocol = Protocol::parse(protocol)?;
+            let location = draft.location.as_deref().ok_or_else(|| Error::required("location"))?;
+            protocol.validate_location(location)?;
+            let settings = draft.settings.clone().unwrap_or_default();
+            validate_settings(&settings)?;
+            valid.credentials = match &draft.new_credentials {
+                Some(map) => storage_codec::encode(Some(&Credentials::parse(protocol, map)?)),
+                None => draft.stored_credentials.clone(),
+            };
+            valid.protocol = Some(protocol.as_str().to_string());
+            valid.location = Some(location.to_string());
+            valid.settings = settings;
+        }
+        Ok(valid)
+    }
+}
+
+/// Checks the storage `settings` shared by a remote's or a root pipe's files.
+pub(crate) fn validate_settings(settings: &Map<String, Value>) -> Result<()> {
+    match settings.get("dir") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(dir)) => validate_dir("settings", dir)?,
+        Some(_) => return Err(Error::invalid_field("settings", "dir: Not a valid string.")),
+    }
+    for key in ["endpoint", "region"] {
+        match settings.get(key) {
+            None | Some(Value::Null | Value::String(_)) => {}
+            Some(_) => return Err(Error::invalid_field("settings", format!("{key}: Not a valid string."))),
+        }
+    }
+    Ok(())
+}
+
+/// An inherited field may be repeated in a request only with the value it inherits.
+fn must_match(field: &str, given: Option<&str>, inherited: &str, from: &str) -> Result<()> {
+    match given {
+        Some(value) if value != inherited => Err(Error::invalid_field(
+            field,
+            format!("{field} comes from {from} ({inherited}); it cannot be {value}."),
+        )),
+        _ => Ok(()),
+    }
+}
+
+impl Draft {
+    /// The stored pipe as a draft (parent and remote by name).
+    fn from_stored(access: &AccessView<'_>, pipe: &PipeRecord, store: &dyn Store) -> Result<Draft> {
+        let remote = match pipe.remote_id {
+            Some(id) => Some(RemoteCache::new(store).get(id)?.name.clone()),
+            None => None,
+        };
+        Ok(Draft {
+            name: pipe.name.clone(),
+            parent: pipe.parent_id.and_then(|id| access.tree.by_id(id)).map(|p| p.name.clone()),
+            remote,
+            protocol: pipe.protocol.clone(),
+            location: pipe.location.clone(),
+            new_credentials: None,
+            stored_credentials: pipe.credentials.clone(),
+            settings: Some(pipe.settings.clone()),
+            options: pipe.options.clone(),
+            schema: pipe.schema.clone(),
+        })
+    }
+
+    /// Applies the fields present in `body`. Moving a pipe to another place (a new parent, a
+    /// remote, inline storage) drops the storage it had, unless the body gives it again.
+    fn overlay(&mut self, body: Body<'_>) -> Result<()> {
+        let new_parent = body.has("parent").then(|| body.opt_str("parent")).transpose()?.map(|p| p.map(String::from));
+        let new_remote = body.has("remote").then(|| body.opt_str("remote")).transpose()?.map(|r| r.map(String::from));
+        let inline_given = ["protocol", "location", "credentials", "settings"].iter().any(|f| body.has(f));
+        if let Some(parent) = new_parent {
+            if parent.is_some() && parent != self.parent {
+                self.clear_storage();
+            }
+            self.parent = parent;
+        }
+        if let Some(remote) = new_remote {
+            if remote.is_some() && remote != self.remote {
+                self.clear_storage();
+            }
+            self.remote = remote;
+        } else if inline_given && self.remote.is_some() && !body.has("parent") {
+            // Inline storage replaces the remote the pipe used.
+            self.remote = None;
+        }
+        if body.has("protocol") {
+            self.protocol = body.opt_str("protocol")?.map(String::from);
+        }
+        if body.has("location") {
+            self.location = body.opt_str("location")?.map(String::from);
+        }
+        if body.has("credentials") {
+            self.new_credentials = body.opt_object("credentials")?.cloned();
+            if self.new_credentials.is_none() {
+                self.stored_credentials = None;
+            }
+        }
+        if body.has("settings") {
+            self.settings = body.opt_object("settings")?.cloned();
+        }
+        if body.has("options") {
+            self.options = body.opt_object("options")?.cloned().unwrap_or_default();
+        }
+        if let Some(schema) = body.map().get("schema") {
+            self.schema = schema.clone();
+        }
+        Ok(())
+    }
+
+    fn clear_storage(&mut self) {
+        self.remote = None;
+        self.protocol = None;
+        self.location = None;
+        self.stored_credentials = None;
+        self.settings = None;
+    }
+}
+
+/// Builds [`PipeView`]s, caching the remotes and owner names it reads.
+pub(crate) struct Views<'a> {
+    store: &'a dyn Store,
+    remotes: RemoteCache<'a>,
+    owners: HashMap<i64, String>,
+}
+
+impl<'a> Views<'a> {
+    pub(crate) fn new(store: &'a dyn Store) -> Views<'a> {
+        Views { store, remotes: RemoteCache::new(store), owners: HashMap::new() }
+    }
+
+    /// The wire view of `pipe` for a caller holding `role`.
+    pub(crate) fn pipe(&mut self, access: &AccessView<'_>, pipe: &PipeRecord, role: Role) -> Result<PipeView> {
+        let chain = access.tree.chain(pipe)?;
+        let root = chain[0];
+        let storage = Storage::of_root(root, &mut self.remotes)?;
+        let mut options = pipe.options.clone();
+        // A child without include/exclude of its own reads with its nearest ancestor's.
+        for key in ["include", "exclude"] {
+            if !options.contains_key(key)
+                && let Some(value) = chain.iter().rev().find_map(|p| p.options.get(key))
+            {
+                options.insert(key.to_string(), value.clone());
+            }
+        }
+        options.insert(REMOTEPATH.to_string(), Value::String(storage.remotepath(&chain)));
+        let schema = chain
+            .iter()
+            .rev()
+            .map(|p| &p.schema)
+            .find(|s| s.as_object().is_some_and(|o| !o.is_empty()))
+            .cloned()
+            .unwrap_or_else(|| Value::Object(Map::new()));
+        Ok(PipeView {
+            name: pipe.name.clone(),
+            protocol: storage.protocol.as_str().to_string(),
+            location: storage.location.clone(),
+            remote: storage.remote.clone(),
+            parent: pipe.parent_id.and_then(|id| access.tree.by_id(id)).map(|p| p.name.clone()),
+            parent_ultimate: root.name.clone(),
+            options,
+            schema,
+            role: role.reported().to_string(),
+            owner: self.owner(pipe.owner_id)?,
+        })
+    }
+
+    fn owner(&mut self, id: i64) -> Result<String> {
+        if let Some(name) = self.owners.get(&id) {
+            return Ok(name.clone());
+        }
+        let name = self.store.user_by_id(id).or_internal()?.map(|u| u.username).unwrap_or_default();
+        self.owners.insert(id, name.clone());
+        Ok(name)
+    }
+}

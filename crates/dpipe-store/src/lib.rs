@@ -1,0 +1,67 @@
+//! Persistence for the repo API.
+//!
+//! [`Store`] is the seam: plain records in, plain records out, every method one atomic
+//! operation. It knows nothing of HTTP or of the rules — `dpipe-registry` decides what may be
+//! written; the store only makes sure that what is written is written whole and that unique
+//! names stay unique. [`SqliteStore`] is the default implementation (one file, WAL, migrations).
+
+mod error;
+mod records;
+mod sqlite;
+
+pub use error::{StoreError, StoreResult};
+pub use records::{GrantRecord, Grantee, NewGrant, NewPipe, NewRemote, NewUser, PipeRecord, RemoteRecord, UserRecord};
+pub use sqlite::SqliteStore;
+
+/// Where the repo API's state lives. Each method is atomic; uniqueness of user names, emails,
+/// remote names, pipe names and (pipe, grantee) pairs is enforced here.
+pub trait Store: Send + Sync {
+    /// Creates a user and, in the same transaction, turns pending email invitations for the
+    /// user's email into grants to the user.
+    fn insert_user(&self, user: &NewUser) -> StoreResult<UserRecord>;
+    /// The user with this id.
+    fn user_by_id(&self, id: i64) -> StoreResult<Option<UserRecord>>;
+    /// The user with this username.
+    fn user_by_username(&self, username: &str) -> StoreResult<Option<UserRecord>>;
+    /// The user with this (lower-cased) email.
+    fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>>;
+    /// The user whose token hashes to `token_hash`.
+    fn user_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<UserRecord>>;
+    /// Replaces a user's token hash and seed (token rotation, logout).
+    fn set_user_token(&self, id: i64, token_hash: &str, token_seed: &str) -> StoreResult<()>;
+    /// Deletes a user with their pipes (and those pipes' children), remotes and grants.
+    fn delete_user(&self, id: i64) -> StoreResult<()>;
+
+    /// Creates a remote.
+    fn insert_remote(&self, remote: &NewRemote) -> StoreResult<RemoteRecord>;
+    /// Rewrites a remote's mutable fields (by id).
+    fn update_remote(&self, remote: &RemoteRecord) -> StoreResult<RemoteRecord>;
+    /// The remote with this name.
+    fn remote_by_name(&self, name: &str) -> StoreResult<Option<RemoteRecord>>;
+    /// The remote with this id.
+    fn remote_by_id(&self, id: i64) -> StoreResult<Option<RemoteRecord>>;
+    /// All remotes of one owner, by name.
+    fn remotes_of_owner(&self, owner_id: i64) -> StoreResult<Vec<RemoteRecord>>;
+    /// Deletes a remote; [`StoreError::InUse`] with the pipe names while pipes use it.
+    fn delete_remote(&self, id: i64) -> StoreResult<()>;
+
+    /// Creates a pipe.
+    fn insert_pipe(&self, pipe: &NewPipe) -> StoreResult<PipeRecord>;
+    /// Rewrites a pipe's mutable fields (by id).
+    fn update_pipe(&self, pipe: &PipeRecord) -> StoreResult<PipeRecord>;
+    /// The pipe with this name.
+    fn pipe_by_name(&self, name: &str) -> StoreResult<Option<PipeRecord>>;
+    /// Every pipe, by name (listing and ancestry are resolved from this).
+    fn all_pipes(&self) -> StoreResult<Vec<PipeRecord>>;
+    /// Deletes a pipe with all its descendants and their grants.
+    fn delete_pipe(&self, id: i64) -> StoreResult<()>;
+
+    /// Creates or replaces the grant of (pipe, grantee).
+    fn upsert_grant(&self, grant: &NewGrant) -> StoreResult<GrantRecord>;
+    /// Deletes the grant of (pipe, grantee); false when there was none.
+    fn delete_grant(&self, pipe_id: i64, grantee: &Grantee) -> StoreResult<bool>;
+    /// The grants on one pipe.
+    fn grants_on_pipe(&self, pipe_id: i64) -> StoreResult<Vec<GrantRecord>>;
+    /// The grants that can reach a caller: those to `user_id` (if any) and public ones.
+    fn grants_reaching(&self, user_id: Option<i64>) -> StoreResult<Vec<GrantRecord>>;
+}

@@ -1,0 +1,216 @@
+//! The rows the store keeps. JSON columns are carried as `serde_json` values; secrets are
+//! opaque text to the store (the registry decides how they are encoded) and `Debug` hides them.
+
+use std::fmt;
+
+use chrono::NaiveDate;
+use serde_json::{Map, Value};
+
+/// An account.
+#[derive(Clone, PartialEq)]
+pub struct UserRecord {
+    /// Row id.
+    pub id: i64,
+    /// Unique login name.
+    pub username: String,
+    /// Unique, lower-cased email.
+    pub email: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// SHA-256 (hex) of the user's current token.
+    pub token_hash: String,
+    /// Random seed the token is derived from (with the server's key); replaced on rotation.
+    pub token_seed: String,
+}
+
+impl fmt::Debug for UserRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UserRecord")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("email", &self.email)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What it takes to create an account.
+#[derive(Clone)]
+pub struct NewUser {
+    /// Unique login name.
+    pub username: String,
+    /// Unique, lower-cased email.
+    pub email: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// SHA-256 (hex) of the first token.
+    pub token_hash: String,
+    /// Random seed the token is derived from.
+    pub token_seed: String,
+}
+
+/// A storage location with its credentials and shared settings.
+#[derive(Clone, PartialEq)]
+pub struct RemoteRecord {
+    /// Row id.
+    pub id: i64,
+    /// Unique name.
+    pub name: String,
+    /// The owning user.
+    pub owner_id: i64,
+    /// `s3`, `ftp`, `sftp` or `fs`.
+    pub protocol: String,
+    /// Bucket, host[:port] or folder.
+    pub location: String,
+    /// Encoded credentials, if any (opaque to the store).
+    pub credentials: Option<String>,
+    /// Shared settings.
+    pub settings: Map<String, Value>,
+    /// Free JSON for readers.
+    pub schema: Value,
+}
+
+impl fmt::Debug for RemoteRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteRecord")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("protocol", &self.protocol)
+            .field("location", &self.location)
+            .field("credentials", &self.credentials.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
+}
+
+/// What it takes to create a remote.
+#[derive(Clone)]
+pub struct NewRemote {
+    /// Unique name.
+    pub name: String,
+    /// The owning user.
+    pub owner_id: i64,
+    /// `s3`, `ftp`, `sftp` or `fs`.
+    pub protocol: String,
+    /// Bucket, host[:port] or folder.
+    pub location: String,
+    /// Encoded credentials, if any.
+    pub credentials: Option<String>,
+    /// Shared settings.
+    pub settings: Map<String, Value>,
+    /// Free JSON for readers.
+    pub schema: Value,
+}
+
+/// A pipe. A root pipe has its storage from `remote_id` or inline (`protocol`, `location`,
+/// `credentials`, `settings`); a child (`parent_id`) inherits it from its root.
+#[derive(Clone, PartialEq)]
+pub struct PipeRecord {
+    /// Row id.
+    pub id: i64,
+    /// Unique name.
+    pub name: String,
+    /// The owning user.
+    pub owner_id: i64,
+    /// The parent pipe, `None` for a root.
+    pub parent_id: Option<i64>,
+    /// The remote providing storage (roots only).
+    pub remote_id: Option<i64>,
+    /// Inline protocol (roots without a remote).
+    pub protocol: Option<String>,
+    /// Inline location (roots without a remote).
+    pub location: Option<String>,
+    /// Inline encoded credentials (roots without a remote).
+    pub credentials: Option<String>,
+    /// Inline storage settings (roots without a remote).
+    pub settings: Map<String, Value>,
+    /// `dir`, `include`, `exclude`, …
+    pub options: Map<String, Value>,
+    /// Free JSON for readers.
+    pub schema: Value,
+}
+
+impl fmt::Debug for PipeRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PipeRecord")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("parent_id", &self.parent_id)
+            .field("remote_id", &self.remote_id)
+            .field("credentials", &self.credentials.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
+}
+
+/// What it takes to create a pipe (the same fields as [`PipeRecord`] without the id).
+#[derive(Clone)]
+pub struct NewPipe {
+    /// Unique name.
+    pub name: String,
+    /// The owning user.
+    pub owner_id: i64,
+    /// The parent pipe.
+    pub parent_id: Option<i64>,
+    /// The remote providing storage.
+    pub remote_id: Option<i64>,
+    /// Inline protocol.
+    pub protocol: Option<String>,
+    /// Inline location.
+    pub location: Option<String>,
+    /// Inline encoded credentials.
+    pub credentials: Option<String>,
+    /// Inline storage settings.
+    pub settings: Map<String, Value>,
+    /// Options.
+    pub options: Map<String, Value>,
+    /// Free JSON for readers.
+    pub schema: Value,
+}
+
+/// Who a grant is for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Grantee {
+    /// A registered user.
+    User(i64),
+    /// An email nobody has registered with yet (a pending invitation).
+    Email(String),
+    /// Everybody, including anonymous callers.
+    Public,
+}
+
+impl Grantee {
+    /// The stable key stored in the unique (pipe, grantee) column.
+    pub fn key(&self) -> String {
+        match self {
+            Grantee::User(id) => format!("user:{id}"),
+            Grantee::Email(email) => format!("email:{email}"),
+            Grantee::Public => "public".to_string(),
+        }
+    }
+}
+
+/// A grant on a pipe.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GrantRecord {
+    /// Row id.
+    pub id: i64,
+    /// The pipe granted on.
+    pub pipe_id: i64,
+    /// Who it is for.
+    pub grantee: Grantee,
+    /// `read`, `write` or `admin`.
+    pub role: String,
+    /// Last day of access.
+    pub expiration_date: Option<NaiveDate>,
+}
+
+/// What it takes to create or replace a grant.
+#[derive(Debug, Clone)]
+pub struct NewGrant {
+    /// The pipe granted on.
+    pub pipe_id: i64,
+    /// Who it is for.
+    pub grantee: Grantee,
+    /// `read`, `write` or `admin`.
+    pub role: String,
+    /// Last day of access.
+    pub expiration_date: Option<NaiveDate>,
+}

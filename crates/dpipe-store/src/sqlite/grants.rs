@@ -1,0 +1,76 @@
+//! SQL for the `grants` table, keyed by (pipe, grantee).
+
+use chrono::NaiveDate;
+use rusqlite::{Connection, Row, params};
+
+use super::{backend, now};
+use crate::records::{GrantRecord, Grantee, NewGrant};
+use crate::{StoreError, StoreResult};
+
+const COLUMNS: &str = "id, pipe_id, grantee, user_id, email, role, expiration_date";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<GrantRecord> {
+    let key: String = row.get(2)?;
+    let user_id: Option<i64> = row.get(3)?;
+    let email: Option<String> = row.get(4)?;
+    let grantee = match (key.as_str(), user_id, email) {
+        ("public", _, _) => Grantee::Public,
+        (_, Some(id), _) => Grantee::User(id),
+        (_, None, Some(email)) => Grantee::Email(email),
+        _ => return Err(rusqlite::Error::InvalidColumnType(2, "grantee".into(), rusqlite::types::Type::Text)),
+    };
+    let expiration: Option<String> = row.get(6)?;
+    let expiration_date = expiration
+        .map(|text| NaiveDate::parse_from_str(&text, "%Y-%m-%d"))
+        .transpose()
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Text, Box::new(e)))?;
+    Ok(GrantRecord { id: row.get(0)?, pipe_id: row.get(1)?, grantee, role: row.get(5)?, expiration_date })
+}
+
+pub(super) fn upsert(conn: &Connection, grant: &NewGrant) -> StoreResult<GrantRecord> {
+    let (user_id, email) = match &grant.grantee {
+        Grantee::User(id) => (Some(*id), None),
+        Grantee::Email(email) => (None, Some(email.as_str())),
+        Grantee::Public => (None, None),
+    };
+    let expiration = grant.expiration_date.map(|d| d.format("%Y-%m-%d").to_string());
+    conn.query_row(
+        &format!(
+            "INSERT INTO grants (pipe_id, grantee, user_id, email, role, expiration_date, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (pipe_id, grantee) DO UPDATE SET role = excluded.role, expiration_date = excluded.expiration_date
+             RETURNING {COLUMNS}"
+        ),
+        params![grant.pipe_id, grant.grantee.key(), user_id, email, grant.role, expiration, now()],
+        from_row,
+    )
+    .map_err(|e| match e {
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+            StoreError::Backend("grant refers to a pipe or user that no longer exists".into())
+        }
+        other => backend(other),
+    })
+}
+
+pub(super) fn delete(conn: &Connection, pipe_id: i64, grantee: &Grantee) -> StoreResult<bool> {
+    let n = conn
+        .execute("DELETE FROM grants WHERE pipe_id = ?1 AND grantee = ?2", params![pipe_id, grantee.key()])
+        .map_err(backend)?;
+    Ok(n > 0)
+}
+
+pub(super) fn on_pipe(conn: &Connection, pipe_id: i64) -> StoreResult<Vec<GrantRecord>> {
+    let mut stmt = conn
+        .prepare(&format!("SELECT {COLUMNS} FROM grants WHERE pipe_id = ?1 ORDER BY id"))
+        .map_err(backend)?;
+    let rows = stmt.query_map([pipe_id], from_row).map_err(backend)?;
+    rows.collect::<Result<_, _>>().map_err(backend)
+}
+
+pub(super) fn reaching(conn: &Connection, user_id: Option<i64>) -> StoreResult<Vec<GrantRecord>> {
+    let mut stmt = conn
+        .prepare(&format!("SELECT {COLUMNS} FROM grants WHERE grantee = 'public' OR user_id = ?1 ORDER BY id"))
+        .map_err(backend)?;
+    let rows = stmt.query_map([user_id], from_row).map_err(backend)?;
+    rows.collect::<Result<_, _>>().map_err(backend)
+}

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Run the real d6tpipe 1.2.7 client's control-plane tests against a dpipe server.
+#
+# Usage: run.sh [VENV_DIR] [-- PYTEST_ARGS...]
+#   VENV_DIR     virtualenv to create/reuse (default $HOME/.cache/dpipe-d6tpipe-venv)
+#   PYTEST_ARGS  passed on to pytest after `--` (e.g. -- -k permissions -x)
+#
+# Env:
+#   DPIPE_SERVER  URL of an already running server (e.g. http://127.0.0.1:8000).
+#                 When unset, a server is started here: `$DPIPE_BIN serve` on a
+#                 free loopback port with a fresh temporary data dir, and stopped
+#                 again on exit.
+#   DPIPE_BIN     dpipe binary to start (default: dpipe from PATH).
+#
+# Exits non-zero when the venv cannot be built, the server does not come up,
+# or any test fails.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+VENV="$HOME/.cache/dpipe-d6tpipe-venv"
+if [ $# -gt 0 ] && [ "$1" != "--" ]; then
+    VENV="$1"
+    shift
+fi
+[ "${1:-}" = "--" ] && shift
+PYTEST_ARGS=("$@")
+
+log() { echo "[d6tpipe-tests] $*" >&2; }
+
+log "preparing venv $VENV"
+"$HERE/setup-venv.sh" "$VENV"
+PY="$VENV/bin/python"
+
+server_pid=""
+data_dir=""
+server_log=""
+# shellcheck disable=SC2317  # invoked through the EXIT trap
+cleanup() {
+    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+        log "stopping dpipe server (pid $server_pid)"
+        kill "$server_pid" 2>/dev/null || true
+        for _ in $(seq 1 50); do
+            kill -0 "$server_pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -9 "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    [ -n "$data_dir" ] && rm -rf "$data_dir"
+    [ -n "$server_log" ] && rm -f "$server_log"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [ -z "${DPIPE_SERVER:-}" ]; then
+    bin="${DPIPE_BIN:-dpipe}"
+    if ! command -v "$bin" >/dev/null 2>&1; then
+        log "ERROR: dpipe binary '$bin' not found; set DPIPE_BIN or DPIPE_SERVER"
+        exit 1
+    fi
+    # Ask the kernel for a free loopback port. There is a small window before
+    # the server binds it; good enough for a test run.
+    port="$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    data_dir="$(mktemp -d -t dpipe-d6tpipe-data.XXXXXX)"
+    server_log="$(mktemp -t dpipe-d6tpipe-server.XXXXXX.log)"
+    log "starting $bin serve --listen 127.0.0.1:$port --data-dir $data_dir"
+    "$bin" serve --listen "127.0.0.1:$port" --data-dir "$data_dir" >"$server_log" 2>&1 &
+    server_pid=$!
+    export DPIPE_SERVER="http://127.0.0.1:$port"
+
+    # Wait up to 30 s for GET /health to answer 200.
+    ready=0
+    for _ in $(seq 1 300); do
+        if ! kill -0 "$server_pid" 2>/dev/null; then
+            log "ERROR: dpipe server exited early; its output:"
+            cat "$server_log" >&2
+            exit 1
+        fi
+        if "$PY" -c 'import sys, urllib.request
+with urllib.request.urlopen(sys.argv[1], timeout=1) as r: sys.exit(r.status != 200)' \
+            "$DPIPE_SERVER/health" 2>/dev/null; then
+            ready=1
+            break
+        fi
+        sleep 0.1
+    done
+    if [ "$ready" != 1 ]; then
+        log "ERROR: dpipe server did not answer 200 on $DPIPE_SERVER/health within 30 s; its output:"
+        cat "$server_log" >&2
+        exit 1
+    fi
+    log "dpipe server is up at $DPIPE_SERVER"
+else
+    log "using the running server DPIPE_SERVER=$DPIPE_SERVER"
+fi
+
+# No .pyc files or .pytest_cache in the work tree; d6tcollect disabled (conftest.py
+# sets it too, this also covers anything started before conftest loads).
+export PYTHONDONTWRITEBYTECODE=1
+export D6TCOLLECT_SVR=http://127.0.0.1:9
+
+log "running pytest"
+status=0
+(cd "$HERE" && "$PY" -m pytest -q -p no:cacheprovider --rootdir "$HERE" \
+    test_d6tpipe_client.py ${PYTEST_ARGS[@]+"${PYTEST_ARGS[@]}"}) || status=$?
+
+if [ "$status" -eq 0 ]; then
+    log "PASS: d6tpipe 1.2.7 client tests against $DPIPE_SERVER"
+else
+    log "FAIL: d6tpipe 1.2.7 client tests against $DPIPE_SERVER (pytest exit $status)"
+    if [ -n "$server_log" ] && [ -s "$server_log" ]; then
+        log "last 50 lines of the server output:"
+        tail -n 50 "$server_log" >&2
+    fi
+fi
+exit "$status"
