@@ -68,25 +68,41 @@ if [ -z "${DPIPE_SERVER:-}" ]; then
     server_pid=$!
     export DPIPE_SERVER="http://127.0.0.1:$port"
 
-    # Wait up to 30 s for GET /health to answer 200.
-    ready=0
-    for _ in $(seq 1 300); do
-        if ! kill -0 "$server_pid" 2>/dev/null; then
-            log "ERROR: dpipe server exited early; its output:"
-            cat "$server_log" >&2
-            exit 1
-        fi
-        if "$PY" -c 'import sys, urllib.request
-with urllib.request.urlopen(sys.argv[1], timeout=1) as r: sys.exit(r.status != 200)' \
-            "$DPIPE_SERVER/health" 2>/dev/null; then
-            ready=1
-            break
-        fi
-        sleep 0.1
-    done
-    if [ "$ready" != 1 ]; then
+    # Wait up to 30 s for GET /health to answer 200 (one python process polls,
+    # so the deadline is wall-clock and not a count of interpreter start-ups).
+    wait_rc=0
+    "$PY" - "$DPIPE_SERVER/health" "$server_pid" 30 <<'PY' || wait_rc=$?
+import sys, time, urllib.request
+url, pid, deadline = sys.argv[1], sys.argv[2], time.monotonic() + float(sys.argv[3])
+
+def exited():
+    # The server is run.sh's child, not ours: once it exits it stays a zombie
+    # until bash reaps it, so look at its state rather than kill(pid, 0).
+    try:
+        with open('/proc/{}/stat'.format(pid)) as f:
+            return f.read().rsplit(')', 1)[1].split()[0] in ('Z', 'X')
+    except FileNotFoundError:
+        return True
+
+while time.monotonic() < deadline:
+    if exited():
+        sys.exit(2)
+    try:
+        with urllib.request.urlopen(url, timeout=1) as r:
+            if r.status == 200:
+                sys.exit(0)
+    except OSError:
+        pass
+    time.sleep(0.1)
+sys.exit(1)
+PY
+    if [ "$wait_rc" = 2 ]; then
+        log "ERROR: dpipe server exited early; its output:"
+        tail -n 100 "$server_log" >&2
+        exit 1
+    elif [ "$wait_rc" != 0 ]; then
         log "ERROR: dpipe server did not answer 200 on $DPIPE_SERVER/health within 30 s; its output:"
-        cat "$server_log" >&2
+        tail -n 100 "$server_log" >&2
         exit 1
     fi
     log "dpipe server is up at $DPIPE_SERVER"

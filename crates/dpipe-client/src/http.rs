@@ -1,0 +1,241 @@
+//! The repo API over HTTP, speaking the d6tpipe wire protocol: `/v1/api/...` paths with a
+//! trailing slash, `Authorization: Token <token>`, DRF-style error bodies turned back into
+//! the same [`Error`]s local mode gives.
+
+use std::fmt;
+use std::time::Duration;
+
+use dpipe_core::role::Access;
+use dpipe_core::wire::{GrantView, PipeView, Registered, RemoteView, TokenReply, UpdateMode, WhoAmI};
+use reqwest::Method;
+use reqwest::blocking::Client;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+
+use crate::{Error, ErrorKind, RepoApi, Result};
+
+/// A repo API server reached over HTTP, as one user (or anonymously).
+pub struct HttpApi {
+    base: String,
+    token: Option<String>,
+    client: Client,
+}
+
+impl fmt::Debug for HttpApi {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpApi")
+            .field("base", &self.base)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+impl HttpApi {
+    /// A client for the server at `server` (e.g. `http://127.0.0.1:8000`), sending `token`
+    /// when given.
+    pub fn new(server: &str, token: Option<String>) -> Result<HttpApi> {
+        let base = server.trim_end_matches('/').to_string();
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!("the server URL must start with http:// or https://, not {base:?}"),
+            ));
+        }
+        let client = Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| Error::new(ErrorKind::Config, format!("cannot set up HTTP: {e}")))?;
+        Ok(HttpApi { base, token, client })
+    }
+
+    /// The server URL this client talks to.
+    pub fn server(&self) -> &str {
+        &self.base
+    }
+
+    /// `POST accounts/`: registers and returns the new token.
+    pub fn register(&self, username: &str, email: &str, password: &str) -> Result<Registered> {
+        let body = json!({"username": username, "email": email, "password": password});
+        self.call(Method::POST, &["accounts"], &[], Some(&body))
+    }
+
+    /// `POST accounts/token/`: the account's token.
+    pub fn login(&self, username: &str, password: &str) -> Result<TokenReply> {
+        let body = json!({"username": username, "password": password});
+        self.call(Method::POST, &["accounts", "token"], &[], Some(&body))
+    }
+
+    /// `DELETE accounts/<username>/`: deletes the caller's account.
+    pub fn unregister(&self, username: &str) -> Result<()> {
+        self.call_empty(Method::DELETE, &["accounts", username], None)
+    }
+
+    fn call<T: DeserializeOwned>(&self, method: Method, path: &[&str], query: &[(&str, &str)], body: Option<&Value>) -> Result<T> {
+        let value = self.send(method, path, query, body)?;
+        serde_json::from_value(value).map_err(|e| {
+            Error::new(ErrorKind::Transport, format!("the server answered {} with an unexpected shape: {e}", path.join("/")))
+        })
+    }
+
+    fn call_empty(&self, method: Method, path: &[&str], body: Option<&Value>) -> Result<()> {
+        self.send(method, path, &[], body).map(|_| ())
+    }
+
+    fn send(&self, method: Method, path: &[&str], query: &[(&str, &str)], body: Option<&Value>) -> Result<Value> {
+        let mut url = format!("{}/v1/api/", self.base);
+        for segment in path {
+            url.push_str(&percent_encode(segment));
+            url.push('/');
+        }
+        let mut request = self.client.request(method, &url).query(query);
+        if let Some(token) = &self.token {
+            request = request.header("Authorization", format!("Token {token}"));
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().map_err(|e| {
+            Error::new(ErrorKind::Transport, format!("cannot reach the repo API at {}: {}", self.base, without_url(&e)))
+        })?;
+        let status = response.status();
+        let text = response
+            .text()
+            .map_err(|e| Error::new(ErrorKind::Transport, format!("reading the answer failed: {}", without_url(&e))))?;
+        if status.is_success() {
+            if text.is_empty() {
+                return Ok(Value::Null);
+            }
+            return serde_json::from_str(&text)
+                .map_err(|_| Error::new(ErrorKind::Transport, "the server answered with something that is not JSON"));
+        }
+        Err(error_from_body(status.as_u16(), &text))
+    }
+}
+
+/// Turns a non-2xx answer back into the error the registry raised.
+fn error_from_body(status: u16, text: &str) -> Error {
+    let kind = match status {
+        400 => ErrorKind::Invalid,
+        401 => ErrorKind::Unauthenticated,
+        403 => ErrorKind::Forbidden,
+        404 => ErrorKind::NotFound,
+        413 => ErrorKind::TooLarge,
+        500..=599 => ErrorKind::Server,
+        _ => ErrorKind::Transport,
+    };
+    let parsed: Option<Value> = serde_json::from_str(text).ok();
+    if let Some(Value::Object(map)) = &parsed {
+        if let Some(Value::String(detail)) = map.get("detail") {
+            return Error::new(kind, detail.clone());
+        }
+        for (field, value) in map {
+            let message = match value {
+                Value::Array(items) => items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" "),
+                Value::String(s) => s.clone(),
+                _ => continue,
+            };
+            return Error::new(kind, message).with_field(Some(field.clone()));
+        }
+    }
+    let mut snippet: String = text.chars().take(200).collect();
+    if snippet.is_empty() {
+        snippet = format!("HTTP {status}");
+    }
+    Error::new(kind, snippet)
+}
+
+/// A reqwest error's text without the URL (which may carry a query).
+fn without_url(err: &reqwest::Error) -> String {
+    let mut text = err.to_string();
+    if let Some(url) = err.url() {
+        text = text.replace(url.as_str(), "");
+    }
+    text
+}
+
+/// Encodes a path segment (names are validated server-side; this keeps odd input harmless).
+fn percent_encode(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~@+".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+impl RepoApi for HttpApi {
+    fn whoami(&self) -> Result<WhoAmI> {
+        self.call(Method::GET, &[], &[], None)
+    }
+    fn list_remotes(&self) -> Result<Vec<RemoteView>> {
+        self.call(Method::GET, &["remotes"], &[], None)
+    }
+    fn get_remote(&self, name: &str) -> Result<RemoteView> {
+        self.call(Method::GET, &["remotes", name], &[], None)
+    }
+    fn create_remote(&self, body: &Value) -> Result<RemoteView> {
+        self.call(Method::POST, &["remotes"], &[], Some(body))
+    }
+    fn update_remote(&self, name: &str, body: &Value, mode: UpdateMode) -> Result<RemoteView> {
+        self.call(update_method(mode), &["remotes", name], &[], Some(body))
+    }
+    fn delete_remote(&self, name: &str) -> Result<()> {
+        self.call_empty(Method::DELETE, &["remotes", name], None)
+    }
+    fn list_pipes(&self) -> Result<Vec<PipeView>> {
+        self.call(Method::GET, &["pipes"], &[], None)
+    }
+    fn get_pipe(&self, name: &str) -> Result<PipeView> {
+        self.call(Method::GET, &["pipes", name], &[], None)
+    }
+    fn create_pipe(&self, body: &Value) -> Result<PipeView> {
+        self.call(Method::POST, &["pipes"], &[], Some(body))
+    }
+    fn update_pipe(&self, name: &str, body: &Value, mode: UpdateMode) -> Result<PipeView> {
+        self.call(update_method(mode), &["pipes", name], &[], Some(body))
+    }
+    fn delete_pipe(&self, name: &str) -> Result<()> {
+        self.call_empty(Method::DELETE, &["pipes", name], None)
+    }
+    fn grant(&self, pipe: &str, body: &Value) -> Result<GrantView> {
+        self.call(Method::POST, &["pipes", pipe, "permissions"], &[], Some(body))
+    }
+    fn list_grants(&self, pipe: &str) -> Result<Vec<GrantView>> {
+        self.call(Method::GET, &["pipes", pipe, "permissions"], &[], None)
+    }
+    fn credentials(&self, pipe: &str, access: Access, renew: bool) -> Result<Map<String, Value>> {
+        let mut query = vec![("role", access.as_str())];
+        if renew {
+            query.insert(0, ("renew", "True"));
+        }
+        self.call(Method::GET, &["pipes", pipe, "credentials"], &query, None)
+    }
+}
+
+fn update_method(mode: UpdateMode) -> Method {
+    match mode {
+        UpdateMode::Partial => Method::PATCH,
+        UpdateMode::Full => Method::PUT,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drf_bodies_become_errors() {
+        let e = error_from_body(400, r#"{"name": ["This field must be unique."]}"#);
+        assert_eq!((e.kind(), e.field(), e.message()), (ErrorKind::Invalid, Some("name"), "This field must be unique."));
+        let e = error_from_body(404, r#"{"detail": "Not found."}"#);
+        assert_eq!((e.kind(), e.field(), e.message()), (ErrorKind::NotFound, None, "Not found."));
+        let e = error_from_body(502, "");
+        assert_eq!(e.kind(), ErrorKind::Server);
+        assert!(HttpApi::new("ftp://x", None).is_err());
+        assert_eq!(percent_encode("a b/c"), "a%20b%2Fc");
+    }
+}
