@@ -40,8 +40,10 @@ pub trait RepoApi: Send + Sync {
     /// The grants on a pipe.
     fn list_grants(&self, pipe: &str) -> Result<Vec<GrantView>>;
 
-    /// The storage credentials of a pipe for `access`; `renew` asks for fresh ones.
-    fn credentials(&self, pipe: &str, access: Access, renew: bool) -> Result<Map<String, Value>>;
+    /// The storage credentials of a pipe for `access`.
+    fn credentials(&self, pipe: &str, access: Access) -> Result<Map<String, Value>>;
+    /// Fresh storage credentials of a pipe for `access` (after the old ones expired).
+    fn renew_credentials(&self, pipe: &str, access: Access) -> Result<Map<String, Value>>;
 
     /// Creates or updates a pipe the way d6tpipe's `upsert_pipe` does: PATCH, and POST when
     /// the PATCH says the pipe does not exist.

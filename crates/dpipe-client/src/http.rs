@@ -6,7 +6,9 @@ use std::fmt;
 use std::time::Duration;
 
 use dpipe_core::role::Access;
-use dpipe_core::wire::{GrantView, PipeView, Registered, RemoteView, TokenReply, UpdateMode, WhoAmI};
+use dpipe_core::wire::{
+    GrantView, PipeView, Registered, RemoteView, TokenReply, UpdateMode, WhoAmI,
+};
 use reqwest::Method;
 use reqwest::blocking::Client;
 use serde::de::DeserializeOwned;
@@ -46,7 +48,11 @@ impl HttpApi {
             .timeout(Duration::from_secs(60))
             .build()
             .map_err(|e| Error::new(ErrorKind::Config, format!("cannot set up HTTP: {e}")))?;
-        Ok(HttpApi { base, token, client })
+        Ok(HttpApi {
+            base,
+            token,
+            client,
+        })
     }
 
     /// The server URL this client talks to.
@@ -66,15 +72,32 @@ impl HttpApi {
         self.call(Method::POST, &["accounts", "token"], &[], Some(&body))
     }
 
+    /// `POST accounts/token/rotate/`: replaces the caller's token; the old one stops working.
+    pub fn rotate_token(&self) -> Result<TokenReply> {
+        self.call(Method::POST, &["accounts", "token", "rotate"], &[], None)
+    }
+
     /// `DELETE accounts/<username>/`: deletes the caller's account.
     pub fn unregister(&self, username: &str) -> Result<()> {
         self.call_empty(Method::DELETE, &["accounts", username], None)
     }
 
-    fn call<T: DeserializeOwned>(&self, method: Method, path: &[&str], query: &[(&str, &str)], body: Option<&Value>) -> Result<T> {
+    fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &[&str],
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<T> {
         let value = self.send(method, path, query, body)?;
         serde_json::from_value(value).map_err(|e| {
-            Error::new(ErrorKind::Transport, format!("the server answered {} with an unexpected shape: {e}", path.join("/")))
+            Error::new(
+                ErrorKind::Transport,
+                format!(
+                    "the server answered {} with an unexpected shape: {e}",
+                    path.join("/")
+                ),
+            )
         })
     }
 
@@ -82,7 +105,13 @@ impl HttpApi {
         self.send(method, path, &[], body).map(|_| ())
     }
 
-    fn send(&self, method: Method, path: &[&str], query: &[(&str, &str)], body: Option<&Value>) -> Result<Value> {
+    fn send(
+        &self,
+        method: Method,
+        path: &[&str],
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<Value> {
         let mut url = format!("{}/v1/api/", self.base);
         for segment in path {
             url.push_str(&percent_encode(segment));
@@ -96,18 +125,32 @@ impl HttpApi {
             request = request.json(body);
         }
         let response = request.send().map_err(|e| {
-            Error::new(ErrorKind::Transport, format!("cannot reach the repo API at {}: {}", self.base, without_url(&e)))
+            Error::new(
+                ErrorKind::Transport,
+                format!(
+                    "cannot reach the repo API at {}: {}",
+                    self.base,
+                    without_url(&e)
+                ),
+            )
         })?;
         let status = response.status();
-        let text = response
-            .text()
-            .map_err(|e| Error::new(ErrorKind::Transport, format!("reading the answer failed: {}", without_url(&e))))?;
+        let text = response.text().map_err(|e| {
+            Error::new(
+                ErrorKind::Transport,
+                format!("reading the answer failed: {}", without_url(&e)),
+            )
+        })?;
         if status.is_success() {
             if text.is_empty() {
                 return Ok(Value::Null);
             }
-            return serde_json::from_str(&text)
-                .map_err(|_| Error::new(ErrorKind::Transport, "the server answered with something that is not JSON"));
+            return serde_json::from_str(&text).map_err(|_| {
+                Error::new(
+                    ErrorKind::Transport,
+                    "the server answered with something that is not JSON",
+                )
+            });
         }
         Err(error_from_body(status.as_u16(), &text))
     }
@@ -131,7 +174,11 @@ fn error_from_body(status: u16, text: &str) -> Error {
         }
         for (field, value) in map {
             let message = match value {
-                Value::Array(items) => items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" "),
+                Value::Array(items) => items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(" "),
                 Value::String(s) => s.clone(),
                 _ => continue,
             };
@@ -202,16 +249,27 @@ impl RepoApi for HttpApi {
         self.call_empty(Method::DELETE, &["pipes", name], None)
     }
     fn grant(&self, pipe: &str, body: &Value) -> Result<GrantView> {
-        self.call(Method::POST, &["pipes", pipe, "permissions"], &[], Some(body))
+        self.call(
+            Method::POST,
+            &["pipes", pipe, "permissions"],
+            &[],
+            Some(body),
+        )
     }
     fn list_grants(&self, pipe: &str) -> Result<Vec<GrantView>> {
         self.call(Method::GET, &["pipes", pipe, "permissions"], &[], None)
     }
-    fn credentials(&self, pipe: &str, access: Access, renew: bool) -> Result<Map<String, Value>> {
-        let mut query = vec![("role", access.as_str())];
-        if renew {
-            query.insert(0, ("renew", "True"));
-        }
+    fn credentials(&self, pipe: &str, access: Access) -> Result<Map<String, Value>> {
+        self.call(
+            Method::GET,
+            &["pipes", pipe, "credentials"],
+            &[("role", access.as_str())],
+            None,
+        )
+    }
+    fn renew_credentials(&self, pipe: &str, access: Access) -> Result<Map<String, Value>> {
+        // The exact query d6tpipe sends: keys in sorted order, Python's `True`.
+        let query = [("renew", "True"), ("role", access.as_str())];
         self.call(Method::GET, &["pipes", pipe, "credentials"], &query, None)
     }
 }
@@ -230,9 +288,19 @@ mod tests {
     #[test]
     fn drf_bodies_become_errors() {
         let e = error_from_body(400, r#"{"name": ["This field must be unique."]}"#);
-        assert_eq!((e.kind(), e.field(), e.message()), (ErrorKind::Invalid, Some("name"), "This field must be unique."));
+        assert_eq!(
+            (e.kind(), e.field(), e.message()),
+            (
+                ErrorKind::Invalid,
+                Some("name"),
+                "This field must be unique."
+            )
+        );
         let e = error_from_body(404, r#"{"detail": "Not found."}"#);
-        assert_eq!((e.kind(), e.field(), e.message()), (ErrorKind::NotFound, None, "Not found."));
+        assert_eq!(
+            (e.kind(), e.field(), e.message()),
+            (ErrorKind::NotFound, None, "Not found.")
+        );
         let e = error_from_body(502, "");
         assert_eq!(e.kind(), ErrorKind::Server);
         assert!(HttpApi::new("ftp://x", None).is_err());

@@ -24,14 +24,24 @@ impl LocalApi {
     pub fn open(db_path: &Path, username: &str, email: &str) -> Result<LocalApi> {
         if let Some(parent) = db_path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| {
-                Error::new(ErrorKind::Config, format!("cannot create {}: {e}", parent.display()))
+                Error::new(
+                    ErrorKind::Config,
+                    format!("cannot create {}: {e}", parent.display()),
+                )
             })?;
         }
         let store = SqliteStore::open(db_path).map_err(|e| {
-            Error::new(ErrorKind::Config, format!("cannot open the local registry {}: {e}", db_path.display()))
+            Error::new(
+                ErrorKind::Config,
+                format!("cannot open the local registry {}: {e}", db_path.display()),
+            )
         })?;
         // Local mode issues no tokens, so the key that would derive them can be ephemeral.
-        let registry = Registry::new(Arc::new(store), Arc::new(SystemClock), ServerKey::generate());
+        let registry = Registry::new(
+            Arc::new(store),
+            Arc::new(SystemClock),
+            ServerKey::generate(),
+        );
         LocalApi::with_registry(registry, username, email)
     }
 
@@ -64,7 +74,9 @@ impl RepoApi for LocalApi {
         Ok(self.registry.create_remote(&self.caller, body)?)
     }
     fn update_remote(&self, name: &str, body: &Value, mode: UpdateMode) -> Result<RemoteView> {
-        Ok(self.registry.update_remote(&self.caller, name, body, mode)?)
+        Ok(self
+            .registry
+            .update_remote(&self.caller, name, body, mode)?)
     }
     fn delete_remote(&self, name: &str) -> Result<()> {
         Ok(self.registry.delete_remote(&self.caller, name)?)
@@ -90,7 +102,14 @@ impl RepoApi for LocalApi {
     fn list_grants(&self, pipe: &str) -> Result<Vec<GrantView>> {
         Ok(self.registry.list_grants(&self.caller, pipe)?)
     }
-    fn credentials(&self, pipe: &str, access: Access, renew: bool) -> Result<Map<String, Value>> {
-        Ok(self.registry.credentials(&self.caller, pipe, Some(access.as_str()), renew)?)
+    fn credentials(&self, pipe: &str, access: Access) -> Result<Map<String, Value>> {
+        Ok(self
+            .registry
+            .credentials(&self.caller, pipe, Some(access.as_str()), false)?)
+    }
+    fn renew_credentials(&self, pipe: &str, access: Access) -> Result<Map<String, Value>> {
+        Ok(self
+            .registry
+            .credentials(&self.caller, pipe, Some(access.as_str()), true)?)
     }
 }

@@ -11,7 +11,11 @@ use crate::role::Access;
 use crate::{Error, Result};
 
 /// The S3 keys boto3 accepts as credentials; nothing else may reach the d6tpipe client.
-const S3_KEYS: [&str; 3] = ["aws_access_key_id", "aws_secret_access_key", "aws_session_token"];
+const S3_KEYS: [&str; 3] = [
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+];
 
 /// A set of storage credentials. `Debug` shows key names only, never values.
 #[derive(Clone, PartialEq)]
@@ -40,11 +44,16 @@ impl Credentials {
                     Some(Value::Object(map)) => normalize(protocol, map),
                     _ => Err(Error::invalid_field(
                         "credentials",
-                        format!("Split credentials need both \"read\" and \"write\"; \"{name}\" is missing."),
+                        format!(
+                            "Split credentials need both \"read\" and \"write\"; \"{name}\" is missing."
+                        ),
                     )),
                 }
             };
-            Ok(Credentials::Split { read: half("read")?, write: half("write")? })
+            Ok(Credentials::Split {
+                read: half("read")?,
+                write: half("write")?,
+            })
         } else {
             Ok(Credentials::Flat(normalize(protocol, value)?))
         }
@@ -55,7 +64,10 @@ impl Credentials {
         let map = value.as_object()?;
         match (map.get("read"), map.get("write")) {
             (Some(Value::Object(read)), Some(Value::Object(write))) if map.len() == 2 => {
-                Some(Credentials::Split { read: read.clone(), write: write.clone() })
+                Some(Credentials::Split {
+                    read: read.clone(),
+                    write: write.clone(),
+                })
             }
             _ => Some(Credentials::Flat(map.clone())),
         }
@@ -137,7 +149,11 @@ fn normalize(protocol: Protocol, map: &Map<String, Value>) -> Result<Map<String,
 /// plus `endpoint_url`/`region_name` from the storage settings (`endpoint`, `region`) so that
 /// any S3-compatible service works with the unchanged d6tpipe client; for the others the
 /// stored keys as they are.
-pub fn release(protocol: Protocol, credentials: &Map<String, Value>, settings: &Map<String, Value>) -> Map<String, Value> {
+pub fn release(
+    protocol: Protocol,
+    credentials: &Map<String, Value>,
+    settings: &Map<String, Value>,
+) -> Map<String, Value> {
     match protocol {
         Protocol::S3 => {
             let mut out: Map<String, Value> = credentials
@@ -184,15 +200,26 @@ mod tests {
         assert!(Credentials::parse(Protocol::S3, &obj(json!({"aws_access_key_id": "A"}))).is_err());
         assert!(Credentials::parse(Protocol::Sftp, &obj(json!({"password": "p"}))).is_err());
         assert!(Credentials::parse(Protocol::Ftp, &obj(json!({"username": 1}))).is_err());
-        assert!(Credentials::parse(Protocol::S3, &obj(json!({"read": {"key": "a", "secret": "b"}}))).is_err());
+        assert!(
+            Credentials::parse(
+                Protocol::S3,
+                &obj(json!({"read": {"key": "a", "secret": "b"}}))
+            )
+            .is_err()
+        );
     }
 
     #[test]
     fn release_filters_s3_keys() {
-        let creds = obj(json!({"aws_access_key_id": "A", "aws_secret_access_key": "B", "expiration": "x"}));
-        let settings = obj(json!({"endpoint": "http://127.0.0.1:9000", "region": "us-east-1", "dir": "d"}));
+        let creds =
+            obj(json!({"aws_access_key_id": "A", "aws_secret_access_key": "B", "expiration": "x"}));
+        let settings =
+            obj(json!({"endpoint": "http://127.0.0.1:9000", "region": "us-east-1", "dir": "d"}));
         let out = release(Protocol::S3, &creds, &settings);
-        assert_eq!(Value::Object(out), json!({"aws_access_key_id": "A", "aws_secret_access_key": "B",
-            "endpoint_url": "http://127.0.0.1:9000", "region_name": "us-east-1"}));
+        assert_eq!(
+            Value::Object(out),
+            json!({"aws_access_key_id": "A", "aws_secret_access_key": "B",
+            "endpoint_url": "http://127.0.0.1:9000", "region_name": "us-east-1"})
+        );
     }
 }

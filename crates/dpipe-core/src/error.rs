@@ -47,12 +47,20 @@ pub const REQUIRED: &str = "This field is required.";
 impl Error {
     /// An error of `kind` with `message`, about no field in particular.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, field: None, message: message.into() }
+        Error {
+            kind,
+            field: None,
+            message: message.into(),
+        }
     }
 
     /// A validation error about one field of the request.
     pub fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Error { kind: ErrorKind::Invalid, field: Some(field.into()), message: message.into() }
+        Error {
+            kind: ErrorKind::Invalid,
+            field: Some(field.into()),
+            message: message.into(),
+        }
     }
 
     /// A validation error about the request as a whole.

@@ -16,7 +16,10 @@ impl<'a> Body<'a> {
             Value::Object(map) => Ok(Body(map)),
             other => Err(Error::invalid_field(
                 "non_field_errors",
-                format!("Invalid data. Expected a dictionary, but got {}.", type_name(other)),
+                format!(
+                    "Invalid data. Expected a dictionary, but got {}.",
+                    type_name(other)
+                ),
             )),
         }
     }
@@ -58,7 +61,10 @@ impl<'a> Body<'a> {
             Some(Value::Object(map)) => Ok(Some(map)),
             Some(other) => Err(Error::invalid_field(
                 field,
-                format!("Expected a dictionary of items but got type \"{}\".", type_name(other)),
+                format!(
+                    "Expected a dictionary of items but got type \"{}\".",
+                    type_name(other)
+                ),
             )),
         }
     }

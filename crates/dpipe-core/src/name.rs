@@ -11,6 +11,8 @@ pub const MAX_USERNAME_LEN: usize = 150;
 pub const PUBLIC: &str = "public";
 /// Names that would collide with API routes.
 const RESERVED_NAMES: [&str; 2] = ["pipes", "remotes"];
+/// Usernames that would collide with API routes (`accounts/token/`) or mean everybody.
+const RESERVED_USERNAMES: [&str; 2] = [PUBLIC, "token"];
 
 /// Checks a pipe or remote name: `^[a-zA-Z0-9-]+$`, at most [`MAX_NAME_LEN`], not reserved.
 pub fn validate_resource_name(name: &str) -> Result<()> {
@@ -24,10 +26,16 @@ pub fn validate_resource_name(name: &str) -> Result<()> {
         ));
     }
     if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-        return Err(Error::invalid_field("name", "Name must be alphanumeric [a-zA-Z0-9-]"));
+        return Err(Error::invalid_field(
+            "name",
+            "Name must be alphanumeric [a-zA-Z0-9-]",
+        ));
     }
     if RESERVED_NAMES.contains(&name.to_ascii_lowercase().as_str()) {
-        return Err(Error::invalid_field("name", format!("Name {name} is reserved.")));
+        return Err(Error::invalid_field(
+            "name",
+            format!("Name {name} is reserved."),
+        ));
     }
     Ok(())
 }
@@ -41,14 +49,23 @@ pub fn validate_username(username: &str) -> Result<()> {
             format!("Ensure this field has no more than {MAX_USERNAME_LEN} characters."),
         ));
     }
-    if !username.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.@+-".contains(&b)) {
+    if !username
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"_.@+-".contains(&b))
+    {
         return Err(Error::invalid_field(
             "username",
             "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.",
         ));
     }
-    if username.eq_ignore_ascii_case(PUBLIC) {
-        return Err(Error::invalid_field("username", format!("Username {PUBLIC} is reserved.")));
+    if let Some(reserved) = RESERVED_USERNAMES
+        .iter()
+        .find(|r| username.eq_ignore_ascii_case(r))
+    {
+        return Err(Error::invalid_field(
+            "username",
+            format!("Username {reserved} is reserved."),
+        ));
     }
     Ok(())
 }
@@ -81,15 +98,31 @@ mod tests {
         assert!(err.message().contains("alphanumeric"));
         assert!(validate_resource_name("a b").is_err());
         assert!(validate_resource_name("").is_err());
-        assert!(validate_resource_name("Pipes").unwrap_err().message().contains("reserved"));
+        assert!(
+            validate_resource_name("Pipes")
+                .unwrap_err()
+                .message()
+                .contains("reserved")
+        );
         assert!(validate_resource_name(&"a".repeat(101)).is_err());
     }
 
     #[test]
     fn usernames() {
         assert!(validate_username("jo.doe+1@x_y-z").is_ok());
-        assert!(validate_username("public").unwrap_err().message().contains("Username"));
+        assert!(
+            validate_username("public")
+                .unwrap_err()
+                .message()
+                .contains("Username")
+        );
         assert!(validate_username("PUBLIC").is_err());
+        assert!(
+            validate_username("token")
+                .unwrap_err()
+                .message()
+                .contains("reserved")
+        );
         assert!(validate_username("a b").is_err());
         assert!(validate_username("a/b").is_err());
     }
@@ -97,7 +130,15 @@ mod tests {
     #[test]
     fn emails() {
         assert_eq!(normalize_email("email", "A@B.com").unwrap(), "a@b.com");
-        for bad in ["", "a", "a@b", "@b.com", "a@b..com", "a b@c.com", "a@b@c.com"] {
+        for bad in [
+            "",
+            "a",
+            "a@b",
+            "@b.com",
+            "a@b..com",
+            "a b@c.com",
+            "a@b@c.com",
+        ] {
             assert!(normalize_email("email", bad).is_err(), "{bad}");
         }
     }

@@ -24,7 +24,10 @@ pub fn clean_options(options: &Map<String, Value>) -> Result<Map<String, Value>>
         match cleaned.get(key) {
             None | Some(Value::Null | Value::String(_)) => {}
             Some(_) => {
-                return Err(Error::invalid_field("options", format!("{key}: Not a valid string.")));
+                return Err(Error::invalid_field(
+                    "options",
+                    format!("{key}: Not a valid string."),
+                ));
             }
         }
     }
@@ -34,15 +37,22 @@ pub fn clean_options(options: &Map<String, Value>) -> Result<Map<String, Value>>
 /// Checks a sub-folder: POSIX, forward slashes, no `..`, no control characters. The message
 /// says `Paths`, which the d6tpipe tests match on.
 pub fn validate_dir(field: &str, dir: &str) -> Result<()> {
-    let has_drive = dir.len() >= 2 && dir.as_bytes()[1] == b':' && dir.as_bytes()[0].is_ascii_alphabetic();
+    let has_drive =
+        dir.len() >= 2 && dir.as_bytes()[1] == b':' && dir.as_bytes()[0].is_ascii_alphabetic();
     if dir.contains('\\') || has_drive {
-        return Err(Error::invalid_field(field, "Paths must use forward slashes, e.g. some/dir"));
+        return Err(Error::invalid_field(
+            field,
+            "Paths must use forward slashes, e.g. some/dir",
+        ));
     }
     if dir.split('/').any(|segment| segment == "..") {
         return Err(Error::invalid_field(field, "Paths may not contain '..'"));
     }
     if dir.chars().any(|c| c.is_control()) {
-        return Err(Error::invalid_field(field, "Paths may not contain control characters"));
+        return Err(Error::invalid_field(
+            field,
+            "Paths may not contain control characters",
+        ));
     }
     Ok(())
 }
@@ -60,7 +70,11 @@ pub fn dir_of(options: &Map<String, Value>) -> Option<&str> {
 /// and slashes never doubled, so the result always ends with exactly one `/`.
 pub fn join_dir(base: &str, dir: Option<&str>) -> String {
     let mut path = base.to_string();
-    for segment in dir.unwrap_or("").split('/').filter(|s| !s.is_empty() && *s != ".") {
+    for segment in dir
+        .unwrap_or("")
+        .split('/')
+        .filter(|s| !s.is_empty() && *s != ".")
+    {
         path.push_str(segment);
         path.push('/');
     }
@@ -78,15 +92,28 @@ mod tests {
 
     #[test]
     fn dirs() {
-        assert!(validate_dir("options", "C:\\Drive").unwrap_err().message().contains("Paths"));
-        assert!(validate_dir("options", "C:/x").unwrap_err().message().contains("Paths"));
+        assert!(
+            validate_dir("options", "C:\\Drive")
+                .unwrap_err()
+                .message()
+                .contains("Paths")
+        );
+        assert!(
+            validate_dir("options", "C:/x")
+                .unwrap_err()
+                .message()
+                .contains("Paths")
+        );
         assert!(validate_dir("options", "a/../b").is_err());
         assert!(validate_dir("options", "/home/d6tdev/d6tpipe-files/vendorX").is_ok());
     }
 
     #[test]
     fn cleaning_drops_remotepath_and_checks_types() {
-        let cleaned = clean_options(&obj(json!({"dir": "x", "remotepath": "s3://evil/", "k": 1}))).unwrap();
+        let cleaned = clean_options(&obj(
+            json!({"dir": "x", "remotepath": "s3://evil/", "k": 1}),
+        ))
+        .unwrap();
         assert_eq!(Value::Object(cleaned), json!({"dir": "x", "k": 1}));
         assert!(clean_options(&obj(json!({"dir": 3}))).is_err());
         assert!(clean_options(&obj(json!({"include": ["*.csv"]}))).is_err());
@@ -96,7 +123,10 @@ mod tests {
     fn joining() {
         assert_eq!(join_dir("s3://b/", None), "s3://b/");
         assert_eq!(join_dir("s3://b/", Some("vendorX")), "s3://b/vendorX/");
-        assert_eq!(join_dir("/", dir_of(&obj(json!({"dir": "/home/d/x/"})))), "/home/d/x/");
+        assert_eq!(
+            join_dir("/", dir_of(&obj(json!({"dir": "/home/d/x/"})))),
+            "/home/d/x/"
+        );
         assert_eq!(join_dir("/", Some("a//./b")), "/a/b/");
         assert_eq!(dir_of(&obj(json!({"dir": "/"}))), None);
     }

@@ -84,7 +84,9 @@ impl Protocol {
                     _ => (location, None),
                 };
                 let host_ok = !host.is_empty()
-                    && host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._[]:".contains(&b));
+                    && host
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-._[]:".contains(&b));
                 let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0));
                 if host_ok && port_ok {
                     Ok(())
@@ -96,7 +98,9 @@ impl Protocol {
                 if location.starts_with('/') && !location.contains('\\') {
                     Ok(())
                 } else {
-                    Err(invalid("Location must be an absolute folder path, e.g. /srv/data."))
+                    Err(invalid(
+                        "Location must be an absolute folder path, e.g. /srv/data.",
+                    ))
                 }
             }
         }
@@ -126,8 +130,18 @@ mod tests {
     #[test]
     fn parse_and_errors() {
         assert_eq!(Protocol::parse("sftp").unwrap(), Protocol::Sftp);
-        assert!(Protocol::parse("http").unwrap_err().message().contains("not a valid choice"));
-        assert!(Protocol::parse(MANAGED).unwrap_err().message().contains("managed"));
+        assert!(
+            Protocol::parse("http")
+                .unwrap_err()
+                .message()
+                .contains("not a valid choice")
+        );
+        assert!(
+            Protocol::parse(MANAGED)
+                .unwrap_err()
+                .message()
+                .contains("managed")
+        );
     }
 
     #[test]

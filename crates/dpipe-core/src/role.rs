@@ -133,12 +133,14 @@ impl GrantChange {
     pub fn parse(value: &str) -> Result<GrantChange> {
         match value {
             "revoke" => Ok(GrantChange::Revoke),
-            other => GrantRole::parse(other).map(GrantChange::Set).ok_or_else(|| {
-                Error::invalid_field(
-                    "role",
-                    format!("\"{other}\" is not a valid choice (read, write, admin, revoke)."),
-                )
-            }),
+            other => GrantRole::parse(other)
+                .map(GrantChange::Set)
+                .ok_or_else(|| {
+                    Error::invalid_field(
+                        "role",
+                        format!("\"{other}\" is not a valid choice (read, write, admin, revoke)."),
+                    )
+                }),
         }
     }
 }

@@ -79,8 +79,9 @@ pub struct WhoAmI {
     /// The caller's email, when authenticated.
     #[serde(default)]
     pub email: Option<String>,
-    /// A line for humans, printed by the d6tpipe client.
-    #[serde(default)]
+    /// A line for humans, printed by the d6tpipe client (left out when there is none, or
+    /// the client would print `None`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
 

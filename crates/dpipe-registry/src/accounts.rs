@@ -36,7 +36,11 @@ impl Registry {
             })
             .or_internal()?;
         tracing::info!(user = %user.username, "registered");
-        Ok(Registered { username: user.username, email: user.email, token })
+        Ok(Registered {
+            username: user.username,
+            email: user.email,
+            token,
+        })
     }
 
     /// `POST accounts/token/`: the persistent token of `{username, password}`.
@@ -46,11 +50,13 @@ impl Registry {
         let password = body.str("password")?;
         let user = self.store.user_by_username(username).or_internal()?;
         // Verify against a dummy hash for unknown users so timing does not tell them apart.
-        let stored = user.as_ref().map_or(UNUSABLE_PASSWORD, |u| u.password_hash.as_str());
+        let stored = user
+            .as_ref()
+            .map_or(UNUSABLE_PASSWORD, |u| u.password_hash.as_str());
         match user {
-            Some(user) if secrets::verify_password(password, stored) => {
-                Ok(TokenReply { token: self.key.token(&user.token_seed) })
-            }
+            Some(user) if secrets::verify_password(password, stored) => Ok(TokenReply {
+                token: self.key.token(&user.token_seed),
+            }),
             _ => {
                 tracing::warn!(user = %username, "login refused");
                 Err(Error::invalid_field("non_field_errors", BAD_LOGIN))
@@ -63,14 +69,21 @@ impl Registry {
         let hash = secrets::token_hash(token);
         match self.store.user_by_token_hash(&hash).or_internal()? {
             Some(user) if secrets::same_hash(&user.token_hash, &hash) => Ok(Caller::User(user)),
-            _ => Err(Error::new(dpipe_core::ErrorKind::Unauthenticated, "Invalid token.")),
+            _ => Err(Error::new(
+                dpipe_core::ErrorKind::Unauthenticated,
+                "Invalid token.",
+            )),
         }
     }
 
     /// `GET /v1/api/`: who the caller is.
     pub fn whoami(&self, caller: &Caller) -> Result<WhoAmI> {
         let user = caller.user()?;
-        Ok(WhoAmI { username: Some(user.username.clone()), email: Some(user.email.clone()), message: None })
+        Ok(WhoAmI {
+            username: Some(user.username.clone()),
+            email: Some(user.email.clone()),
+            message: None,
+        })
     }
 
     /// Replaces the caller's token with a new one and returns it; the old one stops working.
@@ -78,7 +91,9 @@ impl Registry {
         let user = caller.user()?;
         let seed = secrets::new_seed();
         let token = self.key.token(&seed);
-        self.store.set_user_token(user.id, &secrets::token_hash(&token), &seed).or_internal()?;
+        self.store
+            .set_user_token(user.id, &secrets::token_hash(&token), &seed)
+            .or_internal()?;
         tracing::info!(user = %user.username, "token rotated");
         Ok(TokenReply { token })
     }
@@ -89,7 +104,9 @@ impl Registry {
         let user = caller.user()?;
         if user.username != username {
             return match self.store.user_by_username(username).or_internal()? {
-                Some(_) => Err(Error::forbidden_because("You can only unregister yourself.")),
+                Some(_) => Err(Error::forbidden_because(
+                    "You can only unregister yourself.",
+                )),
                 None => Err(Error::not_found()),
             };
         }

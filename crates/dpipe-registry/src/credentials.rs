@@ -14,7 +14,13 @@ impl Registry {
     /// 401/403 without read access, 400 for a missing or unknown `role`, 403 for `write`
     /// without write access. `renew` asks for fresh credentials; stored static credentials
     /// are the freshest there are, so it returns them again.
-    pub fn credentials(&self, caller: &Caller, pipe: &str, role: Option<&str>, _renew: bool) -> Result<Map<String, Value>> {
+    pub fn credentials(
+        &self,
+        caller: &Caller,
+        pipe: &str,
+        role: Option<&str>,
+        _renew: bool,
+    ) -> Result<Map<String, Value>> {
         let access = self.access_view(caller)?;
         let pipe = access.pipe(pipe)?;
         let held = access.require(pipe, Role::Read)?;
@@ -25,7 +31,11 @@ impl Registry {
         let chain = access.tree.chain(pipe)?;
         let storage = Storage::of_root(chain[0], &mut RemoteCache::new(self.store.as_ref()))?;
         let released = match &storage.credentials {
-            Some(credentials) => release(storage.protocol, credentials.for_access(wanted), &storage.settings),
+            Some(credentials) => release(
+                storage.protocol,
+                credentials.for_access(wanted),
+                &storage.settings,
+            ),
             None => release(storage.protocol, &Map::new(), &storage.settings),
         };
         tracing::info!(user = %caller.name(), pipe = %pipe.name, access = wanted.as_str(), "credentials released");

@@ -21,22 +21,42 @@ impl Registry {
         access.require(&pipe, Role::Admin)?;
         let body = Body::new(body)?;
         let change = GrantChange::parse(body.str("role")?)?;
-        let expiration_date = body.opt_str("expiration_date")?.map(parse_expiration).transpose()?;
+        let expiration_date = body
+            .opt_str("expiration_date")?
+            .map(parse_expiration)
+            .transpose()?;
         let (grantee, username, email) = match (body.opt_str("username")?, body.opt_str("email")?) {
             (Some(_), Some(_)) | (None, None) => {
-                return Err(Error::invalid_field("non_field_errors", "Give exactly one of username or email."));
+                return Err(Error::invalid_field(
+                    "non_field_errors",
+                    "Give exactly one of username or email.",
+                ));
             }
-            (Some(username), None) if username == PUBLIC => (Grantee::Public, Some(PUBLIC.to_string()), None),
+            (Some(username), None) if username == PUBLIC => {
+                (Grantee::Public, Some(PUBLIC.to_string()), None)
+            }
             (Some(username), None) => {
-                let user = self.store.user_by_username(username).or_internal()?.ok_or_else(|| {
-                    Error::invalid_field("username", format!("User {username} does not exist."))
-                })?;
-                (Grantee::User(user.id), Some(user.username), Some(user.email))
+                let user = self
+                    .store
+                    .user_by_username(username)
+                    .or_internal()?
+                    .ok_or_else(|| {
+                        Error::invalid_field("username", format!("User {username} does not exist."))
+                    })?;
+                (
+                    Grantee::User(user.id),
+                    Some(user.username),
+                    Some(user.email),
+                )
             }
             (None, Some(email)) => {
                 let email = normalize_email("email", email)?;
                 match self.store.user_by_email(&email).or_internal()? {
-                    Some(user) => (Grantee::User(user.id), Some(user.username), Some(user.email)),
+                    Some(user) => (
+                        Grantee::User(user.id),
+                        Some(user.username),
+                        Some(user.email),
+                    ),
                     None => (Grantee::Email(email.clone()), None, Some(email)),
                 }
             }
@@ -81,7 +101,10 @@ impl Registry {
         let pipe = access.pipe(pipe)?;
         access.require(pipe, Role::Admin)?;
         let grants = self.store.grants_on_pipe(pipe.id).or_internal()?;
-        grants.iter().map(|g| self.grant_view(&pipe.name, g)).collect()
+        grants
+            .iter()
+            .map(|g| self.grant_view(&pipe.name, g))
+            .collect()
     }
 
     fn grant_view(&self, pipe: &str, grant: &GrantRecord) -> Result<GrantView> {
@@ -90,7 +113,11 @@ impl Registry {
             Grantee::Email(email) => (None, Some(email.clone()), true),
             Grantee::User(id) => {
                 let user = self.store.user_by_id(*id).or_internal()?;
-                (user.as_ref().map(|u| u.username.clone()), user.map(|u| u.email), false)
+                (
+                    user.as_ref().map(|u| u.username.clone()),
+                    user.map(|u| u.email),
+                    false,
+                )
             }
         };
         Ok(GrantView {
@@ -98,7 +125,9 @@ impl Registry {
             username,
             email,
             role: grant.role.clone(),
-            expiration_date: grant.expiration_date.map(|d| d.format("%Y-%m-%d").to_string()),
+            expiration_date: grant
+                .expiration_date
+                .map(|d| d.format("%Y-%m-%d").to_string()),
             pending,
         })
     }

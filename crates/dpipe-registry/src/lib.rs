@@ -44,7 +44,11 @@ pub struct Registry {
 impl Registry {
     /// A registry over `store`, judging expirations by `clock` and deriving tokens with `key`.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, key: ServerKey) -> Registry {
-        Registry { store, clock, key: Arc::new(key) }
+        Registry {
+            store,
+            clock,
+            key: Arc::new(key),
+        }
     }
 
     /// The store underneath (for the server's health check).
@@ -58,7 +62,9 @@ impl Registry {
 pub(crate) fn store_error(err: StoreError) -> Error {
     match err {
         StoreError::Unique(field) => Error::not_unique(field),
-        StoreError::InUse(names) => Error::invalid(format!("Still in use by: {}.", names.join(", "))),
+        StoreError::InUse(names) => {
+            Error::invalid(format!("Still in use by: {}.", names.join(", ")))
+        }
         StoreError::Backend(message) => {
             tracing::error!(%message, "store failure");
             Error::internal("The repo database failed; see the server log.")

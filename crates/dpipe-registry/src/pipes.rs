@@ -77,7 +77,10 @@ impl Registry {
         let user = caller.user()?;
         let access = self.access_view(caller)?;
         let body = Body::new(body)?;
-        let mut draft = Draft { schema: Value::Object(Map::new()), ..Draft::default() };
+        let mut draft = Draft {
+            schema: Value::Object(Map::new()),
+            ..Draft::default()
+        };
         draft.name = body.str("name")?.to_string();
         validate_resource_name(&draft.name)?;
         if access.tree.named(&draft.name).is_some() {
@@ -107,7 +110,13 @@ impl Registry {
     /// `PATCH`/`PUT pipes/<name>/`: 404 for a missing pipe before anything else, then the
     /// admin right is checked (before the body is looked at), then the merged pipe is
     /// validated as a whole. An empty body changes nothing.
-    pub fn update_pipe(&self, caller: &Caller, name: &str, body: &Value, mode: UpdateMode) -> Result<PipeView> {
+    pub fn update_pipe(
+        &self,
+        caller: &Caller,
+        name: &str,
+        body: &Value,
+        mode: UpdateMode,
+    ) -> Result<PipeView> {
         let access = self.access_view(caller)?;
         let stored = access.pipe(name)?.clone();
         access.require(&stored, Role::Admin)?;
@@ -118,7 +127,10 @@ impl Registry {
         if let Some(new_name) = body.opt_str("name")?
             && new_name != name
         {
-            return Err(Error::invalid_field("name", "A pipe's name cannot be changed."));
+            return Err(Error::invalid_field(
+                "name",
+                "A pipe's name cannot be changed.",
+            ));
         }
         let mut draft = Draft::from_stored(&access, &stored, self.store.as_ref())?;
         draft.overlay(body)?;
@@ -152,16 +164,36 @@ impl Registry {
         Ok(())
     }
 
-    fn validate(&self, access: &AccessView<'_>, draft: &Draft, stored: Option<&PipeRecord>) -> Result<Valid> {
+    fn validate(
+        &self,
+        access: &AccessView<'_>,
+        draft: &Draft,
+        stored: Option<&PipeRecord>,
+    ) -> Result<Valid> {
         let options = clean_options(&draft.options)?;
         let schema = match &draft.schema {
             Value::Null => Value::Object(Map::new()),
             Value::Object(_) => draft.schema.clone(),
-            _ => return Err(Error::invalid_field("schema", "Expected a dictionary of items.")),
+            _ => {
+                return Err(Error::invalid_field(
+                    "schema",
+                    "Expected a dictionary of items.",
+                ));
+            }
         };
         let storage_given = |what: &str, given: bool| -> Result<()> {
             if given {
-                Err(Error::invalid_field(what, format!("{what} comes from {}; leave it out.", if draft.parent.is_some() { "the parent pipe" } else { "the remote" })))
+                Err(Error::invalid_field(
+                    what,
+                    format!(
+                        "{what} comes from {}; leave it out.",
+                        if draft.parent.is_some() {
+                            "the parent pipe"
+                        } else {
+                            "the remote"
+                        }
+                    ),
+                ))
             } else {
                 Ok(())
             }
@@ -178,35 +210,78 @@ impl Registry {
         };
         if let Some(parent_name) = &draft.parent {
             let parent = access.tree.named(parent_name).ok_or_else(|| {
-                Error::invalid_field("parent", format!("Object with name={parent_name} does not exist."))
+                Error::invalid_field(
+                    "parent",
+                    format!("Object with name={parent_name} does not exist."),
+                )
             })?;
-            if let Some(stored) = stored {
-                if access.tree.is_within(parent.id, stored.id) {
-                    return Err(Error::invalid_field("parent", "A pipe cannot be its own parent or ancestor."));
-                }
+            if let Some(stored) = stored
+                && access.tree.is_within(parent.id, stored.id)
+            {
+                return Err(Error::invalid_field(
+                    "parent",
+                    "A pipe cannot be its own parent or ancestor.",
+                ));
             }
             if stored.and_then(|s| s.parent_id) != Some(parent.id) {
                 access.require(parent, Role::Admin)?;
             }
             storage_given("remote", draft.remote.is_some())?;
             storage_given("credentials", draft.new_credentials.is_some())?;
-            storage_given("settings", draft.settings.as_ref().is_some_and(|s| !s.is_empty()))?;
+            storage_given(
+                "settings",
+                draft.settings.as_ref().is_some_and(|s| !s.is_empty()),
+            )?;
             let chain = access.tree.chain(parent)?;
             let storage = Storage::of_root(chain[0], &mut RemoteCache::new(self.store.as_ref()))?;
-            must_match("protocol", draft.protocol.as_deref(), storage.protocol.as_str(), "the parent pipe")?;
-            must_match("location", draft.location.as_deref(), &storage.location, "the parent pipe")?;
+            must_match(
+                "protocol",
+                draft.protocol.as_deref(),
+                storage.protocol.as_str(),
+                "the parent pipe",
+            )?;
+            must_match(
+                "location",
+                draft.location.as_deref(),
+                &storage.location,
+                "the parent pipe",
+            )?;
             valid.parent_id = Some(parent.id);
         } else if let Some(remote_name) = &draft.remote {
-            let remote = self.store.remote_by_name(remote_name).or_internal()?.ok_or_else(|| {
-                Error::invalid_field("remote", format!("Object with name={remote_name} does not exist."))
-            })?;
-            if Some(remote.owner_id) != access.caller.user_id() && stored.and_then(|s| s.remote_id) != Some(remote.id) {
-                return Err(Error::forbidden_because(format!("You can only use your own remotes; {remote_name} is not yours.")));
+            let remote = self
+                .store
+                .remote_by_name(remote_name)
+                .or_internal()?
+                .ok_or_else(|| {
+                    Error::invalid_field(
+                        "remote",
+                        format!("Object with name={remote_name} does not exist."),
+                    )
+                })?;
+            if Some(remote.owner_id) != access.caller.user_id()
+                && stored.and_then(|s| s.remote_id) != Some(remote.id)
+            {
+                return Err(Error::forbidden_because(format!(
+                    "You can only use your own remotes; {remote_name} is not yours."
+                )));
             }
             storage_given("credentials", draft.new_credentials.is_some())?;
-            storage_given("settings", draft.settings.as_ref().is_some_and(|s| !s.is_empty()))?;
-            must_match("protocol", draft.protocol.as_deref(), &remote.protocol, "the remote")?;
-            must_match("location", draft.location.as_deref(), &remote.location, "the remote")?;
+            storage_given(
+                "settings",
+                draft.settings.as_ref().is_some_and(|s| !s.is_empty()),
+            )?;
+            must_match(
+                "protocol",
+                draft.protocol.as_deref(),
+                &remote.protocol,
+                "the remote",
+            )?;
+            must_match(
+                "location",
+                draft.location.as_deref(),
+                &remote.location,
+                "the remote",
+            )?;
             valid.remote_id = Some(remote.id);
         } else {
             let protocol = draft.protocol.as_deref().ok_or_else(|| {
@@ -216,11 +291,15 @@ impl Registry {
                 )
             })?;
             let protocol = Protocol::parse(protocol)?;
-            let location = draft.location.as_deref().ok_or_else(|| Error::required("location"))?;
+            let location = draft
+                .location
+                .as_deref()
+                .ok_or_else(|| Error::required("location"))?;
             protocol.validate_location(location)?;
             let settings = draft.settings.clone().unwrap_or_default();
             validate_settings(&settings)?;
             valid.credentials = match &draft.new_credentials {
+                Some(map) if map.is_empty() => None,
                 Some(map) => storage_codec::encode(Some(&Credentials::parse(protocol, map)?)),
                 None => draft.stored_credentials.clone(),
             };
@@ -242,7 +321,12 @@ pub(crate) fn validate_settings(settings: &Map<String, Value>) -> Result<()> {
     for key in ["endpoint", "region"] {
         match settings.get(key) {
             None | Some(Value::Null | Value::String(_)) => {}
-            Some(_) => return Err(Error::invalid_field("settings", format!("{key}: Not a valid string."))),
+            Some(_) => {
+                return Err(Error::invalid_field(
+                    "settings",
+                    format!("{key}: Not a valid string."),
+                ));
+            }
         }
     }
     Ok(())
@@ -268,7 +352,10 @@ impl Draft {
         };
         Ok(Draft {
             name: pipe.name.clone(),
-            parent: pipe.parent_id.and_then(|id| access.tree.by_id(id)).map(|p| p.name.clone()),
+            parent: pipe
+                .parent_id
+                .and_then(|id| access.tree.by_id(id))
+                .map(|p| p.name.clone()),
             remote,
             protocol: pipe.protocol.clone(),
             location: pipe.location.clone(),
@@ -283,9 +370,19 @@ impl Draft {
     /// Applies the fields present in `body`. Moving a pipe to another place (a new parent, a
     /// remote, inline storage) drops the storage it had, unless the body gives it again.
     fn overlay(&mut self, body: Body<'_>) -> Result<()> {
-        let new_parent = body.has("parent").then(|| body.opt_str("parent")).transpose()?.map(|p| p.map(String::from));
-        let new_remote = body.has("remote").then(|| body.opt_str("remote")).transpose()?.map(|r| r.map(String::from));
-        let inline_given = ["protocol", "location", "credentials", "settings"].iter().any(|f| body.has(f));
+        let new_parent = body
+            .has("parent")
+            .then(|| body.opt_str("parent"))
+            .transpose()?
+            .map(|p| p.map(String::from));
+        let new_remote = body
+            .has("remote")
+            .then(|| body.opt_str("remote"))
+            .transpose()?
+            .map(|r| r.map(String::from));
+        let inline_given = ["protocol", "location", "credentials", "settings"]
+            .iter()
+            .any(|f| body.has(f));
         if let Some(parent) = new_parent {
             if parent.is_some() && parent != self.parent {
                 self.clear_storage();
@@ -343,11 +440,20 @@ pub(crate) struct Views<'a> {
 
 impl<'a> Views<'a> {
     pub(crate) fn new(store: &'a dyn Store) -> Views<'a> {
-        Views { store, remotes: RemoteCache::new(store), owners: HashMap::new() }
+        Views {
+            store,
+            remotes: RemoteCache::new(store),
+            owners: HashMap::new(),
+        }
     }
 
     /// The wire view of `pipe` for a caller holding `role`.
-    pub(crate) fn pipe(&mut self, access: &AccessView<'_>, pipe: &PipeRecord, role: Role) -> Result<PipeView> {
+    pub(crate) fn pipe(
+        &mut self,
+        access: &AccessView<'_>,
+        pipe: &PipeRecord,
+        role: Role,
+    ) -> Result<PipeView> {
         let chain = access.tree.chain(pipe)?;
         let root = chain[0];
         let storage = Storage::of_root(root, &mut self.remotes)?;
@@ -360,7 +466,10 @@ impl<'a> Views<'a> {
                 options.insert(key.to_string(), value.clone());
             }
         }
-        options.insert(REMOTEPATH.to_string(), Value::String(storage.remotepath(&chain)));
+        options.insert(
+            REMOTEPATH.to_string(),
+            Value::String(storage.remotepath(&chain)),
+        );
         let schema = chain
             .iter()
             .rev()
@@ -373,7 +482,10 @@ impl<'a> Views<'a> {
             protocol: storage.protocol.as_str().to_string(),
             location: storage.location.clone(),
             remote: storage.remote.clone(),
-            parent: pipe.parent_id.and_then(|id| access.tree.by_id(id)).map(|p| p.name.clone()),
+            parent: pipe
+                .parent_id
+                .and_then(|id| access.tree.by_id(id))
+                .map(|p| p.name.clone()),
             parent_ultimate: root.name.clone(),
             options,
             schema,
@@ -386,7 +498,12 @@ impl<'a> Views<'a> {
         if let Some(name) = self.owners.get(&id) {
             return Ok(name.clone());
         }
-        let name = self.store.user_by_id(id).or_internal()?.map(|u| u.username).unwrap_or_default();
+        let name = self
+            .store
+            .user_by_id(id)
+            .or_internal()?
+            .map(|u| u.username)
+            .unwrap_or_default();
         self.owners.insert(id, name.clone());
         Ok(name)
     }

@@ -66,7 +66,13 @@ impl Registry {
 
     /// `PATCH`/`PUT remotes/<name>/`: 404, then 403 unless the caller owns it, then the merged
     /// remote is validated. Credentials absent from the body are kept.
-    pub fn update_remote(&self, caller: &Caller, name: &str, body: &Value, mode: UpdateMode) -> Result<RemoteView> {
+    pub fn update_remote(
+        &self,
+        caller: &Caller,
+        name: &str,
+        body: &Value,
+        mode: UpdateMode,
+    ) -> Result<RemoteView> {
         let stored = self.owned_remote(caller, name)?;
         let body = Body::new(body)?;
         if mode == UpdateMode::Full {
@@ -75,10 +81,17 @@ impl Registry {
         if let Some(new_name) = body.opt_str("name")?
             && new_name != name
         {
-            return Err(Error::invalid_field("name", "A remote's name cannot be changed."));
+            return Err(Error::invalid_field(
+                "name",
+                "A remote's name cannot be changed.",
+            ));
         }
         let valid = validated(stored.clone(), body)?;
-        let updated = if valid != stored { self.store.update_remote(&valid).or_internal()? } else { stored };
+        let updated = if valid != stored {
+            self.store.update_remote(&valid).or_internal()?
+        } else {
+            stored
+        };
         tracing::info!(user = %caller.name(), remote = %name, "remote updated");
         view(&updated, caller.name())
     }
@@ -99,7 +112,11 @@ impl Registry {
 
     fn owned_remote(&self, caller: &Caller, name: &str) -> Result<RemoteRecord> {
         let user = caller.user()?;
-        let remote = self.store.remote_by_name(name).or_internal()?.ok_or_else(Error::not_found)?;
+        let remote = self
+            .store
+            .remote_by_name(name)
+            .or_internal()?
+            .ok_or_else(Error::not_found)?;
         if remote.owner_id != user.id {
             return Err(Error::forbidden());
         }
@@ -131,13 +148,20 @@ fn validated(mut remote: RemoteRecord, body: Body<'_>) -> Result<RemoteRecord> {
         remote.schema = match schema {
             Value::Null => Value::Object(Map::new()),
             Value::Object(_) => schema.clone(),
-            _ => return Err(Error::invalid_field("schema", "Expected a dictionary of items.")),
+            _ => {
+                return Err(Error::invalid_field(
+                    "schema",
+                    "Expected a dictionary of items.",
+                ));
+            }
         };
     }
     if body.has("credentials") {
         remote.credentials = match body.opt_object("credentials")? {
-            Some(map) => storage_codec::encode(Some(&Credentials::parse(protocol, map)?)),
-            None => None,
+            Some(map) if !map.is_empty() => {
+                storage_codec::encode(Some(&Credentials::parse(protocol, map)?))
+            }
+            _ => None,
         };
     }
     Ok(remote)

@@ -8,8 +8,8 @@
 
 use std::fmt;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use dpipe_core::{Error, Result};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
@@ -38,9 +38,11 @@ impl ServerKey {
 
     /// Parses the 64-hex-character text form (as kept in the key file).
     pub fn from_hex(text: &str) -> Result<ServerKey> {
-        let bytes = hex::decode(text.trim()).map_err(|_| Error::invalid("The server key is not hex."))?;
-        let bytes: [u8; 32] =
-            bytes.try_into().map_err(|_| Error::invalid("The server key must be 32 bytes (64 hex characters)."))?;
+        let bytes =
+            hex::decode(text.trim()).map_err(|_| Error::invalid("The server key is not hex."))?;
+        let bytes: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| Error::invalid("The server key must be 32 bytes (64 hex characters)."))?;
         Ok(ServerKey(bytes))
     }
 
@@ -51,7 +53,8 @@ impl ServerKey {
 
     /// The token a user with `seed` has.
     pub(crate) fn token(&self, seed: &str) -> String {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes any key length");
         mac.update(b"dpipe-token\0");
         mac.update(seed.as_bytes());
         let mut token = hex::encode(mac.finalize().into_bytes());
@@ -87,7 +90,8 @@ pub(crate) fn same_hash(a: &str, b: &str) -> bool {
 pub(crate) fn hash_password(password: &str) -> Result<String> {
     let mut salt = [0u8; 16];
     rand::rng().fill_bytes(&mut salt);
-    let salt = SaltString::encode_b64(&salt).map_err(|_| Error::internal("could not encode a salt"))?;
+    let salt =
+        SaltString::encode_b64(&salt).map_err(|_| Error::internal("could not encode a salt"))?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|hash| hash.to_string())
@@ -97,14 +101,17 @@ pub(crate) fn hash_password(password: &str) -> Result<String> {
 /// Checks a password against a stored PHC string; false for a malformed or unusable hash.
 pub(crate) fn verify_password(password: &str, stored: &str) -> bool {
     PasswordHash::new(stored)
-        .map(|hash| Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
+        .map(|hash| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &hash)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
 /// A hash no password matches, for accounts that cannot log in (local mode's user) and to
 /// spend the same time on unknown usernames as on known ones.
-pub(crate) const UNUSABLE_PASSWORD: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+pub(crate) const UNUSABLE_PASSWORD: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
 #[cfg(test)]
 mod tests {

@@ -11,8 +11,8 @@ use dpipe_core::{Error, Result};
 use dpipe_store::{PipeRecord, RemoteRecord, Store};
 use serde_json::{Map, Value};
 
-use crate::storage_codec;
 use crate::StoreResultExt;
+use crate::storage_codec;
 
 /// Chains longer than this are treated as corrupt rather than followed forever.
 const MAX_DEPTH: usize = 64;
@@ -29,8 +29,16 @@ impl PipeTree {
     pub(crate) fn load(store: &dyn Store) -> Result<PipeTree> {
         let pipes = store.all_pipes().or_internal()?;
         let by_id = pipes.iter().enumerate().map(|(i, p)| (p.id, i)).collect();
-        let by_name = pipes.iter().enumerate().map(|(i, p)| (p.name.clone(), i)).collect();
-        Ok(PipeTree { pipes, by_id, by_name })
+        let by_name = pipes
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.name.clone(), i))
+            .collect();
+        Ok(PipeTree {
+            pipes,
+            by_id,
+            by_name,
+        })
     }
 
     /// Every pipe, by name.
@@ -53,12 +61,15 @@ impl PipeTree {
         let mut chain = vec![pipe];
         let mut current = pipe;
         while let Some(parent_id) = current.parent_id {
-            current = self
-                .by_id(parent_id)
-                .ok_or_else(|| Error::internal(format!("pipe {} has a missing parent", current.name)))?;
+            current = self.by_id(parent_id).ok_or_else(|| {
+                Error::internal(format!("pipe {} has a missing parent", current.name))
+            })?;
             chain.push(current);
             if chain.len() > MAX_DEPTH {
-                return Err(Error::internal(format!("pipe {} has a parent cycle", pipe.name)));
+                return Err(Error::internal(format!(
+                    "pipe {} has a parent cycle",
+                    pipe.name
+                )));
             }
         }
         chain.reverse();
@@ -95,8 +106,10 @@ impl Storage {
             let remote = remotes.get(remote_id)?;
             return Storage::of_remote(remote);
         }
-        let protocol = Protocol::parse(root.protocol.as_deref().unwrap_or_default())
-            .map_err(|_| Error::internal(format!("pipe {} has no valid protocol stored", root.name)))?;
+        let protocol =
+            Protocol::parse(root.protocol.as_deref().unwrap_or_default()).map_err(|_| {
+                Error::internal(format!("pipe {} has no valid protocol stored", root.name))
+            })?;
         Ok(Storage {
             protocol,
             location: root.location.clone().unwrap_or_default(),
@@ -108,8 +121,12 @@ impl Storage {
 
     /// The storage a remote describes.
     pub(crate) fn of_remote(remote: &RemoteRecord) -> Result<Storage> {
-        let protocol = Protocol::parse(&remote.protocol)
-            .map_err(|_| Error::internal(format!("remote {} has no valid protocol stored", remote.name)))?;
+        let protocol = Protocol::parse(&remote.protocol).map_err(|_| {
+            Error::internal(format!(
+                "remote {} has no valid protocol stored",
+                remote.name
+            ))
+        })?;
         Ok(Storage {
             protocol,
             location: remote.location.clone(),
@@ -122,7 +139,10 @@ impl Storage {
     /// The folder of the last pipe of `chain` (root first): the storage root, the storage's
     /// `dir` setting, then each pipe's `options.dir`. Always ends with `/`.
     pub(crate) fn remotepath(&self, chain: &[&PipeRecord]) -> String {
-        let mut path = join_dir(&self.protocol.root_path(&self.location), dir_of(&self.settings));
+        let mut path = join_dir(
+            &self.protocol.root_path(&self.location),
+            dir_of(&self.settings),
+        );
         for pipe in chain {
             path = join_dir(&path, dir_of(&pipe.options));
         }
@@ -139,17 +159,18 @@ pub(crate) struct RemoteCache<'a> {
 impl<'a> RemoteCache<'a> {
     /// An empty cache over `store`.
     pub(crate) fn new(store: &'a dyn Store) -> RemoteCache<'a> {
-        RemoteCache { store, remotes: HashMap::new() }
+        RemoteCache {
+            store,
+            remotes: HashMap::new(),
+        }
     }
 
     /// The remote with id `id`.
     pub(crate) fn get(&mut self, id: i64) -> Result<&RemoteRecord> {
         if !self.remotes.contains_key(&id) {
-            let remote = self
-                .store
-                .remote_by_id(id)
-                .or_internal()?
-                .ok_or_else(|| Error::internal(format!("remote {id} referenced by a pipe is missing")))?;
+            let remote = self.store.remote_by_id(id).or_internal()?.ok_or_else(|| {
+                Error::internal(format!("remote {id} referenced by a pipe is missing"))
+            })?;
             self.remotes.insert(id, remote);
         }
         Ok(&self.remotes[&id])

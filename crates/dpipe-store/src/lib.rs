@@ -10,7 +10,10 @@ mod records;
 mod sqlite;
 
 pub use error::{StoreError, StoreResult};
-pub use records::{GrantRecord, Grantee, NewGrant, NewPipe, NewRemote, NewUser, PipeRecord, RemoteRecord, UserRecord};
+pub use records::{
+    GrantRecord, Grantee, NewGrant, NewPipe, NewRemote, NewUser, PipeRecord, RemoteRecord,
+    UserRecord,
+};
 pub use sqlite::SqliteStore;
 
 /// Where the repo API's state lives. Each method is atomic; uniqueness of user names, emails,

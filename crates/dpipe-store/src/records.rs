@@ -76,7 +76,10 @@ impl fmt::Debug for RemoteRecord {
             .field("name", &self.name)
             .field("protocol", &self.protocol)
             .field("location", &self.location)
-            .field("credentials", &self.credentials.as_ref().map(|_| "<redacted>"))
+            .field(
+                "credentials",
+                &self.credentials.as_ref().map(|_| "<redacted>"),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -135,7 +138,10 @@ impl fmt::Debug for PipeRecord {
             .field("name", &self.name)
             .field("parent_id", &self.parent_id)
             .field("remote_id", &self.remote_id)
-            .field("credentials", &self.credentials.as_ref().map(|_| "<redacted>"))
+            .field(
+                "credentials",
+                &self.credentials.as_ref().map(|_| "<redacted>"),
+            )
             .finish_non_exhaustive()
     }
 }

@@ -17,14 +17,28 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<GrantRecord> {
         ("public", _, _) => Grantee::Public,
         (_, Some(id), _) => Grantee::User(id),
         (_, None, Some(email)) => Grantee::Email(email),
-        _ => return Err(rusqlite::Error::InvalidColumnType(2, "grantee".into(), rusqlite::types::Type::Text)),
+        _ => {
+            return Err(rusqlite::Error::InvalidColumnType(
+                2,
+                "grantee".into(),
+                rusqlite::types::Type::Text,
+            ));
+        }
     };
     let expiration: Option<String> = row.get(6)?;
     let expiration_date = expiration
         .map(|text| NaiveDate::parse_from_str(&text, "%Y-%m-%d"))
         .transpose()
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Text, Box::new(e)))?;
-    Ok(GrantRecord { id: row.get(0)?, pipe_id: row.get(1)?, grantee, role: row.get(5)?, expiration_date })
+        .map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Text, Box::new(e))
+        })?;
+    Ok(GrantRecord {
+        id: row.get(0)?,
+        pipe_id: row.get(1)?,
+        grantee,
+        role: row.get(5)?,
+        expiration_date,
+    })
 }
 
 pub(super) fn upsert(conn: &Connection, grant: &NewGrant) -> StoreResult<GrantRecord> {
@@ -33,7 +47,9 @@ pub(super) fn upsert(conn: &Connection, grant: &NewGrant) -> StoreResult<GrantRe
         Grantee::Email(email) => (None, Some(email.as_str())),
         Grantee::Public => (None, None),
     };
-    let expiration = grant.expiration_date.map(|d| d.format("%Y-%m-%d").to_string());
+    let expiration = grant
+        .expiration_date
+        .map(|d| d.format("%Y-%m-%d").to_string());
     conn.query_row(
         &format!(
             "INSERT INTO grants (pipe_id, grantee, user_id, email, role, expiration_date, created_at)
@@ -54,14 +70,19 @@ pub(super) fn upsert(conn: &Connection, grant: &NewGrant) -> StoreResult<GrantRe
 
 pub(super) fn delete(conn: &Connection, pipe_id: i64, grantee: &Grantee) -> StoreResult<bool> {
     let n = conn
-        .execute("DELETE FROM grants WHERE pipe_id = ?1 AND grantee = ?2", params![pipe_id, grantee.key()])
+        .execute(
+            "DELETE FROM grants WHERE pipe_id = ?1 AND grantee = ?2",
+            params![pipe_id, grantee.key()],
+        )
         .map_err(backend)?;
     Ok(n > 0)
 }
 
 pub(super) fn on_pipe(conn: &Connection, pipe_id: i64) -> StoreResult<Vec<GrantRecord>> {
     let mut stmt = conn
-        .prepare(&format!("SELECT {COLUMNS} FROM grants WHERE pipe_id = ?1 ORDER BY id"))
+        .prepare(&format!(
+            "SELECT {COLUMNS} FROM grants WHERE pipe_id = ?1 ORDER BY id"
+        ))
         .map_err(backend)?;
     let rows = stmt.query_map([pipe_id], from_row).map_err(backend)?;
     rows.collect::<Result<_, _>>().map_err(backend)
@@ -69,7 +90,9 @@ pub(super) fn on_pipe(conn: &Connection, pipe_id: i64) -> StoreResult<Vec<GrantR
 
 pub(super) fn reaching(conn: &Connection, user_id: Option<i64>) -> StoreResult<Vec<GrantRecord>> {
     let mut stmt = conn
-        .prepare(&format!("SELECT {COLUMNS} FROM grants WHERE grantee = 'public' OR user_id = ?1 ORDER BY id"))
+        .prepare(&format!(
+            "SELECT {COLUMNS} FROM grants WHERE grantee = 'public' OR user_id = ?1 ORDER BY id"
+        ))
         .map_err(backend)?;
     let rows = stmt.query_map([user_id], from_row).map_err(backend)?;
     rows.collect::<Result<_, _>>().map_err(backend)

@@ -23,7 +23,8 @@ pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(current) {
         let tx = conn.transaction().map_err(super::backend)?;
         tx.execute_batch(sql).map_err(super::backend)?;
-        tx.pragma_update(None, "user_version", (index + 1) as i64).map_err(super::backend)?;
+        tx.pragma_update(None, "user_version", (index + 1) as i64)
+            .map_err(super::backend)?;
         tx.commit().map_err(super::backend)?;
     }
     Ok(())

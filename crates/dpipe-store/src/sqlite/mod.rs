@@ -14,7 +14,10 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode};
 
-use crate::records::{GrantRecord, Grantee, NewGrant, NewPipe, NewRemote, NewUser, PipeRecord, RemoteRecord, UserRecord};
+use crate::records::{
+    GrantRecord, Grantee, NewGrant, NewPipe, NewRemote, NewUser, PipeRecord, RemoteRecord,
+    UserRecord,
+};
 use crate::{Store, StoreError, StoreResult};
 
 /// A [`Store`] over one SQLite file. Calls are serialized on one connection: SQLite allows one
@@ -36,20 +39,28 @@ impl SqliteStore {
     }
 
     fn configure(mut conn: Connection) -> StoreResult<SqliteStore> {
-        conn.busy_timeout(Duration::from_secs(10)).map_err(backend)?;
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(backend)?;
         // WAL lets readers and a writer from other processes proceed together; FULL makes
         // each commit durable before it is acknowledged.
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(backend)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(backend)?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(backend)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(backend)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(backend)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(backend)?;
         migrations::migrate(&mut conn)?;
-        Ok(SqliteStore { conn: Mutex::new(conn) })
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+        })
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave a transaction half-applied (rusqlite
         // rolls back on drop), so the connection is still good.
-        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -132,7 +143,10 @@ pub(crate) fn backend(err: rusqlite::Error) -> StoreError {
 
 /// Maps a unique-constraint violation on `table.column` to [`StoreError::Unique`] naming the
 /// request field; anything else to [`StoreError::Backend`].
-pub(crate) fn unique_or_backend(err: rusqlite::Error, columns: &[(&str, &'static str)]) -> StoreError {
+pub(crate) fn unique_or_backend(
+    err: rusqlite::Error,
+    columns: &[(&str, &'static str)],
+) -> StoreError {
     if let rusqlite::Error::SqliteFailure(failure, Some(message)) = &err
         && failure.code == ErrorCode::ConstraintViolation
     {
@@ -152,11 +166,15 @@ pub(crate) fn now() -> String {
 
 /// Reads a JSON text column.
 pub(crate) fn json_column(text: String) -> rusqlite::Result<serde_json::Value> {
-    serde_json::from_str(&text).map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+    serde_json::from_str(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
 }
 
 /// Reads a JSON-object text column.
-pub(crate) fn object_column(text: String) -> rusqlite::Result<serde_json::Map<String, serde_json::Value>> {
+pub(crate) fn object_column(
+    text: String,
+) -> rusqlite::Result<serde_json::Map<String, serde_json::Value>> {
     match json_column(text)? {
         serde_json::Value::Object(map) => Ok(map),
         _ => Ok(serde_json::Map::new()),

@@ -6,8 +6,7 @@ use super::{backend, json_column, now, object_column, unique_or_backend};
 use crate::records::{NewPipe, PipeRecord};
 use crate::{StoreError, StoreResult};
 
-const COLUMNS: &str =
-    "id, name, owner_id, parent_id, remote_id, protocol, location, credentials, settings, options, schema";
+const COLUMNS: &str = "id, name, owner_id, parent_id, remote_id, protocol, location, credentials, settings, options, schema";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<PipeRecord> {
     Ok(PipeRecord {
@@ -76,25 +75,36 @@ pub(super) fn update(conn: &Connection, pipe: &PipeRecord) -> StoreResult<PipeRe
 }
 
 fn find_by_id(conn: &Connection, id: i64) -> StoreResult<PipeRecord> {
-    conn.query_row(&format!("SELECT {COLUMNS} FROM pipes WHERE id = ?1"), [id], from_row)
-        .optional()
-        .map_err(backend)?
-        .ok_or_else(|| StoreError::Backend(format!("pipe {id} vanished")))
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM pipes WHERE id = ?1"),
+        [id],
+        from_row,
+    )
+    .optional()
+    .map_err(backend)?
+    .ok_or_else(|| StoreError::Backend(format!("pipe {id} vanished")))
 }
 
 pub(super) fn find(conn: &Connection, name: &&str) -> StoreResult<Option<PipeRecord>> {
-    conn.query_row(&format!("SELECT {COLUMNS} FROM pipes WHERE name = ?1"), [name], from_row)
-        .optional()
-        .map_err(backend)
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM pipes WHERE name = ?1"),
+        [name],
+        from_row,
+    )
+    .optional()
+    .map_err(backend)
 }
 
 pub(super) fn all(conn: &Connection) -> StoreResult<Vec<PipeRecord>> {
-    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM pipes ORDER BY name")).map_err(backend)?;
+    let mut stmt = conn
+        .prepare(&format!("SELECT {COLUMNS} FROM pipes ORDER BY name"))
+        .map_err(backend)?;
     let rows = stmt.query_map([], from_row).map_err(backend)?;
     rows.collect::<Result<_, _>>().map_err(backend)
 }
 
 pub(super) fn delete(conn: &Connection, id: i64) -> StoreResult<()> {
-    conn.execute("DELETE FROM pipes WHERE id = ?1", [id]).map_err(backend)?;
+    conn.execute("DELETE FROM pipes WHERE id = ?1", [id])
+        .map_err(backend)?;
     Ok(())
 }

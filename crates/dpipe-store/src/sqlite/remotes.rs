@@ -57,18 +57,29 @@ pub(super) fn update(conn: &Connection, remote: &RemoteRecord) -> StoreResult<Re
         ],
     )
     .map_err(backend)?;
-    find(conn, "id", &remote.id)?.ok_or_else(|| StoreError::Backend("updated remote vanished".into()))
+    find(conn, "id", &remote.id)?
+        .ok_or_else(|| StoreError::Backend("updated remote vanished".into()))
 }
 
-pub(super) fn find(conn: &Connection, column: &str, value: &dyn ToSql) -> StoreResult<Option<RemoteRecord>> {
-    conn.query_row(&format!("SELECT {COLUMNS} FROM remotes WHERE {column} = ?1"), [value], from_row)
-        .optional()
-        .map_err(backend)
+pub(super) fn find(
+    conn: &Connection,
+    column: &str,
+    value: &dyn ToSql,
+) -> StoreResult<Option<RemoteRecord>> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM remotes WHERE {column} = ?1"),
+        [value],
+        from_row,
+    )
+    .optional()
+    .map_err(backend)
 }
 
 pub(super) fn of_owner(conn: &Connection, owner_id: i64) -> StoreResult<Vec<RemoteRecord>> {
     let mut stmt = conn
-        .prepare(&format!("SELECT {COLUMNS} FROM remotes WHERE owner_id = ?1 ORDER BY name"))
+        .prepare(&format!(
+            "SELECT {COLUMNS} FROM remotes WHERE owner_id = ?1 ORDER BY name"
+        ))
         .map_err(backend)?;
     let rows = stmt.query_map([owner_id], from_row).map_err(backend)?;
     rows.collect::<Result<_, _>>().map_err(backend)
@@ -77,13 +88,16 @@ pub(super) fn of_owner(conn: &Connection, owner_id: i64) -> StoreResult<Vec<Remo
 pub(super) fn delete(conn: &mut Connection, id: i64) -> StoreResult<()> {
     let tx = conn.transaction().map_err(backend)?;
     let users: Vec<String> = {
-        let mut stmt = tx.prepare("SELECT name FROM pipes WHERE remote_id = ?1 ORDER BY name").map_err(backend)?;
+        let mut stmt = tx
+            .prepare("SELECT name FROM pipes WHERE remote_id = ?1 ORDER BY name")
+            .map_err(backend)?;
         let rows = stmt.query_map([id], |row| row.get(0)).map_err(backend)?;
         rows.collect::<Result<_, _>>().map_err(backend)?
     };
     if !users.is_empty() {
         return Err(StoreError::InUse(users));
     }
-    tx.execute("DELETE FROM remotes WHERE id = ?1", [id]).map_err(backend)?;
+    tx.execute("DELETE FROM remotes WHERE id = ?1", [id])
+        .map_err(backend)?;
     tx.commit().map_err(backend)
 }

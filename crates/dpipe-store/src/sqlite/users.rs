@@ -3,8 +3,8 @@
 use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
 
 use super::{backend, now, unique_or_backend};
-use crate::records::{NewUser, UserRecord};
 use crate::StoreResult;
+use crate::records::{NewUser, UserRecord};
 
 const COLUMNS: &str = "id, username, email, password_hash, token_hash, token_seed";
 
@@ -34,19 +34,36 @@ pub(super) fn insert(conn: &mut Connection, user: &NewUser) -> StoreResult<UserR
     )
     .map_err(backend)?;
     let record = tx
-        .query_row(&format!("SELECT {COLUMNS} FROM users WHERE id = ?1"), [id], from_row)
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM users WHERE id = ?1"),
+            [id],
+            from_row,
+        )
         .map_err(backend)?;
     tx.commit().map_err(backend)?;
     Ok(record)
 }
 
-pub(super) fn find(conn: &Connection, column: &str, value: &dyn ToSql) -> StoreResult<Option<UserRecord>> {
-    conn.query_row(&format!("SELECT {COLUMNS} FROM users WHERE {column} = ?1"), [value], from_row)
-        .optional()
-        .map_err(backend)
+pub(super) fn find(
+    conn: &Connection,
+    column: &str,
+    value: &dyn ToSql,
+) -> StoreResult<Option<UserRecord>> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM users WHERE {column} = ?1"),
+        [value],
+        from_row,
+    )
+    .optional()
+    .map_err(backend)
 }
 
-pub(super) fn set_token(conn: &Connection, id: i64, token_hash: &str, token_seed: &str) -> StoreResult<()> {
+pub(super) fn set_token(
+    conn: &Connection,
+    id: i64,
+    token_hash: &str,
+    token_seed: &str,
+) -> StoreResult<()> {
     conn.execute(
         "UPDATE users SET token_hash = ?2, token_seed = ?3 WHERE id = ?1",
         params![id, token_hash, token_seed],
@@ -59,13 +76,18 @@ pub(super) fn delete(conn: &mut Connection, id: i64) -> StoreResult<()> {
     let tx = conn.transaction().map_err(backend)?;
     // Pipes go first (their children and grants cascade), so no pipe still references one
     // of the user's remotes when those go.
-    tx.execute("DELETE FROM pipes WHERE owner_id = ?1", [id]).map_err(backend)?;
-    tx.execute("DELETE FROM remotes WHERE owner_id = ?1", [id]).map_err(|e| match &e {
-        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
-            crate::StoreError::InUse(vec!["pipes of other users".into()])
-        }
-        _ => backend(e),
-    })?;
-    tx.execute("DELETE FROM users WHERE id = ?1", [id]).map_err(backend)?;
+    tx.execute("DELETE FROM pipes WHERE owner_id = ?1", [id])
+        .map_err(backend)?;
+    tx.execute("DELETE FROM remotes WHERE owner_id = ?1", [id])
+        .map_err(|e| match &e {
+            rusqlite::Error::SqliteFailure(f, _)
+                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                crate::StoreError::InUse(vec!["pipes of other users".into()])
+            }
+            _ => backend(e),
+        })?;
+    tx.execute("DELETE FROM users WHERE id = ?1", [id])
+        .map_err(backend)?;
     tx.commit().map_err(backend)
 }

@@ -1,0 +1,165 @@
+//! The router: every route of the repo API (d6tpipe protocol §2 plus dpipe's additions),
+//! reachable with and without its trailing slash and never redirecting, a JSON 404 for
+//! unknown paths and a JSON 405 for wrong methods, and the shared state handlers run with.
+
+use axum::Router;
+use axum::http::{Method, StatusCode};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, delete, get, post};
+use dpipe_core::{Error, ErrorKind};
+use dpipe_registry::{Caller, Registry};
+
+use crate::logging::{LoggedUser, log_request};
+use crate::reply::{ApiError, Reply, json_response};
+use crate::request::Auth;
+use crate::routes::{accounts, meta, pipes, remotes};
+
+/// Limits applied to every request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The largest request body accepted, in bytes; larger ones get 413.
+    pub max_body_bytes: usize,
+}
+
+impl Default for Limits {
+    /// 1 MiB of body: pipe settings are small JSON documents.
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// What every handler gets.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    /// The rules.
+    pub(crate) registry: Registry,
+    /// Request limits.
+    pub(crate) limits: Limits,
+}
+
+impl AppState {
+    /// Runs `op` for the caller `auth` names, on the blocking pool (argon2 and SQLite block),
+    /// and answers with its reply or its error. The caller's name goes to the request log.
+    pub(crate) async fn call<F>(&self, auth: Auth, op: F) -> Response
+    where
+        F: FnOnce(&Registry, &Caller) -> Result<Reply, Error> + Send + 'static,
+    {
+        let registry = self.registry.clone();
+        let outcome = tokio::task::spawn_blocking(move || {
+            let caller = match auth {
+                Auth::Anonymous => Caller::Anonymous,
+                Auth::Token(token) => match registry.authenticate(&token) {
+                    Ok(caller) => caller,
+                    Err(error) => return (None, Err(error)),
+                },
+                Auth::Malformed(why) => {
+                    return (None, Err(Error::new(ErrorKind::Unauthenticated, why)));
+                }
+            };
+            let user = match &caller {
+                Caller::User(user) => Some(user.username.clone()),
+                Caller::Anonymous => None,
+            };
+            (user, op(&registry, &caller))
+        })
+        .await;
+        let (user, result) = match outcome {
+            Ok(outcome) => outcome,
+            Err(join_error) => {
+                tracing::error!(error = %join_error, "a request handler panicked");
+                (None, Err(Error::internal("Internal server error.")))
+            }
+        };
+        let mut response = match result {
+            Ok(reply) => reply.into_response(),
+            Err(error) => ApiError(error).into_response(),
+        };
+        if let Some(user) = user {
+            response.extensions_mut().insert(LoggedUser(user));
+        }
+        response
+    }
+
+    /// Runs `op`, which needs no caller (register, login), on the blocking pool. Any
+    /// `Authorization` header is ignored: a client holding a stale token must still be able
+    /// to register or log in.
+    pub(crate) async fn call_anonymous<F>(&self, op: F) -> Response
+    where
+        F: FnOnce(&Registry) -> Result<Reply, Error> + Send + 'static,
+    {
+        self.call(Auth::Anonymous, move |registry, _| op(registry))
+            .await
+    }
+}
+
+/// The repo API over `registry`, with `limits`.
+pub fn app(registry: Registry, limits: Limits) -> Router {
+    let routes: [(&str, MethodRouter<AppState>); 14] = [
+        ("/health", get(meta::health)),
+        ("/v1/openapi.json", get(meta::openapi)),
+        ("/v1/docs", get(meta::docs)),
+        ("/v1/api/", get(accounts::whoami)),
+        ("/v1/api/accounts/", post(accounts::register)),
+        ("/v1/api/accounts/token/", post(accounts::login)),
+        (
+            "/v1/api/accounts/token/rotate/",
+            post(accounts::rotate_token),
+        ),
+        ("/v1/api/accounts/{name}/", delete(accounts::unregister)),
+        ("/v1/api/pipes/", get(pipes::list).post(pipes::create)),
+        (
+            "/v1/api/pipes/{name}/",
+            get(pipes::get)
+                .patch(pipes::patch)
+                .put(pipes::put)
+                .delete(pipes::delete),
+        ),
+        (
+            "/v1/api/pipes/{name}/permissions/",
+            get(pipes::list_grants).post(pipes::grant),
+        ),
+        ("/v1/api/pipes/{name}/credentials/", get(pipes::credentials)),
+        ("/v1/api/remotes/", get(remotes::list).post(remotes::create)),
+        (
+            "/v1/api/remotes/{name}/",
+            get(remotes::get)
+                .patch(remotes::patch)
+                .put(remotes::put)
+                .delete(remotes::delete),
+        ),
+    ];
+    let mut router = Router::new();
+    for (path, method_router) in routes {
+        // d6tpipe always sends the trailing slash, people typing URLs often do not, and a
+        // redirect would break the client (urllib turns a redirected POST into a GET).
+        let other = match path.strip_suffix('/') {
+            Some(bare) => bare.to_string(),
+            None => format!("{path}/"),
+        };
+        let method_router = method_router.fallback(method_not_allowed);
+        router = router
+            .route(path, method_router.clone())
+            .route(&other, method_router);
+    }
+    router
+        .fallback(not_found)
+        .layer(middleware::from_fn(log_request))
+        .with_state(AppState { registry, limits })
+}
+
+/// Unknown paths: DRF's 404.
+async fn not_found() -> ApiError {
+    ApiError(Error::not_found())
+}
+
+/// A known path with a method it does not serve: DRF's 405 (axum adds the `Allow` header).
+async fn method_not_allowed(method: Method) -> Response {
+    let body = serde_json::json!({ "detail": format!("Method \"{method}\" not allowed.") });
+    json_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        crate::reply::ascii_json(&body),
+    )
+}

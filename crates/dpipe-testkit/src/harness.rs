@@ -1,0 +1,158 @@
+//! Harnesses: the faces of the registry the behaviour suite runs against. Each gives clients
+//! acting as named users over one shared registry, and control of the registry's clock.
+
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use dpipe_client::{HttpApi, LocalApi, RepoApi};
+use dpipe_registry::FixedClock;
+use dpipe_store::SqliteStore;
+use tempfile::TempDir;
+
+use crate::server::TestServer;
+
+/// A client acting as one user, with the identity it was created with.
+pub struct User {
+    /// The user's client.
+    pub api: Box<dyn RepoApi>,
+    /// The username.
+    pub username: String,
+    /// The user's email.
+    pub email: String,
+}
+
+impl std::ops::Deref for User {
+    type Target = dyn RepoApi;
+    fn deref(&self) -> &Self::Target {
+        self.api.as_ref()
+    }
+}
+
+/// One face of the registry with its own fresh state.
+pub trait Harness {
+    /// A short name for messages (`local`, `server`).
+    fn name(&self) -> &'static str;
+    /// A client acting as a new user `name` (email `name@example.com`).
+    fn user(&self, name: &str) -> User;
+    /// A client with no identity, where the face has such a thing (local mode has not).
+    fn anonymous(&self) -> Option<Box<dyn RepoApi>>;
+    /// Sets the registry's "today".
+    fn set_today(&self, date: NaiveDate);
+    /// The registry's "today".
+    fn today(&self) -> NaiveDate;
+}
+
+/// The date every harness's clock starts at.
+pub fn start_date() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 6, 15).expect("a valid date")
+}
+
+/// Email of the user called `name` in every harness.
+pub fn email_of(name: &str) -> String {
+    format!("{name}@example.com")
+}
+
+/// Local mode: the registry in-process over a SQLite file in a temporary folder.
+pub struct LocalHarness {
+    registry: dpipe_registry::Registry,
+    clock: Arc<FixedClock>,
+    _dir: TempDir,
+}
+
+impl LocalHarness {
+    /// A fresh local registry.
+    pub fn new() -> LocalHarness {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let store =
+            SqliteStore::open(&dir.path().join("registry.sqlite")).expect("a local registry");
+        let clock = Arc::new(FixedClock::new(start_date()));
+        let registry = LocalApi::registry(Arc::new(store), clock.clone());
+        LocalHarness {
+            registry,
+            clock,
+            _dir: dir,
+        }
+    }
+}
+
+impl Default for LocalHarness {
+    fn default() -> Self {
+        LocalHarness::new()
+    }
+}
+
+impl Harness for LocalHarness {
+    fn name(&self) -> &'static str {
+        "local"
+    }
+    fn user(&self, name: &str) -> User {
+        let email = email_of(name);
+        let api =
+            LocalApi::with_registry(self.registry.clone(), name, &email).expect("a local user");
+        User {
+            api: Box::new(api),
+            username: name.to_string(),
+            email,
+        }
+    }
+    fn anonymous(&self) -> Option<Box<dyn RepoApi>> {
+        None
+    }
+    fn set_today(&self, date: NaiveDate) {
+        self.clock.set(date);
+    }
+    fn today(&self) -> NaiveDate {
+        dpipe_registry::Clock::today(self.clock.as_ref())
+    }
+}
+
+/// The repo API server over HTTP, users registered through the API.
+pub struct ServerHarness {
+    /// The running server.
+    pub server: TestServer,
+}
+
+impl ServerHarness {
+    /// A fresh server.
+    pub fn new() -> ServerHarness {
+        let server = TestServer::start();
+        server.clock.set(start_date());
+        ServerHarness { server }
+    }
+}
+
+impl Default for ServerHarness {
+    fn default() -> Self {
+        ServerHarness::new()
+    }
+}
+
+impl Harness for ServerHarness {
+    fn name(&self) -> &'static str {
+        "server"
+    }
+    fn user(&self, name: &str) -> User {
+        let email = email_of(name);
+        let anonymous = HttpApi::new(&self.server.url, None).expect("a client");
+        let registered = anonymous
+            .register(name, &email, "correct horse battery")
+            .expect("registration");
+        let api = HttpApi::new(&self.server.url, Some(registered.token)).expect("a client");
+        User {
+            api: Box::new(api),
+            username: name.to_string(),
+            email,
+        }
+    }
+    fn anonymous(&self) -> Option<Box<dyn RepoApi>> {
+        Some(Box::new(
+            HttpApi::new(&self.server.url, None).expect("a client"),
+        ))
+    }
+    fn set_today(&self, date: NaiveDate) {
+        self.server.clock.set(date);
+    }
+    fn today(&self) -> NaiveDate {
+        dpipe_registry::Clock::today(self.server.clock.as_ref())
+    }
+}
