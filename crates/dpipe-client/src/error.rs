@@ -38,7 +38,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// An error of `kind` with `message`.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
-        Error { kind, field: None, message: message.into() }
+        Error {
+            kind,
+            field: None,
+            message: message.into(),
+        }
     }
 
     /// Sets the field the error is about.

@@ -4,13 +4,23 @@
 //! [`HttpApi`] talks to a `dpipe serve` (or any d6tpipe-compatible server) over HTTP, and
 //! [`LocalApi`] calls `dpipe-registry` in-process on a local SQLite file (local mode). Both
 //! give the same answers and the same errors for the same calls.
+//!
+//! [`Profile`]s (stored in one TOML [`ConfigFile`]) say which of the two to use, with which
+//! token, and where the central file folder is; [`settings_file`] loads the named remote and
+//! pipe settings of a JSON or YAML file.
 
 mod api;
 mod error;
 mod http;
 mod local;
+pub mod profile;
+pub mod profile_file;
+pub mod settings_file;
 
 pub use api::RepoApi;
 pub use error::{Error, ErrorKind, Result};
 pub use http::HttpApi;
 pub use local::LocalApi;
+pub use profile::{Backend, Profile};
+pub use profile_file::{ConfigFile, ProfileEntry};
+pub use settings_file::SettingsFile;

@@ -1,0 +1,32 @@
+//! The commands, one module per group; [`run`] parses the command line and dispatches.
+
+mod account;
+mod perm;
+mod pipe;
+mod profile;
+mod remote;
+mod serve;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::settings::Context;
+
+/// Parses the command line and runs the command.
+pub fn run() -> anyhow::Result<()> {
+    let cli = Cli::try_parse()?;
+    // Loaded only by the commands that use a profile: the server runs whatever the file holds.
+    let ctx = || Context::load(&cli.global);
+    match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Profile(command) => profile::run(&mut ctx()?, command),
+        Command::Register(args) => account::register(&mut ctx()?, args),
+        Command::Login(args) => account::login(&mut ctx()?, args),
+        Command::Logout => account::logout(&mut ctx()?),
+        Command::Whoami => account::whoami(&ctx()?),
+        Command::Token(command) => account::token(&mut ctx()?, command),
+        Command::Remote(command) => remote::run(&ctx()?, command),
+        Command::Pipe(command) => pipe::run(&ctx()?, command),
+        Command::Perm(command) => perm::run(&ctx()?, command),
+    }
+}

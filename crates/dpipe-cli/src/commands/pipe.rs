@@ -1,0 +1,111 @@
+//! `dpipe pipe create|upsert|list|show|delete`: named datasets on a remote, on inline storage
+//! or under a parent pipe.
+
+use anyhow::Context as _;
+use dpipe_core::wire::PipeView;
+use serde_json::Value;
+
+use crate::body::pipe_body;
+use crate::cli::PipeCommand;
+use crate::output::{fields, or_dash, table};
+use crate::settings::Context;
+
+/// Runs one `dpipe pipe` command.
+pub fn run(ctx: &Context, command: PipeCommand) -> anyhow::Result<()> {
+    match command {
+        PipeCommand::Create(args) => {
+            let body = pipe_body(&args, &ctx.out)?;
+            let pipe = ctx
+                .api()?
+                .create_pipe(&body)
+                .with_context(|| format!("creating pipe {}", name_of(&body)))?;
+            ctx.out.show(&pipe, show)
+        }
+        PipeCommand::Upsert(args) => {
+            let body = pipe_body(&args, &ctx.out)?;
+            let pipe = ctx
+                .api()?
+                .upsert_pipe(&body)
+                .with_context(|| format!("pipe {}", name_of(&body)))?;
+            ctx.out.show(&pipe, show)
+        }
+        PipeCommand::List => {
+            let pipes = ctx.api()?.list_pipes()?;
+            if pipes.is_empty() {
+                ctx.out.note("No pipes.");
+            }
+            ctx.out.show(&pipes, |pipes| {
+                let rows: Vec<Vec<String>> = pipes
+                    .iter()
+                    .map(|p| {
+                        vec![
+                            p.name.clone(),
+                            or_dash(p.parent.as_deref()),
+                            p.role.clone(),
+                            p.owner.clone(),
+                            remotepath(p),
+                        ]
+                    })
+                    .collect();
+                table(&["NAME", "PARENT", "ROLE", "OWNER", "REMOTEPATH"], &rows)
+            })
+        }
+        PipeCommand::Show { name } => {
+            let pipe = ctx
+                .api()?
+                .get_pipe(&name)
+                .with_context(|| format!("pipe {name}"))?;
+            ctx.out.show(&pipe, show)
+        }
+        PipeCommand::Delete { name } => {
+            ctx.api()?
+                .delete_pipe(&name)
+                .with_context(|| format!("pipe {name}"))?;
+            ctx.out
+                .note(&format!("Deleted pipe {name} and its children."));
+            Ok(())
+        }
+    }
+}
+
+fn name_of(body: &Value) -> &str {
+    body.get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("(no name)")
+}
+
+fn remotepath(pipe: &PipeView) -> String {
+    pipe.options
+        .get("remotepath")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn show(pipe: &PipeView) -> String {
+    let option = |key: &str| {
+        pipe.options
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let schema = match pipe.schema.as_object() {
+        Some(map) if map.is_empty() => String::new(),
+        _ => pipe.schema.to_string(),
+    };
+    fields(&[
+        ("name", pipe.name.clone()),
+        ("parent", pipe.parent.clone().unwrap_or_default()),
+        ("remote", pipe.remote.clone().unwrap_or_default()),
+        ("protocol", pipe.protocol.clone()),
+        ("location", pipe.location.clone()),
+        ("dir", option("dir")),
+        ("include", option("include")),
+        ("exclude", option("exclude")),
+        ("remotepath", remotepath(pipe)),
+        ("schema", schema),
+        ("role", pipe.role.clone()),
+        ("owner", pipe.owner.clone()),
+    ])
+}

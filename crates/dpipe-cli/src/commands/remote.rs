@@ -1,0 +1,82 @@
+//! `dpipe remote upsert|list|show|delete`: named storage locations. Their credentials go in
+//! and never come back out.
+
+use anyhow::Context as _;
+use dpipe_core::wire::RemoteView;
+
+use crate::body::remote_body;
+use crate::cli::RemoteCommand;
+use crate::output::{fields, table};
+use crate::settings::Context;
+
+/// Runs one `dpipe remote` command.
+pub fn run(ctx: &Context, command: RemoteCommand) -> anyhow::Result<()> {
+    match command {
+        RemoteCommand::Upsert(args) => {
+            let body = remote_body(&args, &ctx.out)?;
+            let name = body
+                .get("name")
+                .and_then(|n| n.as_str())
+                .unwrap_or("(no name)")
+                .to_string();
+            let remote = ctx
+                .api()?
+                .upsert_remote(&body)
+                .with_context(|| format!("remote {name}"))?;
+            ctx.out.show(&remote, show)
+        }
+        RemoteCommand::List => {
+            let remotes = ctx.api()?.list_remotes()?;
+            if remotes.is_empty() {
+                ctx.out.note("No remotes.");
+            }
+            ctx.out.show(&remotes, |remotes| {
+                let rows: Vec<Vec<String>> = remotes
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            r.name.clone(),
+                            r.protocol.clone(),
+                            r.location.clone(),
+                            r.credentials.clone(),
+                        ]
+                    })
+                    .collect();
+                table(&["NAME", "PROTOCOL", "LOCATION", "CREDENTIALS"], &rows)
+            })
+        }
+        RemoteCommand::Show { name } => {
+            let remote = ctx
+                .api()?
+                .get_remote(&name)
+                .with_context(|| format!("remote {name}"))?;
+            ctx.out.show(&remote, show)
+        }
+        RemoteCommand::Delete { name } => {
+            ctx.api()?
+                .delete_remote(&name)
+                .with_context(|| format!("remote {name}"))?;
+            ctx.out.note(&format!("Deleted remote {name}."));
+            Ok(())
+        }
+    }
+}
+
+fn show(remote: &RemoteView) -> String {
+    let json = |value: &serde_json::Value| match value.as_object() {
+        Some(map) if map.is_empty() => String::new(),
+        _ => value.to_string(),
+    };
+    fields(&[
+        ("name", remote.name.clone()),
+        ("protocol", remote.protocol.clone()),
+        ("location", remote.location.clone()),
+        (
+            "settings",
+            json(&serde_json::Value::Object(remote.settings.clone())),
+        ),
+        ("credentials", remote.credentials.clone()),
+        ("schema", json(&remote.schema)),
+        ("owner", remote.owner.clone()),
+    ])
+}

@@ -1,0 +1,84 @@
+//! Exit codes, and turning the result of a command into one: the error is printed on stderr
+//! and its kind decides the code, so scripts can tell a typo from a refusal from an outage.
+
+use std::process::ExitCode;
+
+use dpipe_client::ErrorKind;
+
+/// Success.
+pub const OK: u8 = 0;
+/// Any other failure.
+pub const OTHER: u8 = 1;
+/// Wrong usage or invalid input: bad flags, a request the repo API refused as invalid, a
+/// wrong profile or settings file.
+pub const USAGE: u8 = 2;
+/// The pipe, remote or profile entry does not exist.
+pub const NOT_FOUND: u8 = 3;
+/// Not allowed, or not logged in.
+pub const DENIED: u8 = 4;
+/// The server failed or could not be reached.
+pub const UNAVAILABLE: u8 = 5;
+
+/// The footer of `dpipe --help`.
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  success
+  1  other error
+  2  usage error or invalid input (bad flags, refused request, wrong profile or settings file)
+  3  not found
+  4  forbidden or not logged in
+  5  server or network error";
+
+/// A mistake in how the command was called that clap cannot see (exit code 2).
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Prints a failed command's error on stderr and gives the exit code for a result.
+pub fn finish(result: anyhow::Result<()>) -> ExitCode {
+    let Err(err) = result else {
+        return ExitCode::from(OK);
+    };
+    if let Some(clap_err) = err.downcast_ref::<clap::Error>() {
+        // Help and version also arrive here, with exit code 0.
+        let _ = clap_err.print();
+        return ExitCode::from(u8::try_from(clap_err.exit_code()).unwrap_or(USAGE));
+    }
+    if is_broken_pipe(&err) {
+        // The reader of stdout went away (`dpipe pipe list | head`): not an error.
+        return ExitCode::from(OK);
+    }
+    eprintln!("error: {err:#}");
+    ExitCode::from(code_for(&err))
+}
+
+/// The exit code for `err`, from the first error in its chain that has a known kind.
+fn code_for(err: &anyhow::Error) -> u8 {
+    for cause in err.chain() {
+        if let Some(client) = cause.downcast_ref::<dpipe_client::Error>() {
+            return match client.kind() {
+                ErrorKind::Invalid | ErrorKind::TooLarge | ErrorKind::Config => USAGE,
+                ErrorKind::NotFound => NOT_FOUND,
+                ErrorKind::Unauthenticated | ErrorKind::Forbidden => DENIED,
+                ErrorKind::Server | ErrorKind::Transport => UNAVAILABLE,
+            };
+        }
+        if cause.is::<UsageError>() {
+            return USAGE;
+        }
+    }
+    OTHER
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain()
+        .filter_map(|c| c.downcast_ref::<std::io::Error>())
+        .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+}

@@ -1,0 +1,136 @@
+//! What commands print: data on stdout — aligned tables or `key: value` lines for people, the
+//! repo API's JSON with `--json` — and notes and warnings on stderr.
+
+use std::io::Write;
+
+use serde::Serialize;
+
+/// Where and how a command prints.
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    json: bool,
+}
+
+impl Output {
+    /// Prints JSON when `json`, human text otherwise.
+    pub fn new(json: bool) -> Output {
+        Output { json }
+    }
+
+    /// True with `--json`.
+    pub fn is_json(&self) -> bool {
+        self.json
+    }
+
+    /// Prints `value` as JSON with `--json`, else what `human` makes of it.
+    pub fn show<T: Serialize>(
+        &self,
+        value: &T,
+        human: impl FnOnce(&T) -> String,
+    ) -> anyhow::Result<()> {
+        if self.json {
+            self.json_value(value)
+        } else {
+            self.text(&human(value))
+        }
+    }
+
+    /// Prints `value` as pretty JSON on stdout.
+    pub fn json_value<T: Serialize>(&self, value: &T) -> anyhow::Result<()> {
+        let text = serde_json::to_string_pretty(value)?;
+        self.text(&text)
+    }
+
+    /// Prints `text` on stdout, with a final newline.
+    pub fn text(&self, text: &str) -> anyhow::Result<()> {
+        let mut stdout = std::io::stdout().lock();
+        if text.is_empty() {
+            return Ok(());
+        }
+        writeln!(stdout, "{}", text.trim_end_matches('\n'))?;
+        stdout.flush()?;
+        Ok(())
+    }
+
+    /// A note for people on stderr (confirmations, hints); silent with `--json`.
+    pub fn note(&self, text: &str) {
+        if !self.json {
+            eprintln!("{text}");
+        }
+    }
+
+    /// A warning on stderr, always shown.
+    pub fn warn(&self, text: &str) {
+        eprintln!("warning: {text}");
+    }
+}
+
+/// Rows under a header, each column as wide as its widest cell.
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &mut dyn Iterator<Item = &str>| {
+        let padded: Vec<String> = cells
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        padded.join("  ").trim_end().to_string()
+    };
+    let mut out = vec![line(&mut headers.iter().copied())];
+    out.extend(
+        rows.iter()
+            .map(|row| line(&mut row.iter().map(String::as_str))),
+    );
+    out.join("\n")
+}
+
+/// `key: value` lines with the values aligned; empty values are left out.
+pub fn fields(pairs: &[(&str, String)]) -> String {
+    let width = pairs.iter().map(|(k, _)| k.len() + 1).max().unwrap_or(0);
+    pairs
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{:<width$} {v}", format!("{k}:")))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// An optional value as a table cell: `-` when absent.
+pub fn or_dash(value: Option<&str>) -> String {
+    value.filter(|v| !v.is_empty()).unwrap_or("-").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align_columns() {
+        let rows = vec![
+            vec!["a".to_string(), "long-value".to_string()],
+            vec!["bbb".to_string(), "x".to_string()],
+        ];
+        assert_eq!(
+            table(&["NAME", "V"], &rows),
+            "NAME  V\na     long-value\nbbb   x"
+        );
+        assert_eq!(table(&["NAME"], &[]), "");
+    }
+
+    #[test]
+    fn fields_align_and_skip_empty_values() {
+        let text = fields(&[
+            ("name", "p".into()),
+            ("parent", String::new()),
+            ("remotepath", "s3://b/".into()),
+        ]);
+        assert_eq!(text, "name:       p\nremotepath: s3://b/");
+    }
+}

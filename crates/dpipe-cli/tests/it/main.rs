@@ -1,0 +1,8 @@
+//! Integration tests of the `dpipe` binary: every test runs the real binary with its own
+//! profiles file and home folder, in local mode or against a real repo API server.
+
+mod accounts;
+mod local_mode;
+mod profiles;
+mod support;
+mod wrong_calls;

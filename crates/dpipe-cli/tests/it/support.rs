@@ -1,0 +1,133 @@
+//! Running the `dpipe` binary in an isolated environment: a temporary folder that holds the
+//! profiles file (`DPIPE_CONFIG`) and serves as `HOME`, so nothing of the machine's own
+//! profiles is read or written.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// Variables of the caller's environment that would change what dpipe does.
+const CLEARED: [&str; 6] = [
+    "DPIPE_PROFILE",
+    "DPIPE_PASSWORD",
+    "DPIPE_CONFIG",
+    "XDG_CONFIG_HOME",
+    "XDG_DATA_HOME",
+    "RUST_LOG",
+];
+
+/// One user's machine: a home folder with a profiles file.
+pub struct Env {
+    dir: TempDir,
+}
+
+/// What one run of the binary did.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        Env {
+            dir: tempfile::Builder::new()
+                .prefix("dpipe-cli-test-")
+                .tempdir()
+                .expect("a temporary folder"),
+        }
+    }
+
+    /// The temporary folder (also `HOME`).
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The profiles file.
+    pub fn config(&self) -> PathBuf {
+        self.path().join("config").join("dpipe.toml")
+    }
+
+    /// Writes `text` to `name` in the folder with `mode`, returning its path.
+    pub fn file(&self, name: &str, text: &str, mode: u32) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        path
+    }
+
+    /// Runs `dpipe args...` in the folder, with `envs` added to the isolated environment.
+    pub fn run_with(&self, args: &[&str], envs: &[(&str, &str)]) -> Run {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_dpipe"));
+        for name in CLEARED {
+            command.env_remove(name);
+        }
+        command
+            .current_dir(self.path())
+            .env("DPIPE_CONFIG", self.config())
+            .env("HOME", self.path())
+            .env("USER", "tester")
+            .args(args);
+        command.envs(envs.iter().copied());
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = command.output().expect("dpipe runs");
+        Run {
+            code: status.code().expect("dpipe exited, not killed"),
+            stdout: String::from_utf8(stdout).expect("UTF-8 stdout"),
+            stderr: String::from_utf8(stderr).expect("UTF-8 stderr"),
+        }
+    }
+
+    /// Runs `dpipe args...`.
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_with(args, &[])
+    }
+
+    /// Runs `dpipe args...`, which must succeed; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let run = self.run(args);
+        assert_eq!(run.code, 0, "dpipe {args:?} failed: {run:?}");
+        run.stdout
+    }
+
+    /// Runs `dpipe --json args...`, which must succeed; returns the JSON it printed.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = self.ok(&all);
+        serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("dpipe {args:?} printed no JSON ({e}): {out:?}"))
+    }
+
+    /// Runs `dpipe args...`, which must fail with `code` and say `expected` on stderr;
+    /// returns stderr.
+    pub fn fails(&self, args: &[&str], code: i32, expected: &str) -> String {
+        let run = self.run(args);
+        assert_eq!(run.code, code, "dpipe {args:?}: wrong exit code: {run:?}");
+        assert!(
+            run.stderr.contains(expected),
+            "dpipe {args:?}: stderr lacks {expected:?}: {run:?}"
+        );
+        assert!(
+            run.stdout.is_empty(),
+            "dpipe {args:?} failed but printed data: {run:?}"
+        );
+        run.stderr
+    }
+}
+
+/// The names in a JSON array of resources, in order.
+pub fn names(list: &Value) -> Vec<String> {
+    list.as_array()
+        .expect("a JSON array")
+        .iter()
+        .map(|item| item["name"].as_str().expect("a name").to_string())
+        .collect()
+}
