@@ -1,0 +1,11 @@
+//! Integration tests of dpipe-provision against a real moto server with IAM enforcement on:
+//! what the provisioned users may and may not do, idempotence and key rotation, rollback
+//! after a failure half-way, removal, and wrong calls.
+
+mod create;
+mod docs;
+mod errors;
+mod moto;
+mod objects;
+mod remove;
+mod rollback;
