@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of dpipe on a fresh machine: installs what the tests need, builds the
 # workspace, runs the Rust test suites (unit, integration, behaviour suites against local
-# mode and a real server, provisioning against moto with IAM enforcement) and the real
+# mode and a real server, storage against real S3/SFTP/FTP servers, provisioning against
+# moto with IAM enforcement) and the real
 # d6tpipe 1.2.7 Python client against `dpipe serve`.
 #
 # Usage: bash scripts/test.sh
@@ -24,7 +25,8 @@ if ! cargo nextest --version >/dev/null 2>&1; then
     cargo install --locked cargo-nextest
 fi
 
-step "installing the test services (moto for IAM/S3 provisioning)"
+step "installing the test services (sshd and vsftpd for storage, moto for IAM/S3 provisioning)"
+bash scripts/install-test-services.sh
 bash scripts/install-moto.sh
 
 step "formatting and lints"

@@ -1,1 +1,37 @@
+//! dpipe's data plane: the only crate that speaks to storage, through Apache OpenDAL.
+//!
+//! * [`location`]: where files live — protocol, location, the pipe's root, credentials,
+//!   settings (plain types, filled by whoever resolved the pipe).
+//! * [`operator`]: a [`Location`] → a [`Storage`] (an OpenDAL operator with retries with
+//!   jittered backoff, timeouts and a concurrency limit), tuned by [`Tuning`].
+//! * [`manifest`]: a recursive scan of a prefix into a sorted [`Manifest`]; keys that would
+//!   escape the folder are reported as [`RejectedKey`]s.
+//! * [`transfer`]: streamed, hash-verified, atomic get; streamed (multipart) put; delete.
+//! * [`error`]: the one [`Error`] type, with an [`ErrorKind`].
+//!
+//! ```no_run
+//! # async fn demo() -> dpipe_storage::Result<()> {
+//! use dpipe_storage::{Location, Protocol, Storage, Tuning};
+//! let location = Location::new(Protocol::S3, "bucket", "pipes/sales")
+//!     .setting("endpoint", "http://127.0.0.1:9000")
+//!     .credential("aws_access_key_id", "AKID")
+//!     .credential("aws_secret_access_key", "secret");
+//! let storage = Storage::connect(&location, Tuning::default())?;
+//! let manifest = storage.scan("").await?;
+//! for entry in &manifest.entries {
+//!     storage.get_into(&entry.path, std::path::Path::new("/data/sales")).await?;
+//! }
+//! # Ok(()) }
+//! ```
 
+pub mod error;
+pub mod location;
+pub mod manifest;
+pub mod operator;
+pub mod transfer;
+
+pub use error::{Error, ErrorKind, Result};
+pub use location::{Location, Protocol};
+pub use manifest::{Manifest, ManifestEntry, RejectedKey, SHA256_METADATA_KEY, check_key};
+pub use operator::{Storage, Tuning};
+pub use transfer::{Transferred, hash_file};

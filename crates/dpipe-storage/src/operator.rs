@@ -1,0 +1,278 @@
+//! A [`Location`] turned into an OpenDAL operator wrapped in [`Storage`]: the service's
+//! builder (s3 with endpoint, region, path style and session token; ftp; sftp with a key; fs),
+//! then retries with jittered exponential backoff, per-operation and I/O timeouts, and a limit
+//! on concurrent operations, all from [`Tuning`].
+
+use std::fmt;
+use std::io::Write as _;
+use std::sync::{Arc, Once};
+use std::time::Duration;
+
+use opendal::Operator;
+use opendal::layers::{ConcurrentLimitLayer, RetryLayer, TimeoutLayer};
+use opendal::services;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::location::{Location, Protocol};
+
+/// Knobs of the adapter; [`Tuning::default`] suits real networks.
+#[derive(Debug, Clone)]
+pub struct Tuning {
+    /// Retries after the first try of a failed operation.
+    pub retries: usize,
+    /// First backoff delay (grows ×2 with jitter up to `max_backoff`).
+    pub min_backoff: Duration,
+    /// Longest backoff delay.
+    pub max_backoff: Duration,
+    /// Limit of one non-I/O operation (stat, list page, delete).
+    pub timeout: Duration,
+    /// Limit of one read or write of a chunk.
+    pub io_timeout: Duration,
+    /// Operations in flight at once on this storage.
+    pub concurrency: usize,
+    /// Part size of multipart uploads; files larger than this are uploaded in parts.
+    pub part_size: usize,
+    /// Parts uploaded at once for one file.
+    pub part_concurrency: usize,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Self {
+            retries: 4,
+            min_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(10),
+            timeout: Duration::from_secs(60),
+            io_timeout: Duration::from_secs(60),
+            concurrency: 16,
+            part_size: 16 * 1024 * 1024,
+            part_concurrency: 4,
+        }
+    }
+}
+
+/// One remote location, ready for scans and transfers. Cheap to clone; `Debug` shows no secret.
+#[derive(Clone)]
+pub struct Storage {
+    pub(crate) op: Operator,
+    pub(crate) protocol: Protocol,
+    pub(crate) tuning: Tuning,
+    // The private key written for sftp's `private_key` credential lives as long as the storage.
+    _key_file: Option<Arc<tempfile::TempPath>>,
+}
+
+impl fmt::Debug for Storage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Storage")
+            .field("protocol", &self.protocol)
+            .field("tuning", &self.tuning)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Storage {
+    /// Builds the operator for `location`. Connects lazily: a wrong password shows on first use.
+    pub fn connect(location: &Location, tuning: Tuning) -> Result<Self> {
+        install_runtime_defaults();
+        let root = root_of(location);
+        let mut key_file = None;
+        let op = match location.protocol {
+            Protocol::S3 => Operator::new(s3_builder(location, &root)?),
+            Protocol::Ftp => Operator::new(ftp_builder(location, &root)?),
+            Protocol::Sftp => {
+                let (builder, file) = sftp_builder(location, &root)?;
+                key_file = file.map(Arc::new);
+                Operator::new(builder)
+            }
+            Protocol::Fs => {
+                if location.location.is_empty() {
+                    return Err(config("fs: the location (a folder) is empty"));
+                }
+                let folder =
+                    std::path::Path::new(&location.location).join(root.trim_start_matches('/'));
+                Operator::new(services::Fs::default().root(&folder.to_string_lossy()))
+            }
+        }
+        .map_err(|e| Error::from_opendal(e, "configure", &location.location))?;
+        let op = op
+            .layer(
+                RetryLayer::new()
+                    .with_jitter()
+                    .with_max_times(tuning.retries)
+                    .with_min_delay(tuning.min_backoff)
+                    .with_max_delay(tuning.max_backoff),
+            )
+            .layer(
+                TimeoutLayer::new()
+                    .with_timeout(tuning.timeout)
+                    .with_io_timeout(tuning.io_timeout),
+            )
+            .layer(ConcurrentLimitLayer::new(tuning.concurrency.max(1)));
+        Ok(Self {
+            op,
+            protocol: location.protocol,
+            tuning,
+            _key_file: key_file,
+        })
+    }
+
+    /// The protocol of this storage.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// The tuning this storage was built with.
+    pub fn tuning(&self) -> &Tuning {
+        &self.tuning
+    }
+
+    /// Checks that the storage answers and accepts the credentials (lists the root).
+    pub async fn check(&self) -> Result<()> {
+        self.op
+            .list_with("/")
+            .limit(1)
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::from_opendal(e, "check", "/"))
+    }
+}
+
+/// `/`-rooted, `/`-terminated root for OpenDAL from the location's `root` (remotepath).
+fn root_of(location: &Location) -> String {
+    let trimmed = location.root.trim_matches('/');
+    if trimmed.is_empty() {
+        "/".to_string()
+    } else {
+        format!("/{trimmed}/")
+    }
+}
+
+fn config(message: impl Into<String>) -> Error {
+    Error::new(ErrorKind::Config, message)
+}
+
+/// OpenDAL's HTTP transport, and rustls's ring provider (dpipe builds rustls without a default
+/// provider so that no second crypto library is compiled), installed once per process.
+fn install_runtime_defaults() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // Another crate may have installed a provider first: theirs is kept.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        // The facade's own installer is compiled only with its aws-lc TLS feature.
+        opendal::init_default_registry();
+        opendal_http_transport_reqwest::install_default();
+    });
+}
+
+fn s3_builder(location: &Location, root: &str) -> Result<services::S3> {
+    if location.location.is_empty() {
+        return Err(config("s3: the location (a bucket) is empty"));
+    }
+    let mut b = services::S3::default()
+        .bucket(&location.location)
+        .root(root)
+        .region(location.set("region").unwrap_or("us-east-1"))
+        // Credentials come from the location only, never from the machine's AWS config,
+        // environment or instance metadata.
+        .disable_config_load()
+        .disable_ec2_metadata();
+    if let Some(endpoint) = location.set("endpoint") {
+        b = b.endpoint(endpoint);
+    }
+    match location.set("path_style").unwrap_or("true") {
+        "true" | "yes" | "1" => {}
+        "false" | "no" | "0" => b = b.enable_virtual_host_style(),
+        other => {
+            return Err(config(format!(
+                "s3: path_style must be true or false, not {other:?}"
+            )));
+        }
+    }
+    match (
+        location.cred("aws_access_key_id"),
+        location.cred("aws_secret_access_key"),
+    ) {
+        (Some(id), Some(secret)) => b = b.access_key_id(id).secret_access_key(secret),
+        (None, None) => b = b.skip_signature(),
+        _ => {
+            return Err(config(
+                "s3: give both aws_access_key_id and aws_secret_access_key, or neither",
+            ));
+        }
+    }
+    if let Some(token) = location.cred("aws_session_token") {
+        b = b.session_token(token);
+    }
+    Ok(b)
+}
+
+fn ftp_builder(location: &Location, root: &str) -> Result<services::Ftp> {
+    if location.location.is_empty() {
+        return Err(config("ftp: the location (host[:port]) is empty"));
+    }
+    let mut b = services::Ftp::default()
+        .endpoint(&format!("ftp://{}", location.location))
+        .root(root);
+    if let Some(user) = location.cred("username") {
+        b = b.user(user);
+    }
+    if let Some(password) = location.cred("password") {
+        b = b.password(password);
+    }
+    Ok(b)
+}
+
+fn sftp_builder(
+    location: &Location,
+    root: &str,
+) -> Result<(services::Sftp, Option<tempfile::TempPath>)> {
+    if location.location.is_empty() {
+        return Err(config("sftp: the location (host[:port]) is empty"));
+    }
+    let mut b = services::Sftp::default()
+        .endpoint(&format!("ssh://{}", location.location))
+        .root(root)
+        .known_hosts_strategy(location.set("known_hosts").unwrap_or("strict"));
+    if let Some(user) = location.cred("username") {
+        b = b.user(user);
+    }
+    let mut key_file = None;
+    match (
+        location.cred("key"),
+        location.cred("private_key"),
+        location.cred("password"),
+    ) {
+        (Some(path), _, _) => b = b.key(path),
+        (None, Some(text), _) => {
+            let path = write_private_key(text)?;
+            b = b.key(&path.to_string_lossy());
+            key_file = Some(path);
+        }
+        // OpenDAL's sftp service drives the system's `ssh` client, which reads passwords only
+        // from a terminal or an askpass program: say so rather than hang or guess.
+        (None, None, Some(_)) => {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "sftp: password authentication is not supported; use a private key (credential `key` or `private_key`)",
+            ));
+        }
+        (None, None, None) => {}
+    }
+    Ok((b, key_file))
+}
+
+/// Writes a private key to a 0600 temporary file (ssh refuses keys others can read).
+fn write_private_key(text: &str) -> Result<tempfile::TempPath> {
+    let mut file = tempfile::Builder::new()
+        .prefix("dpipe-sftp-key-")
+        .tempfile()
+        .map_err(|e| Error::from_io(e, "write private key", &std::env::temp_dir()))?;
+    let mut text = text.to_string();
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.flush())
+        .map_err(|e| Error::from_io(e, "write private key", file.path()))?;
+    Ok(file.into_temp_path())
+}

@@ -1,0 +1,107 @@
+//! One [`Backend`] per protocol: a real server, a [`Location`] whose root is a fresh prefix, and
+//! the folder on this machine that holds that prefix's objects (to plant keys no client sends).
+
+use std::any::Any;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use dpipe_storage::{Location, Protocol, Storage, Tuning};
+use dpipe_testkit::services::ftp::FtpServer;
+use dpipe_testkit::services::s3::{self, S3Server};
+use dpipe_testkit::services::sftp::SftpServer;
+
+/// The part size of the tests: small, so that multipart is exercised with small files.
+pub const PART_SIZE: usize = 5 * 1024 * 1024;
+
+pub struct Backend {
+    pub location: Location,
+    /// The folder on this machine that holds the objects under the location's root.
+    pub raw_root: PathBuf,
+    _guards: Vec<Box<dyn Any>>,
+}
+
+impl Backend {
+    pub fn storage(&self) -> Storage {
+        Storage::connect(&self.location, tuning()).expect("connect")
+    }
+
+    pub fn protocol(&self) -> Protocol {
+        self.location.protocol
+    }
+}
+
+pub fn tuning() -> Tuning {
+    Tuning {
+        retries: 2,
+        min_backoff: Duration::from_millis(50),
+        max_backoff: Duration::from_millis(500),
+        timeout: Duration::from_secs(30),
+        io_timeout: Duration::from_secs(30),
+        part_size: PART_SIZE,
+        ..Tuning::default()
+    }
+}
+
+pub fn fs() -> Backend {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("remote");
+    std::fs::create_dir_all(&folder).unwrap();
+    let location = Location::new(Protocol::Fs, folder.to_string_lossy(), "pipes/p1");
+    Backend {
+        location,
+        raw_root: folder.join("pipes/p1"),
+        _guards: vec![Box::new(dir)],
+    }
+}
+
+pub fn s3() -> Backend {
+    let server = S3Server::start();
+    let bucket = server.create_bucket("dpipe-bucket");
+    let location = Location::new(Protocol::S3, "dpipe-bucket", "pipes/p1")
+        .setting("endpoint", &server.endpoint)
+        .setting("region", s3::REGION)
+        .credential("aws_access_key_id", s3::ACCESS_KEY)
+        .credential("aws_secret_access_key", s3::SECRET_KEY);
+    Backend {
+        location,
+        raw_root: bucket.join("pipes/p1"),
+        _guards: vec![Box::new(server)],
+    }
+}
+
+pub fn sftp() -> Backend {
+    let server = SftpServer::start();
+    let work = server.user.workdir();
+    let location = Location::new(
+        Protocol::Sftp,
+        server.endpoint(),
+        work.path.to_string_lossy(),
+    )
+    .setting("known_hosts", "accept")
+    .credential("username", server.user.name)
+    .credential("private_key", server.key_text());
+    let raw_root = work.path.clone();
+    Backend {
+        location,
+        raw_root,
+        _guards: vec![Box::new(work), Box::new(server)],
+    }
+}
+
+pub fn ftp() -> Backend {
+    let server = FtpServer::start();
+    let work = server.user.workdir();
+    let location = Location::new(
+        Protocol::Ftp,
+        server.endpoint(),
+        work.path.to_string_lossy(),
+    )
+    .credential("username", server.user.name)
+    .credential("password", server.user.password);
+    let raw_root = work.path.clone();
+    Backend {
+        location,
+        raw_root,
+        _guards: vec![Box::new(work), Box::new(server)],
+    }
+}

@@ -1,0 +1,46 @@
+//! dpipe-storage's integration tests: the storage behaviour suite ([`suite`]) run against every
+//! protocol, each against a real server on 127.0.0.1 ([`backends`]): a local folder, s3s-fs
+//! (S3), sshd (SFTP) and vsftpd (FTP).
+
+mod backends;
+mod suite;
+
+/// Generates one test per (backend, case): `storage_suite!(backend: case, case, ...)`.
+macro_rules! storage_suite {
+    ($($backend:ident: [$($case:ident),* $(,)?]);* $(;)?) => {
+        $(
+            mod $backend {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $case() {
+                        let backend = crate::backends::$backend();
+                        crate::suite::$case(&backend).await;
+                    }
+                )*
+            }
+        )*
+    };
+}
+
+storage_suite! {
+    fs: [round_trip_sizes, big_file, ugly_names, scan_nested, missing_objects, delete, unsafe_keys_reported];
+    s3: [round_trip_sizes, big_file, ugly_names, scan_nested, missing_objects, delete, unsafe_keys_reported, wrong_credentials];
+    sftp: [round_trip_sizes, big_file, ugly_names, scan_nested, missing_objects, delete, unsafe_keys_reported, wrong_credentials];
+    ftp: [round_trip_sizes, big_file, ugly_names, scan_nested, missing_objects, delete, unsafe_keys_reported, wrong_credentials];
+}
+
+/// sftp: the system's ssh client takes no password from a program: a clear error, not a hang.
+#[test]
+fn sftp_password_is_a_clear_unsupported_error() {
+    use dpipe_storage::{ErrorKind, Location, Protocol, Storage, Tuning};
+    let location = Location::new(Protocol::Sftp, "127.0.0.1:22", "")
+        .credential("username", "u")
+        .credential("password", "secret-password");
+    let err = Storage::connect(&location, Tuning::default()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported);
+    assert!(!err.to_string().contains("secret-password"));
+    assert!(
+        !format!("{location:?}").contains("secret-password"),
+        "Debug shows no secret"
+    );
+}

@@ -1,0 +1,373 @@
+//! The storage behaviour suite: every case runs against every [`Backend`].
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use dpipe_storage::{ErrorKind, Location, Protocol, Storage, hash_file};
+use sha2::{Digest as _, Sha256};
+
+use crate::backends::{Backend, PART_SIZE, tuning};
+
+/// Writes `size` deterministic pseudo-random bytes (from `seed`) to `path`; returns their SHA-256.
+fn make_file(path: &Path, size: usize, seed: u64) -> String {
+    let mut file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut sha = Sha256::new();
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut left = size;
+    while left > 0 {
+        let n = left.min(buf.len());
+        for chunk in buf[..n].chunks_mut(8) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            chunk.copy_from_slice(&state.to_le_bytes()[..chunk.len()]);
+        }
+        sha.update(&buf[..n]);
+        file.write_all(&buf[..n]).unwrap();
+        left -= n;
+    }
+    file.flush().unwrap();
+    hex::encode(sha.finalize())
+}
+
+/// Puts a fresh file of `size` bytes at `key`, gets it back into a fresh folder, checks both
+/// hashes, the stat and the downloaded bytes.
+async fn round_trip(storage: &Storage, key: &str, size: usize, seed: u64) {
+    let local = tempfile::tempdir().unwrap();
+    let source = local.path().join("source");
+    let sha = make_file(&source, size, seed);
+    let put = storage
+        .put(&source, key)
+        .await
+        .unwrap_or_else(|e| panic!("put {key:?} ({size} B): {e}"));
+    assert_eq!(
+        (put.size, put.sha256.as_str()),
+        (size as u64, sha.as_str()),
+        "put {key:?}"
+    );
+    let stat = storage
+        .stat(key)
+        .await
+        .unwrap_or_else(|e| panic!("stat {key:?}: {e}"));
+    assert_eq!(stat.size, size as u64, "stat {key:?}");
+    if storage.protocol() == Protocol::S3 {
+        assert_eq!(
+            stat.sha256.as_deref(),
+            Some(sha.as_str()),
+            "S3 keeps dpipe's SHA-256 in metadata"
+        );
+    }
+    let into = local.path().join("into");
+    std::fs::create_dir(&into).unwrap();
+    let got = storage
+        .get_into(key, &into)
+        .await
+        .unwrap_or_else(|e| panic!("get {key:?} ({size} B): {e}"));
+    assert_eq!(
+        (got.size, got.sha256.as_str()),
+        (size as u64, sha.as_str()),
+        "get {key:?}"
+    );
+    assert_eq!(
+        hash_file(&into.join(key)).await.unwrap(),
+        sha,
+        "downloaded bytes of {key:?}"
+    );
+    assert_eq!(
+        leftovers(&into),
+        Vec::<PathBuf>::new(),
+        "no temporary file left"
+    );
+}
+
+/// Temporary files of dpipe left anywhere under `dir`.
+fn leftovers(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(".dpipe-")
+            {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+fn paths(manifest: &dpipe_storage::Manifest) -> Vec<&str> {
+    manifest.entries.iter().map(|e| e.path.as_str()).collect()
+}
+
+pub async fn round_trip_sizes(b: &Backend) {
+    let storage = b.storage();
+    let sizes = [
+        0,
+        1,
+        PART_SIZE - 1,
+        PART_SIZE,
+        PART_SIZE + 1,
+        2 * PART_SIZE + 3,
+    ];
+    for (i, size) in sizes.into_iter().enumerate() {
+        if size == 0 && b.protocol() == Protocol::Ftp {
+            // A known gap (OpenDAL's FTP writer): refused loudly, never a silent no-op.
+            let empty = tempfile::NamedTempFile::new().unwrap();
+            let err = storage
+                .put(empty.path(), "sizes/empty.bin")
+                .await
+                .unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
+            continue;
+        }
+        round_trip(&storage, &format!("sizes/f{i}-{size}.bin"), size, i as u64).await;
+    }
+    let manifest = storage.scan("sizes").await.unwrap();
+    let got: Vec<(String, u64)> = manifest
+        .entries
+        .iter()
+        .map(|e| (e.path.clone(), e.size))
+        .collect();
+    let mut want: Vec<(String, u64)> = sizes
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| **s > 0 || b.protocol() != Protocol::Ftp)
+        .map(|(i, s)| (format!("f{i}-{s}.bin"), *s as u64))
+        .collect();
+    want.sort();
+    assert_eq!(got, want);
+    assert!(
+        manifest.entries.iter().all(|e| e.modified.is_some()),
+        "every entry has an mtime: {manifest:?}"
+    );
+    assert!(manifest.rejected.is_empty());
+}
+
+pub async fn big_file(b: &Backend) {
+    let storage = b.storage();
+    let start = Instant::now();
+    round_trip(&storage, "big/100MiB.bin", 100 << 20, 42).await;
+    eprintln!(
+        "{}: 100 MiB put + get in {:.1?}",
+        b.protocol(),
+        start.elapsed()
+    );
+}
+
+const UGLY: [&str; 6] = [
+    "with space/a file.csv",
+    "ünïcødé/日本語 データ.txt",
+    "100% done %41%2F.txt",
+    "quotes/it's \"quoted\".txt",
+    "sym+bols=&;,#@!~[](){}.txt",
+    "dash-leading/-x .txt",
+];
+
+pub async fn ugly_names(b: &Backend) {
+    let storage = b.storage();
+    for (i, key) in UGLY.iter().enumerate() {
+        round_trip(&storage, key, 1000 + i, 100 + i as u64).await;
+    }
+    let manifest = storage.scan("").await.unwrap();
+    let mut want = UGLY.to_vec();
+    want.sort();
+    assert_eq!(paths(&manifest), want);
+    assert!(manifest.rejected.is_empty(), "{:?}", manifest.rejected);
+}
+
+pub async fn scan_nested(b: &Backend) {
+    let storage = b.storage();
+    let local = tempfile::tempdir().unwrap();
+    let source = local.path().join("source");
+    make_file(&source, 10, 7);
+    for key in [
+        "top.txt",
+        "a/one.txt",
+        "a/b/two.txt",
+        "a/b/c/three.txt",
+        "ab/four.txt",
+    ] {
+        storage
+            .put(&source, key)
+            .await
+            .unwrap_or_else(|e| panic!("put {key}: {e}"));
+    }
+    let all = storage.scan("").await.unwrap();
+    assert_eq!(
+        paths(&all),
+        [
+            "a/b/c/three.txt",
+            "a/b/two.txt",
+            "a/one.txt",
+            "ab/four.txt",
+            "top.txt"
+        ]
+    );
+    assert_eq!(all.total_size(), 50);
+    assert_eq!(
+        paths(&storage.scan("a").await.unwrap()),
+        ["b/c/three.txt", "b/two.txt", "one.txt"]
+    );
+    assert_eq!(
+        paths(&storage.scan("/a/b/").await.unwrap()),
+        ["c/three.txt", "two.txt"]
+    );
+    assert_eq!(paths(&storage.scan("ab").await.unwrap()), ["four.txt"]);
+    match storage.scan("nothing-here").await {
+        Ok(m) => assert!(m.entries.is_empty()),
+        Err(e) => assert_eq!(e.kind(), ErrorKind::NotFound, "{e}"),
+    }
+    assert_eq!(
+        storage.scan("../x").await.unwrap_err().kind(),
+        ErrorKind::UnsafeKey
+    );
+}
+
+pub async fn missing_objects(b: &Backend) {
+    let storage = b.storage();
+    let into = tempfile::tempdir().unwrap();
+    let err = storage
+        .get_into("no/such.txt", into.path())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    assert!(
+        err.to_string().contains("no/such.txt"),
+        "the error names the path: {err}"
+    );
+    assert!(!into.path().join("no/such.txt").exists());
+    assert_eq!(leftovers(into.path()), Vec::<PathBuf>::new());
+    assert_eq!(
+        storage.stat("no-such.txt").await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    let err = storage
+        .put(&into.path().join("absent"), "x.txt")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+}
+
+pub async fn delete(b: &Backend) {
+    let storage = b.storage();
+    let local = tempfile::tempdir().unwrap();
+    let source = local.path().join("source");
+    make_file(&source, 123, 9);
+    storage.put(&source, "d/gone.txt").await.unwrap();
+    storage.put(&source, "d/kept.txt").await.unwrap();
+    storage.delete("d/gone.txt").await.unwrap();
+    assert_eq!(
+        storage.stat("d/gone.txt").await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    assert_eq!(paths(&storage.scan("").await.unwrap()), ["d/kept.txt"]);
+    storage
+        .delete("d/gone.txt")
+        .await
+        .expect("deleting a missing key succeeds");
+    assert_eq!(
+        storage.delete("../d/kept.txt").await.unwrap_err().kind(),
+        ErrorKind::UnsafeKey
+    );
+    assert_eq!(paths(&storage.scan("").await.unwrap()), ["d/kept.txt"]);
+}
+
+/// A key that no client would send, planted in the server's own folder: a backslash-separated
+/// `..\..\evil.txt` (one file name on Unix, a path that climbs out on Windows and in naive code).
+pub async fn unsafe_keys_reported(b: &Backend) {
+    let storage = b.storage();
+    let local = tempfile::tempdir().unwrap();
+    let source = local.path().join("source");
+    make_file(&source, 5, 1);
+    storage.put(&source, "ok/fine.txt").await.unwrap();
+    let planted = b.raw_root.join("ok").join("..\\..\\evil.txt");
+    std::fs::write(&planted, b"evil").unwrap();
+
+    let manifest = storage.scan("").await.unwrap();
+    assert_eq!(
+        paths(&manifest),
+        ["ok/fine.txt"],
+        "the planted key is no entry"
+    );
+    assert_eq!(
+        manifest.rejected.len(),
+        1,
+        "the planted key is reported: {manifest:?}"
+    );
+    assert_eq!(manifest.rejected[0].key, "ok/..\\..\\evil.txt");
+
+    let repo = local.path().join("repo").join("pipe");
+    std::fs::create_dir_all(&repo).unwrap();
+    for key in [
+        "ok/..\\..\\evil.txt",
+        "../evil.txt",
+        "ok/../../evil.txt",
+        "/etc/evil.txt",
+        "a\0b",
+    ] {
+        let err = storage.get_into(key, &repo).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::UnsafeKey, "{key:?}: {err}");
+    }
+    // Nothing was written anywhere: not in the repo, not beside it.
+    assert!(std::fs::read_dir(&repo).unwrap().next().is_none());
+    assert_eq!(
+        std::fs::read_dir(local.path().join("repo"))
+            .unwrap()
+            .count(),
+        1
+    );
+    assert!(!local.path().join("evil.txt").exists());
+}
+
+pub async fn wrong_credentials(b: &Backend) {
+    let mut location: Location = b.location.clone();
+    match location.protocol {
+        Protocol::S3 => {
+            location
+                .credentials
+                .insert("aws_secret_access_key".into(), "wrong-secret".into());
+        }
+        Protocol::Ftp => {
+            location
+                .credentials
+                .insert("password".into(), "wrong-password".into());
+        }
+        Protocol::Sftp => {
+            // A key the server never authorized.
+            let dir = tempfile::tempdir().unwrap();
+            let key = dir.path().join("other");
+            let status = std::process::Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+                .arg(&key)
+                .status()
+                .unwrap();
+            assert!(status.success());
+            location
+                .credentials
+                .insert("private_key".into(), std::fs::read_to_string(&key).unwrap());
+        }
+        Protocol::Fs => unreachable!("a local folder has no credentials"),
+    }
+    let storage = Storage::connect(&location, tuning()).unwrap();
+    let err = storage.scan("").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
+    for secret in ["wrong-secret", "wrong-password", "PRIVATE KEY"] {
+        assert!(
+            !err.to_string().contains(secret),
+            "the error shows no secret: {err}"
+        );
+        assert!(
+            !format!("{storage:?}{location:?}").contains(secret),
+            "Debug shows no secret"
+        );
+    }
+}
