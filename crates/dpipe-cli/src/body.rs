@@ -2,11 +2,29 @@
 //! laid over it, plus the warnings about credentials that could leak.
 
 use dpipe_client::SettingsFile;
+use dpipe_client::encode::{ResourceKind, ResourceRef, encode};
 use dpipe_client::settings_file::{holds_credentials, merge};
 use serde_json::{Map, Value};
 
 use crate::cli::{PipeArgs, StorageArgs};
 use crate::output::Output;
+use crate::settings::Context;
+
+/// `body` with its secrets encrypted with the profile's key for the resource it names, when
+/// `--encrypt` was given; as it is otherwise.
+pub fn encrypt_if_asked(
+    ctx: &Context,
+    args: &StorageArgs,
+    body: Value,
+    kind: ResourceKind,
+) -> anyhow::Result<Value> {
+    if !args.encrypt {
+        return Ok(body);
+    }
+    let name = body.get("name").and_then(Value::as_str).unwrap_or_default();
+    let key = ctx.encryption_key()?;
+    Ok(encode(&body, ResourceRef { kind, name }, &key)?)
+}
 
 /// The body of `remote upsert`: `--dir` is the remote's `settings.dir`.
 pub fn remote_body(args: &StorageArgs, out: &Output) -> anyhow::Result<Value> {

@@ -11,6 +11,9 @@ use serde_json::Value;
 
 use crate::exit::EXIT_CODES_HELP;
 
+pub mod keys;
+pub mod s3;
+
 /// Exchange data files the way git exchanges code: pipes on your own storage, a repo API that
 /// remembers where they live and who may use them.
 #[derive(Parser)]
@@ -63,17 +66,52 @@ pub enum Command {
     /// Manage who may read or write a pipe.
     #[command(subcommand)]
     Perm(PermCommand),
+    /// Show a pipe's audit trail: who fetched its credentials, changed its grants or settings.
+    Audit(AuditArgs),
+    /// Show, set or rotate the profile's encryption key (client-side encryption).
+    #[command(subcommand)]
+    Key(keys::KeyCommand),
+    /// Print a settings file entry with its secrets encrypted with the profile's key.
+    Encode(keys::CodecArgs),
+    /// Print a settings file entry with its encrypted values decrypted.
+    Decode(keys::CodecArgs),
+    /// Create S3 buckets with a read and a write IAM user for remotes, and remove them.
+    #[command(subcommand)]
+    S3(s3::S3Command),
 }
 
 /// `dpipe serve`.
 #[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct ServeArgs {
     /// Address and port to listen on.
     #[arg(long, default_value = "127.0.0.1:8000", value_name = "ADDR")]
     pub listen: SocketAddr,
+    /// Where the server keeps its data and keys.
+    #[command(flatten)]
+    pub data: ServerDataArgs,
+    /// Maintenance of a stopped server's data folder.
+    #[command(subcommand)]
+    pub command: Option<ServeCommand>,
+}
+
+/// Where a server keeps its data and keys.
+#[derive(Args)]
+pub struct ServerDataArgs {
     /// Folder for the database and the server key (default: the user's data folder).
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// The credentials key ring file (default: $DPIPE_CREDENTIALS_KEYS, else credentials.key
+    /// in the data folder, generated with mode 0600 at first start).
+    #[arg(long, value_name = "FILE")]
+    pub credentials_key_file: Option<PathBuf>,
+}
+
+/// `dpipe serve ...` maintenance commands.
+#[derive(Subcommand)]
+pub enum ServeCommand {
+    /// Seal every stored credential with a new server key (the server must be stopped).
+    RotateKey(ServerDataArgs),
 }
 
 /// `dpipe profile ...`.
@@ -200,6 +238,15 @@ pub enum PipeCommand {
         /// The pipe.
         name: String,
     },
+    /// Print the pipe's storage credentials (decrypted with the profile's key when they are
+    /// encrypted).
+    Credentials {
+        /// The pipe.
+        name: String,
+        /// The credentials for writing instead of reading.
+        #[arg(long)]
+        write: bool,
+    },
     /// Delete a pipe with its children (files in storage are left alone).
     Delete {
         /// The pipe.
@@ -245,6 +292,10 @@ pub struct StorageArgs {
     /// The entry of --file to use.
     #[arg(long, value_name = "NAME", requires = "file")]
     pub key: Option<String>,
+    /// Encrypt the credentials and settings (except `dir`) with the profile's key before
+    /// sending them; the repo API then stores what it cannot read.
+    #[arg(long)]
+    pub encrypt: bool,
 }
 
 /// A pipe's settings: storage settings plus where the pipe hangs and which files it holds.
@@ -265,6 +316,14 @@ pub struct PipeArgs {
     /// Leave out files matching these globs, separated by '|'.
     #[arg(long, value_name = "GLOBS")]
     pub exclude: Option<String>,
+}
+
+/// `dpipe audit`.
+#[derive(Args)]
+pub struct AuditArgs {
+    /// The pipe (its descendants' events are included); you must own it.
+    #[arg(long)]
+    pub pipe: String,
 }
 
 /// `dpipe perm ...`.

@@ -14,10 +14,13 @@ pub const OTHER: u8 = 1;
 pub const USAGE: u8 = 2;
 /// The pipe, remote or profile entry does not exist.
 pub const NOT_FOUND: u8 = 3;
-/// Not allowed, or not logged in.
+/// Not allowed, not logged in, or refused after too many failed logins (wait and retry).
 pub const DENIED: u8 = 4;
 /// The server failed or could not be reached.
 pub const UNAVAILABLE: u8 = 5;
+/// An encrypted value cannot be decrypted with the profile's key (wrong or missing key, or a
+/// damaged value).
+pub const KEY: u8 = 6;
 
 /// The footer of `dpipe --help`.
 pub const EXIT_CODES_HELP: &str = "\
@@ -26,8 +29,9 @@ Exit codes:
   1  other error
   2  usage error or invalid input (bad flags, refused request, wrong profile or settings file)
   3  not found
-  4  forbidden or not logged in
-  5  server or network error";
+  4  forbidden, not logged in, or too many failed logins (wait and retry)
+  5  server or network error
+  6  encrypted values cannot be decrypted (wrong or missing encryption key, damaged value)";
 
 /// A mistake in how the command was called that clap cannot see (exit code 2).
 #[derive(Debug)]
@@ -66,15 +70,33 @@ fn code_for(err: &anyhow::Error) -> u8 {
             return match client.kind() {
                 ErrorKind::Invalid | ErrorKind::TooLarge | ErrorKind::Config => USAGE,
                 ErrorKind::NotFound => NOT_FOUND,
-                ErrorKind::Unauthenticated | ErrorKind::Forbidden => DENIED,
+                ErrorKind::Unauthenticated | ErrorKind::Forbidden | ErrorKind::TooManyRequests => {
+                    DENIED
+                }
                 ErrorKind::Server | ErrorKind::Transport => UNAVAILABLE,
+                ErrorKind::Key => KEY,
             };
+        }
+        if let Some(aws) = cause.downcast_ref::<dpipe_provision::Error>() {
+            return aws_code(aws.kind());
         }
         if cause.is::<UsageError>() {
             return USAGE;
         }
     }
     OTHER
+}
+
+/// The exit code of a `dpipe s3` provisioning error.
+fn aws_code(kind: dpipe_provision::ErrorKind) -> u8 {
+    use dpipe_provision::ErrorKind as Aws;
+    match kind {
+        Aws::Invalid | Aws::Config => USAGE,
+        Aws::NotFound => NOT_FOUND,
+        Aws::AccessDenied => DENIED,
+        Aws::Unreachable => UNAVAILABLE,
+        Aws::Conflict | Aws::NotEmpty | Aws::Service | Aws::Internal => OTHER,
+    }
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

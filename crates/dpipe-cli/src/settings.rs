@@ -2,7 +2,7 @@
 //! file, the chosen profile, the repo API it reaches and how to print.
 
 use anyhow::Context as _;
-use dpipe_client::{Backend, ConfigFile, HttpApi, Profile, RepoApi};
+use dpipe_client::{Backend, ConfigFile, HttpApi, Key, Profile, RepoApi};
 
 use crate::cli::GlobalArgs;
 use crate::exit::UsageError;
@@ -59,6 +59,23 @@ impl Context {
             return Err(no_accounts(&profile));
         }
         Ok(profile)
+    }
+
+    /// The chosen profile's encryption key, made and saved in the profiles file the first
+    /// time the profile needs one.
+    pub fn encryption_key(&self) -> anyhow::Result<Key> {
+        let name = self.profile()?.name().to_string();
+        // Read afresh: only the key changes, whatever else this command holds.
+        let mut config = ConfigFile::load(self.config.path())?;
+        let (key, made) = config.ensure_key(&name)?;
+        if made {
+            config.save()?;
+            self.out.warn(&format!(
+                "made an encryption key for profile {name} (saved in {}); keep a copy                  (`dpipe key show`): what it encrypts cannot be decrypted without it",
+                config.path().display()
+            ));
+        }
+        Ok(key)
     }
 
     /// Writes the profiles file back.

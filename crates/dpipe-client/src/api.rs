@@ -2,7 +2,7 @@
 //! and credentials, whether the registry is across HTTP or in-process.
 
 use dpipe_core::role::Access;
-use dpipe_core::wire::{GrantView, PipeView, RemoteView, UpdateMode, WhoAmI};
+use dpipe_core::wire::{AuditView, GrantView, PipeView, RemoteView, UpdateMode, WhoAmI};
 use serde_json::{Map, Value};
 
 use crate::{ErrorKind, Result};
@@ -23,6 +23,9 @@ pub trait RepoApi: Send + Sync {
     fn update_remote(&self, name: &str, body: &Value, mode: UpdateMode) -> Result<RemoteView>;
     /// Deletes a remote no pipe uses.
     fn delete_remote(&self, name: &str) -> Result<()>;
+    /// The stored credentials of one of the user's remotes, as stored: flat, split into
+    /// `{read, write}`, or `{}` (what `dpipe key rotate` re-encrypts).
+    fn remote_credentials(&self, name: &str) -> Result<Value>;
 
     /// Every pipe the user can read.
     fn list_pipes(&self) -> Result<Vec<PipeView>>;
@@ -44,6 +47,9 @@ pub trait RepoApi: Send + Sync {
     fn credentials(&self, pipe: &str, access: Access) -> Result<Map<String, Value>>;
     /// Fresh storage credentials of a pipe for `access` (after the old ones expired).
     fn renew_credentials(&self, pipe: &str, access: Access) -> Result<Map<String, Value>>;
+
+    /// The audit trail of a pipe and its descendants, newest first (its owner only).
+    fn audit(&self, pipe: &str) -> Result<Vec<AuditView>>;
 
     /// Creates or updates a pipe the way d6tpipe's `upsert_pipe` does: PATCH, and POST when
     /// the PATCH says the pipe does not exist.

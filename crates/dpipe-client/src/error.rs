@@ -16,12 +16,17 @@ pub enum ErrorKind {
     NotFound,
     /// The request was too large (HTTP 413).
     TooLarge,
+    /// Too many failed attempts (logins) in a short time; retry later (HTTP 429).
+    TooManyRequests,
     /// The server or local database failed (HTTP 5xx).
     Server,
     /// The server could not be reached or answered something unreadable.
     Transport,
     /// The client's own configuration (profile, files) is wrong.
     Config,
+    /// An encrypted value cannot be decrypted: the profile lacks the key it was encrypted
+    /// with, or the value was damaged or moved to another field or resource.
+    Key,
 }
 
 /// A client-side error: kind, the request field it is about (if any), and a message with no
@@ -76,6 +81,7 @@ impl From<dpipe_core::Error> for Error {
             Core::Forbidden => ErrorKind::Forbidden,
             Core::NotFound => ErrorKind::NotFound,
             Core::TooLarge => ErrorKind::TooLarge,
+            Core::TooManyRequests => ErrorKind::TooManyRequests,
             Core::Internal => ErrorKind::Server,
         };
         Error::new(kind, err.message()).with_field(err.field().map(String::from))

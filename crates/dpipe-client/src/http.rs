@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use dpipe_core::role::Access;
 use dpipe_core::wire::{
-    GrantView, PipeView, Registered, RemoteView, TokenReply, UpdateMode, WhoAmI,
+    AuditView, GrantView, PipeView, Registered, RemoteView, TokenReply, UpdateMode, WhoAmI,
 };
 use reqwest::Method;
 use reqwest::blocking::Client;
@@ -164,6 +164,7 @@ fn error_from_body(status: u16, text: &str) -> Error {
         403 => ErrorKind::Forbidden,
         404 => ErrorKind::NotFound,
         413 => ErrorKind::TooLarge,
+        429 => ErrorKind::TooManyRequests,
         500..=599 => ErrorKind::Server,
         _ => ErrorKind::Transport,
     };
@@ -233,6 +234,9 @@ impl RepoApi for HttpApi {
     fn delete_remote(&self, name: &str) -> Result<()> {
         self.call_empty(Method::DELETE, &["remotes", name], None)
     }
+    fn remote_credentials(&self, name: &str) -> Result<Value> {
+        self.call(Method::GET, &["remotes", name, "credentials"], &[], None)
+    }
     fn list_pipes(&self) -> Result<Vec<PipeView>> {
         self.call(Method::GET, &["pipes"], &[], None)
     }
@@ -271,6 +275,9 @@ impl RepoApi for HttpApi {
         // The exact query d6tpipe sends: keys in sorted order, Python's `True`.
         let query = [("renew", "True"), ("role", access.as_str())];
         self.call(Method::GET, &["pipes", pipe, "credentials"], &query, None)
+    }
+    fn audit(&self, pipe: &str) -> Result<Vec<AuditView>> {
+        self.call(Method::GET, &["pipes", pipe, "audit"], &[], None)
     }
 }
 

@@ -7,20 +7,33 @@
 //!
 //! [`Profile`]s (stored in one TOML [`ConfigFile`]) say which of the two to use, with which
 //! token, and where the central file folder is; [`settings_file`] loads the named remote and
-//! pipe settings of a JSON or YAML file.
+//! pipe settings of a JSON or YAML file; [`write_private`] writes a file holding secrets
+//! atomically with mode 0600.
+//!
+//! [`encode`] encrypts the secrets of settings with a profile's [`Key`] before they reach the
+//! repo API (d6tpipe's `api.encode`), and [`Decrypting`] (what [`Profile::api`] returns)
+//! decrypts the credentials it reads back.
 
 mod api;
+mod decrypt;
+pub mod encode;
 mod error;
 mod http;
+pub mod key;
 mod local;
+mod private_file;
 pub mod profile;
 pub mod profile_file;
+pub mod rotate;
 pub mod settings_file;
 
 pub use api::RepoApi;
+pub use decrypt::Decrypting;
 pub use error::{Error, ErrorKind, Result};
 pub use http::HttpApi;
+pub use key::{Key, Keyring};
 pub use local::LocalApi;
+pub use private_file::write_private;
 pub use profile::{Backend, Profile};
 pub use profile_file::{ConfigFile, ProfileEntry};
 pub use settings_file::SettingsFile;

@@ -5,8 +5,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use dpipe_core::role::Access;
-use dpipe_core::wire::{GrantView, PipeView, RemoteView, UpdateMode, WhoAmI};
-use dpipe_registry::{Caller, Clock, Registry, ServerKey, SystemClock};
+use dpipe_core::wire::{AuditView, GrantView, PipeView, RemoteView, UpdateMode, WhoAmI};
+use dpipe_registry::{
+    Caller, Clock, KeyRing, Registry, ServerKey, SystemClock, reseal_credentials,
+};
 use dpipe_store::SqliteStore;
 use serde_json::{Map, Value};
 
@@ -36,11 +38,22 @@ impl LocalApi {
                 format!("cannot open the local registry {}: {e}", db_path.display()),
             )
         })?;
+        // Stored credentials are sealed with a key ring kept beside the database (0600), so a
+        // copy of the database alone leaks none of them.
+        let ring_path = db_path.with_extension("keys");
+        let ring = KeyRing::load_or_create(&ring_path).map_err(|e| {
+            Error::new(
+                ErrorKind::Config,
+                format!("local registry keys: {}", e.message()),
+            )
+        })?;
+        reseal_credentials(&store, &ring)?;
         // Local mode issues no tokens, so the key that would derive them can be ephemeral.
         let registry = Registry::new(
             Arc::new(store),
             Arc::new(SystemClock),
             ServerKey::generate(),
+            ring,
         );
         LocalApi::with_registry(registry, username, email)
     }
@@ -54,7 +67,7 @@ impl LocalApi {
 
     /// A registry over `store` with `clock`, for [`LocalApi::with_registry`].
     pub fn registry(store: Arc<SqliteStore>, clock: Arc<dyn Clock>) -> Registry {
-        Registry::new(store, clock, ServerKey::generate())
+        Registry::new(store, clock, ServerKey::generate(), KeyRing::generate())
     }
 }
 
@@ -80,6 +93,9 @@ impl RepoApi for LocalApi {
     }
     fn delete_remote(&self, name: &str) -> Result<()> {
         Ok(self.registry.delete_remote(&self.caller, name)?)
+    }
+    fn remote_credentials(&self, name: &str) -> Result<Value> {
+        Ok(self.registry.remote_credentials(&self.caller, name)?)
     }
     fn list_pipes(&self) -> Result<Vec<PipeView>> {
         Ok(self.registry.list_pipes(&self.caller)?)
@@ -111,5 +127,46 @@ impl RepoApi for LocalApi {
         Ok(self
             .registry
             .credentials(&self.caller, pipe, Some(access.as_str()), true)?)
+    }
+    fn audit(&self, pipe: &str) -> Result<Vec<AuditView>> {
+        Ok(self.registry.audit(&self.caller, pipe)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// Local mode seals stored credentials with a key ring kept beside the database, so the
+    /// database files alone hold no secret, and the next open reads them back.
+    #[test]
+    fn local_credentials_are_sealed_at_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("local.sqlite");
+        let canary = "canary-local-secret-5e1f";
+        let api = LocalApi::open(&db, "me", "me@example.com").unwrap();
+        api.create_pipe(&json!({"name": "p", "protocol": "sftp", "location": "h",
+            "credentials": {"username": "u", "password": canary}}))
+            .unwrap();
+        drop(api);
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
+            let path = entry.unwrap().path();
+            let bytes = std::fs::read(&path).unwrap();
+            let leaked = bytes.windows(canary.len()).any(|w| w == canary.as_bytes());
+            assert!(!leaked, "{} holds the secret in clear", path.display());
+        }
+        use std::os::unix::fs::PermissionsExt;
+        let ring = db.with_extension("keys");
+        assert_eq!(
+            std::fs::metadata(&ring).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let again = LocalApi::open(&db, "me", "me@example.com").unwrap();
+        assert_eq!(
+            again.credentials("p", Access::Read).unwrap()["password"],
+            canary
+        );
     }
 }

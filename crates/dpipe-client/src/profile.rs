@@ -1,6 +1,6 @@
 //! Profiles: the client-side settings of one way to reach a repo API — a server URL and its
 //! token, or local mode with its SQLite file — plus the central file folder and the
-//! (reserved) encryption key. [`Profile`] is the resolved form, with every default filled in;
+//! encryption keys of client-side encryption ([`crate::encode`]). [`Profile`] is the resolved form, with every default filled in;
 //! the file that stores them is [`crate::profile_file`].
 //!
 //! Defaults: `repo` is `~/dpipe/files/<profile>` (one folder per profile, so two servers'
@@ -13,8 +13,9 @@ use std::path::{Path, PathBuf};
 
 use dpipe_core::name::{normalize_email, validate_username};
 
+use crate::key::{Key, Keyring};
 use crate::profile_file::{ProfileEntry, home_dir};
-use crate::{Error, ErrorKind, HttpApi, LocalApi, RepoApi, Result};
+use crate::{Decrypting, Error, ErrorKind, HttpApi, LocalApi, RepoApi, Result};
 
 /// How a profile reaches the repo API.
 #[derive(Clone, PartialEq)]
@@ -65,7 +66,7 @@ pub struct Profile {
     name: String,
     backend: Backend,
     repo: PathBuf,
-    key: Option<String>,
+    keys: Keyring,
 }
 
 impl fmt::Debug for Profile {
@@ -74,7 +75,7 @@ impl fmt::Debug for Profile {
             .field("name", &self.name)
             .field("backend", &self.backend)
             .field("repo", &self.repo)
-            .field("key", &self.key.as_ref().map(|_| "<redacted>"))
+            .field("keys", &self.keys)
             .finish()
     }
 }
@@ -165,11 +166,13 @@ impl Profile {
                 )));
             }
         }
+        let keys = Keyring::parse(entry.key.as_deref(), &entry.previous_keys)
+            .map_err(|e| config(format!("key: {}", e.message())))?;
         Ok(Profile {
             name: name.to_string(),
             backend,
             repo,
-            key: entry.key.clone(),
+            keys,
         })
     }
 
@@ -193,14 +196,30 @@ impl Profile {
         &self.repo
     }
 
-    /// The encryption key, if one is set (reserved for client-side encoding).
-    pub fn key(&self) -> Option<&str> {
-        self.key.as_deref()
+    /// The encryption key new values are encrypted with, if one is set.
+    pub fn key(&self) -> Option<&Key> {
+        self.keys.current()
     }
 
-    /// The repo API this profile reaches: [`HttpApi`] with its token, or [`LocalApi`] on its
-    /// SQLite file (created on first use).
+    /// Every key the profile decrypts with (the current one and those of an unfinished
+    /// rotation).
+    pub fn keys(&self) -> &Keyring {
+        &self.keys
+    }
+
+    /// The repo API this profile reaches, decrypting credentials with the profile's keys
+    /// ([`Decrypting`]).
     pub fn api(&self) -> Result<Box<dyn RepoApi>> {
+        Ok(Box::new(Decrypting::new(
+            self.raw_api()?,
+            self.keys.clone(),
+        )))
+    }
+
+    /// The repo API this profile reaches as it is: [`HttpApi`] with its token, or
+    /// [`LocalApi`] on its SQLite file (created on first use). Encrypted values stay
+    /// encrypted.
+    pub fn raw_api(&self) -> Result<Box<dyn RepoApi>> {
         Ok(match &self.backend {
             Backend::Server { url, token } => Box::new(HttpApi::new(url, token.clone())?),
             Backend::Local {

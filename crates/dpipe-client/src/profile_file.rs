@@ -4,7 +4,7 @@
 //! Where it lives: the path in the environment variable `DPIPE_CONFIG` when set, else
 //! `<config dir>/dpipe/config.toml` (`~/.config/dpipe/config.toml` on Linux). It is written
 //! atomically (a temporary file in the same folder, renamed over the old one) with mode 0600,
-//! because it holds API tokens. The format:
+//! because it holds API tokens and encryption keys. The format:
 //!
 //! ```toml
 //! default = "work"
@@ -17,6 +17,8 @@
 //! [profiles.laptop]
 //! mode = "local"
 //! username = "me"                          # optional, as are email and db
+//! key = "<43 characters of base64url>"     # the encryption key, made on first use
+//! previous_keys = ["<…>"]                  # only while a `dpipe key rotate` is unfinished
 //! ```
 //!
 //! Unknown keys are refused, so a misspelt key is an error naming the file rather than a
@@ -24,11 +26,12 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::key::Key;
+use crate::private_file::write_private;
 use crate::profile::{Profile, validate_profile_name};
 use crate::{Error, ErrorKind, Result};
 
@@ -51,9 +54,12 @@ pub struct ProfileEntry {
     /// The central file folder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repo: Option<PathBuf>,
-    /// The encryption key (reserved: kept and written back, not used yet).
+    /// The encryption key of client-side encryption (see [`crate::key`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    /// Keys an unfinished `dpipe key rotate` still decrypts with (never encrypts with).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub previous_keys: Vec<String>,
     /// Local mode's username.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
@@ -74,6 +80,10 @@ impl fmt::Debug for ProfileEntry {
             .field("token", &redacted(&self.token))
             .field("repo", &self.repo)
             .field("key", &redacted(&self.key))
+            .field(
+                "previous_keys",
+                &format!("<{} redacted>", self.previous_keys.len()),
+            )
             .field("username", &self.username)
             .field("email", &self.email)
             .field("db", &self.db)
@@ -172,17 +182,8 @@ impl ConfigFile {
             _ => PathBuf::from("."),
         };
         create_private_dir(&dir).map_err(|e| file_error(&dir, e))?;
-        // NamedTempFile is created with mode 0600, so the token is never readable by others,
-        // not even between the write and the rename.
-        let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| file_error(&dir, e))?;
-        tmp.write_all(text.as_bytes())
-            .map_err(|e| file_error(tmp.path(), e))?;
-        tmp.as_file()
-            .sync_all()
-            .map_err(|e| file_error(tmp.path(), e))?;
-        tmp.persist(&self.path)
-            .map_err(|e| file_error(&self.path, e.error))?;
-        Ok(())
+        // The token is never readable by others, not even between the write and the rename.
+        write_private(&self.path, text.as_bytes())
     }
 
     /// The file's path.
@@ -310,6 +311,17 @@ impl ConfigFile {
     pub fn set_token(&mut self, name: &str, token: Option<String>) -> Result<()> {
         let mut entry = self.entry(name)?.clone();
         entry.token = token;
+        Profile::resolve(name, &entry)?;
+        self.profiles.insert(name.to_string(), entry);
+        Ok(())
+    }
+
+    /// Stores the encryption keys of profile `name`: `current` encrypts, `previous` only
+    /// decrypt (the state of an unfinished rotation).
+    pub fn set_keys(&mut self, name: &str, current: Option<&Key>, previous: &[Key]) -> Result<()> {
+        let mut entry = self.entry(name)?.clone();
+        entry.key = current.map(Key::to_text);
+        entry.previous_keys = previous.iter().map(Key::to_text).collect();
         Profile::resolve(name, &entry)?;
         self.profiles.insert(name.to_string(), entry);
         Ok(())

@@ -17,6 +17,21 @@ const S3_KEYS: [&str; 3] = [
     "aws_session_token",
 ];
 
+/// The storage settings the credentials endpoint releases next to S3 keys, each with the name
+/// it is released under (so that boto3 takes them as they are).
+pub const S3_RELEASED_SETTINGS: [(&str, &str); 2] =
+    [("endpoint", "endpoint_url"), ("region", "region_name")];
+
+/// The name a credential `key` is stored under for `protocol`: the aliases d6tpipe accepts
+/// (`key` and `secret` for S3) become the names boto3 takes; other keys are kept.
+pub fn canonical_key(protocol: Protocol, key: &str) -> &str {
+    match (protocol, key) {
+        (Protocol::S3, "key") => "aws_access_key_id",
+        (Protocol::S3, "secret") => "aws_secret_access_key",
+        (_, other) => other,
+    }
+}
+
 /// A set of storage credentials. `Debug` shows key names only, never values.
 #[derive(Clone, PartialEq)]
 pub enum Credentials {
@@ -114,11 +129,7 @@ impl fmt::Debug for Credentials {
 fn normalize(protocol: Protocol, map: &Map<String, Value>) -> Result<Map<String, Value>> {
     let mut out = Map::new();
     for (key, value) in map {
-        let key = match (protocol, key.as_str()) {
-            (Protocol::S3, "key") => "aws_access_key_id",
-            (Protocol::S3, "secret") => "aws_secret_access_key",
-            (_, other) => other,
-        };
+        let key = canonical_key(protocol, key);
         match value {
             Value::String(_) => {
                 out.insert(key.to_string(), value.clone());
@@ -161,11 +172,10 @@ pub fn release(
                 .filter(|(k, _)| S3_KEYS.contains(&k.as_str()))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
-            if let Some(endpoint) = settings.get("endpoint").and_then(Value::as_str) {
-                out.insert("endpoint_url".into(), endpoint.into());
-            }
-            if let Some(region) = settings.get("region").and_then(Value::as_str) {
-                out.insert("region_name".into(), region.into());
+            for (setting, released) in S3_RELEASED_SETTINGS {
+                if let Some(value) = settings.get(setting).and_then(Value::as_str) {
+                    out.insert(released.into(), value.into());
+                }
             }
             out
         }

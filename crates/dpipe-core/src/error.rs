@@ -18,8 +18,25 @@ pub enum ErrorKind {
     NotFound,
     /// The request body is larger than accepted (HTTP 413).
     TooLarge,
+    /// Too many attempts in a short time, e.g. failed logins; retry later (HTTP 429).
+    TooManyRequests,
     /// Anything else: storage failures, bugs (HTTP 500).
     Internal,
+}
+
+impl ErrorKind {
+    /// A stable lower-case name for logs and the audit trail, e.g. `forbidden`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Invalid => "invalid",
+            ErrorKind::Unauthenticated => "unauthenticated",
+            ErrorKind::Forbidden => "forbidden",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::TooLarge => "too_large",
+            ErrorKind::TooManyRequests => "too_many_requests",
+            ErrorKind::Internal => "internal",
+        }
+    }
 }
 
 /// A domain error: kind, optional field, message.

@@ -71,6 +71,32 @@ pub struct GrantView {
     pub pending: bool,
 }
 
+/// One event of a pipe's audit trail (`GET pipes/<name>/audit/`): who fetched its credentials,
+/// changed its grants or its settings, and whether it was allowed. Never holds a secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditView {
+    /// When, as RFC 3339 UTC text.
+    pub at: String,
+    /// The acting username, `-` for an anonymous caller.
+    pub who: String,
+    /// What was done: `credentials.read`, `credentials.write`, `grant.set`, `grant.revoke`,
+    /// `pipe.create`, `pipe.update`, `pipe.delete`.
+    pub action: String,
+    /// The pipe it was about (the listed pipe or one of its descendants).
+    pub pipe: String,
+    /// The grantee of a grant change: a username, an email or `public`.
+    #[serde(default)]
+    pub grantee: Option<String>,
+    /// The role a grant gives.
+    #[serde(default)]
+    pub role: Option<String>,
+    /// `allowed` or `refused`.
+    pub outcome: String,
+    /// Why it was refused, e.g. `forbidden` or `not_found`; `None` when allowed.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
 /// The answer of `GET /v1/api/`: who the caller is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WhoAmI {

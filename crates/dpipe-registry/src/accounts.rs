@@ -1,6 +1,8 @@
 //! Accounts: registering, logging in, authenticating a token, unregistering, and the local
 //! user of local mode.
 
+use std::net::IpAddr;
+
 use dpipe_core::fields::Body;
 use dpipe_core::name::{normalize_email, validate_username};
 use dpipe_core::wire::{Registered, TokenReply, WhoAmI};
@@ -8,6 +10,7 @@ use dpipe_core::{Error, Result};
 use dpipe_store::{NewUser, UserRecord};
 use serde_json::Value;
 
+use crate::audit::{Action, Subject};
 use crate::secrets::{self, UNUSABLE_PASSWORD};
 use crate::{Caller, Registry, StoreResultExt};
 
@@ -43,25 +46,32 @@ impl Registry {
         })
     }
 
-    /// `POST accounts/token/`: the persistent token of `{username, password}`.
-    pub fn login(&self, body: &Value) -> Result<TokenReply> {
-        let body = Body::new(body)?;
-        let username = body.str("username")?;
-        let password = body.str("password")?;
-        let user = self.store.user_by_username(username).or_internal()?;
-        // Verify against a dummy hash for unknown users so timing does not tell them apart.
-        let stored = user
-            .as_ref()
-            .map_or(UNUSABLE_PASSWORD, |u| u.password_hash.as_str());
-        match user {
-            Some(user) if secrets::verify_password(password, stored) => Ok(TokenReply {
-                token: self.key.token(&user.token_seed),
-            }),
-            _ => {
-                tracing::warn!(user = %username, "login refused");
-                Err(Error::invalid_field("non_field_errors", BAD_LOGIN))
+    /// `POST accounts/token/`: the persistent token of `{username, password}`, for a client
+    /// at `source` (when known). Failed logins are rate-limited per username and per source
+    /// (429, see `login_limit`) and audited as `login.failed`.
+    pub fn login(&self, body: &Value, source: Option<IpAddr>) -> Result<TokenReply> {
+        let tried = body.get("username").and_then(Value::as_str).unwrap_or("-");
+        self.audited(Action::LoginFailed, tried, Subject::login(source), || {
+            let body = Body::new(body)?;
+            let username = body.str("username")?;
+            let password = body.str("password")?;
+            let now = self.clock.now();
+            self.logins.attempt(username, source, now)?;
+            let user = self.store.user_by_username(username).or_internal()?;
+            // Verify against a dummy hash for unknown users so timing does not tell them apart.
+            let stored = user
+                .as_ref()
+                .map_or(UNUSABLE_PASSWORD, |u| u.password_hash.as_str());
+            match user {
+                Some(user) if secrets::verify_password(password, stored) => {
+                    self.logins.succeeded(username, source, now);
+                    Ok(TokenReply {
+                        token: self.key.token(&user.token_seed),
+                    })
+                }
+                _ => Err(Error::invalid_field("non_field_errors", BAD_LOGIN)),
             }
-        }
+        })
     }
 
     /// Resolves an API token to its user; 401 `Invalid token.` when it matches nobody.
@@ -88,14 +98,20 @@ impl Registry {
 
     /// Replaces the caller's token with a new one and returns it; the old one stops working.
     pub fn rotate_token(&self, caller: &Caller) -> Result<TokenReply> {
-        let user = caller.user()?;
-        let seed = secrets::new_seed();
-        let token = self.key.token(&seed);
-        self.store
-            .set_user_token(user.id, &secrets::token_hash(&token), &seed)
-            .or_internal()?;
-        tracing::info!(user = %user.username, "token rotated");
-        Ok(TokenReply { token })
+        self.audited(
+            Action::TokenRotate,
+            caller.name(),
+            Subject::default(),
+            || {
+                let user = caller.user()?;
+                let seed = secrets::new_seed();
+                let token = self.key.token(&seed);
+                self.store
+                    .set_user_token(user.id, &secrets::token_hash(&token), &seed)
+                    .or_internal()?;
+                Ok(TokenReply { token })
+            },
+        )
     }
 
     /// `DELETE accounts/<username>/`: deletes the caller's own account with their pipes,

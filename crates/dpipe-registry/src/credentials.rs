@@ -6,6 +6,7 @@ use dpipe_core::role::{Access, Role};
 use dpipe_core::{Error, Result};
 use serde_json::{Map, Value};
 
+use crate::audit::{Action, Subject};
 use crate::tree::{RemoteCache, Storage};
 use crate::{Caller, Registry};
 
@@ -13,8 +14,24 @@ impl Registry {
     /// `GET pipes/<name>/credentials/?role=read|write[&renew=True]`: 404 for a missing pipe,
     /// 401/403 without read access, 400 for a missing or unknown `role`, 403 for `write`
     /// without write access. `renew` asks for fresh credentials; stored static credentials
-    /// are the freshest there are, so it returns them again.
+    /// are the freshest there are, so it returns them again. Every fetch is audited as
+    /// `credentials.read` or `credentials.write`, and fails closed when it cannot be recorded.
     pub fn credentials(
+        &self,
+        caller: &Caller,
+        pipe: &str,
+        role: Option<&str>,
+        renew: bool,
+    ) -> Result<Map<String, Value>> {
+        self.audited(
+            Action::credentials(role),
+            caller.name(),
+            Subject::pipe(pipe),
+            || self.release_credentials(caller, pipe, role, renew),
+        )
+    }
+
+    fn release_credentials(
         &self,
         caller: &Caller,
         pipe: &str,
@@ -29,7 +46,10 @@ impl Registry {
             return Err(Error::forbidden());
         }
         let chain = access.tree.chain(pipe)?;
-        let storage = Storage::of_root(chain[0], &mut RemoteCache::new(self.store.as_ref()))?;
+        let storage = Storage::of_root(
+            chain[0],
+            &mut RemoteCache::new(self.store.as_ref(), &self.ring),
+        )?;
         let released = match &storage.credentials {
             Some(credentials) => release(
                 storage.protocol,
@@ -38,7 +58,6 @@ impl Registry {
             ),
             None => release(storage.protocol, &Map::new(), &storage.settings),
         };
-        tracing::info!(user = %caller.name(), pipe = %pipe.name, access = wanted.as_str(), "credentials released");
         Ok(released)
     }
 }

@@ -9,13 +9,23 @@ use dpipe_core::{Error, Result};
 use dpipe_store::{GrantRecord, Grantee, NewGrant};
 use serde_json::Value;
 
+use crate::audit::{Action, Subject};
 use crate::{Caller, Registry, StoreResultExt};
 
 impl Registry {
     /// `POST pipes/<name>/permissions/`: `{username|email, role, expiration_date?}`. An upsert
     /// keyed by (pipe, grantee); `role: revoke` deletes (a no-op when there is nothing to
-    /// delete). Needs admin rights on the pipe.
+    /// delete). Needs admin rights on the pipe. Audited as `grant.set` or `grant.revoke`.
     pub fn grant(&self, caller: &Caller, pipe: &str, body: &Value) -> Result<GrantView> {
+        self.audited(
+            Action::grant(body),
+            caller.name(),
+            Subject::grant(pipe, body),
+            || self.change_grant(caller, pipe, body),
+        )
+    }
+
+    fn change_grant(&self, caller: &Caller, pipe: &str, body: &Value) -> Result<GrantView> {
         let access = self.access_view(caller)?;
         let pipe = access.pipe(pipe)?.clone();
         access.require(&pipe, Role::Admin)?;
@@ -65,7 +75,6 @@ impl Registry {
         let role = match change {
             GrantChange::Revoke => {
                 self.store.delete_grant(pipe.id, &grantee).or_internal()?;
-                tracing::info!(user = %caller.name(), pipe = %pipe.name, grantee = %grantee.key(), "grant revoked");
                 "revoke".to_string()
             }
             GrantChange::Set(role) => {
@@ -78,7 +87,6 @@ impl Registry {
                         expiration_date,
                     })
                     .or_internal()?;
-                tracing::info!(user = %caller.name(), pipe = %pipe.name, grantee = %grantee.key(), role = %stored.role, "grant set");
                 stored.role
             }
         };

@@ -13,14 +13,17 @@
 
 mod access;
 pub mod accounts;
+pub mod audit;
 mod caller;
 mod clock;
 pub mod credentials;
 pub mod grants;
+mod key_ring;
+mod login_limit;
 pub mod pipes;
 pub mod remotes;
+mod sealing;
 mod secrets;
-mod storage_codec;
 mod tree;
 
 use std::sync::Arc;
@@ -31,6 +34,8 @@ use dpipe_store::{Store, StoreError};
 pub use caller::Caller;
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use dpipe_core::wire::UpdateMode;
+pub use key_ring::{KeyRing, write_private_file};
+pub use sealing::reseal_credentials;
 pub use secrets::ServerKey;
 
 /// The repo API's rules over a [`Store`].
@@ -39,15 +44,26 @@ pub struct Registry {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     key: Arc<ServerKey>,
+    ring: Arc<KeyRing>,
+    /// Failed-login counters, shared by clones (see `login_limit`).
+    logins: Arc<login_limit::LoginLimiter>,
 }
 
 impl Registry {
-    /// A registry over `store`, judging expirations by `clock` and deriving tokens with `key`.
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, key: ServerKey) -> Registry {
+    /// A registry over `store`, judging expirations by `clock`, deriving tokens with `key` and
+    /// sealing stored credentials with `ring`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        key: ServerKey,
+        ring: KeyRing,
+    ) -> Registry {
         Registry {
             store,
             clock,
             key: Arc::new(key),
+            ring: Arc::new(ring),
+            logins: Arc::default(),
         }
     }
 

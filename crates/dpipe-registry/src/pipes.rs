@@ -19,8 +19,11 @@ use dpipe_store::{NewPipe, PipeRecord, Store};
 use serde_json::{Map, Value};
 
 use crate::access::AccessView;
+use crate::audit::{Action, Subject};
+use crate::key_ring::KeyRing;
+use crate::sealing::{self, Holder};
 use crate::tree::{RemoteCache, Storage};
-use crate::{Caller, Registry, StoreResultExt, UpdateMode, storage_codec};
+use crate::{Caller, Registry, StoreResultExt, UpdateMode};
 
 /// A pipe as requested, before validation. Stored credentials stay encoded unless replaced.
 #[derive(Default)]
@@ -53,7 +56,7 @@ impl Registry {
     /// `GET pipes/`: every pipe the caller can read, by name.
     pub fn list_pipes(&self, caller: &Caller) -> Result<Vec<PipeView>> {
         let access = self.access_view(caller)?;
-        let mut views = Views::new(self.store.as_ref());
+        let mut views = Views::new(self.store.as_ref(), &self.ring);
         let mut out = Vec::new();
         for pipe in access.tree.all() {
             if let Some(role) = access.role(pipe)? {
@@ -69,11 +72,20 @@ impl Registry {
         let access = self.access_view(caller)?;
         let pipe = access.pipe(name)?;
         let role = access.require(pipe, Role::Read)?;
-        Views::new(self.store.as_ref()).pipe(&access, pipe, role)
+        Views::new(self.store.as_ref(), &self.ring).pipe(&access, pipe, role)
     }
 
-    /// `POST pipes/`: creates a pipe owned by the caller.
+    /// `POST pipes/`: creates a pipe owned by the caller. Audited as `pipe.create`.
     pub fn create_pipe(&self, caller: &Caller, body: &Value) -> Result<PipeView> {
+        self.audited(
+            Action::PipeCreate,
+            caller.name(),
+            Subject::pipe_in(body),
+            || self.insert_pipe(caller, body),
+        )
+    }
+
+    fn insert_pipe(&self, caller: &Caller, body: &Value) -> Result<PipeView> {
         let user = caller.user()?;
         let access = self.access_view(caller)?;
         let body = Body::new(body)?;
@@ -103,14 +115,28 @@ impl Registry {
                 schema: valid.schema,
             })
             .or_internal()?;
-        tracing::info!(user = %user.username, pipe = %created.name, "pipe created");
         self.get_pipe(caller, &created.name)
     }
 
     /// `PATCH`/`PUT pipes/<name>/`: 404 for a missing pipe before anything else, then the
     /// admin right is checked (before the body is looked at), then the merged pipe is
-    /// validated as a whole. An empty body changes nothing.
+    /// validated as a whole. An empty body changes nothing. Audited as `pipe.update`.
     pub fn update_pipe(
+        &self,
+        caller: &Caller,
+        name: &str,
+        body: &Value,
+        mode: UpdateMode,
+    ) -> Result<PipeView> {
+        self.audited(
+            Action::PipeUpdate,
+            caller.name(),
+            Subject::pipe(name),
+            || self.change_pipe(caller, name, body, mode),
+        )
+    }
+
+    fn change_pipe(
         &self,
         caller: &Caller,
         name: &str,
@@ -132,7 +158,11 @@ impl Registry {
                 "A pipe's name cannot be changed.",
             ));
         }
-        let mut draft = Draft::from_stored(&access, &stored, self.store.as_ref())?;
+        let mut draft = Draft::from_stored(
+            &access,
+            &stored,
+            &mut RemoteCache::new(self.store.as_ref(), &self.ring),
+        )?;
         draft.overlay(body)?;
         let valid = self.validate(&access, &draft, Some(&stored))?;
         let updated = PipeRecord {
@@ -148,20 +178,25 @@ impl Registry {
         };
         if updated != stored {
             self.store.update_pipe(&updated).or_internal()?;
-            tracing::info!(user = %caller.name(), pipe = %name, "pipe updated");
         }
         self.get_pipe(caller, name)
     }
 
     /// `DELETE pipes/<name>/`: the owner (of the pipe or an ancestor) deletes it with its
-    /// descendants and all their grants. Files in storage are left alone.
+    /// descendants and all their grants. Files in storage are left alone. Audited as
+    /// `pipe.delete`.
     pub fn delete_pipe(&self, caller: &Caller, name: &str) -> Result<()> {
-        let access = self.access_view(caller)?;
-        let pipe = access.pipe(name)?;
-        access.require(pipe, Role::Owner)?;
-        self.store.delete_pipe(pipe.id).or_internal()?;
-        tracing::info!(user = %caller.name(), pipe = %name, "pipe deleted");
-        Ok(())
+        self.audited(
+            Action::PipeDelete,
+            caller.name(),
+            Subject::pipe(name),
+            || {
+                let access = self.access_view(caller)?;
+                let pipe = access.pipe(name)?;
+                access.require(pipe, Role::Owner)?;
+                self.store.delete_pipe(pipe.id).or_internal()
+            },
+        )
     }
 
     fn validate(
@@ -233,7 +268,10 @@ impl Registry {
                 draft.settings.as_ref().is_some_and(|s| !s.is_empty()),
             )?;
             let chain = access.tree.chain(parent)?;
-            let storage = Storage::of_root(chain[0], &mut RemoteCache::new(self.store.as_ref()))?;
+            let storage = Storage::of_root(
+                chain[0],
+                &mut RemoteCache::new(self.store.as_ref(), &self.ring),
+            )?;
             must_match(
                 "protocol",
                 draft.protocol.as_deref(),
@@ -300,7 +338,12 @@ impl Registry {
             validate_settings(&settings)?;
             valid.credentials = match &draft.new_credentials {
                 Some(map) if map.is_empty() => None,
-                Some(map) => storage_codec::encode(Some(&Credentials::parse(protocol, map)?)),
+                Some(map) => Some(sealing::seal(
+                    &self.ring,
+                    Holder::Pipe,
+                    &draft.name,
+                    &Credentials::parse(protocol, map)?,
+                )),
                 None => draft.stored_credentials.clone(),
             };
             valid.protocol = Some(protocol.as_str().to_string());
@@ -345,9 +388,13 @@ fn must_match(field: &str, given: Option<&str>, inherited: &str, from: &str) -> 
 
 impl Draft {
     /// The stored pipe as a draft (parent and remote by name).
-    fn from_stored(access: &AccessView<'_>, pipe: &PipeRecord, store: &dyn Store) -> Result<Draft> {
+    fn from_stored(
+        access: &AccessView<'_>,
+        pipe: &PipeRecord,
+        remotes: &mut RemoteCache<'_>,
+    ) -> Result<Draft> {
         let remote = match pipe.remote_id {
-            Some(id) => Some(RemoteCache::new(store).get(id)?.name.clone()),
+            Some(id) => Some(remotes.get(id)?.name.clone()),
             None => None,
         };
         Ok(Draft {
@@ -439,10 +486,10 @@ pub(crate) struct Views<'a> {
 }
 
 impl<'a> Views<'a> {
-    pub(crate) fn new(store: &'a dyn Store) -> Views<'a> {
+    pub(crate) fn new(store: &'a dyn Store, ring: &'a KeyRing) -> Views<'a> {
         Views {
             store,
-            remotes: RemoteCache::new(store),
+            remotes: RemoteCache::new(store, ring),
             owners: HashMap::new(),
         }
     }

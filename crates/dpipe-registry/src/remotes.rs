@@ -11,25 +11,40 @@ use dpipe_core::{Error, Result};
 use dpipe_store::{NewRemote, RemoteRecord};
 use serde_json::{Map, Value};
 
+use crate::audit::{Action, Subject};
+use crate::key_ring::KeyRing;
 use crate::pipes::validate_settings;
-use crate::{Caller, Registry, StoreResultExt, UpdateMode, storage_codec};
+use crate::sealing::{self, Holder};
+use crate::{Caller, Registry, StoreResultExt, UpdateMode};
 
 impl Registry {
     /// `GET remotes/`: the caller's remotes, by name.
     pub fn list_remotes(&self, caller: &Caller) -> Result<Vec<RemoteView>> {
         let user = caller.user()?;
         let remotes = self.store.remotes_of_owner(user.id).or_internal()?;
-        remotes.iter().map(|r| view(r, &user.username)).collect()
+        remotes
+            .iter()
+            .map(|r| view(&self.ring, r, &user.username))
+            .collect()
     }
 
     /// `GET remotes/<name>/`: 404 when missing, 403 when not the caller's.
     pub fn get_remote(&self, caller: &Caller, name: &str) -> Result<RemoteView> {
         let remote = self.owned_remote(caller, name)?;
-        view(&remote, caller.name())
+        view(&self.ring, &remote, caller.name())
     }
 
-    /// `POST remotes/`: creates a remote owned by the caller.
+    /// `POST remotes/`: creates a remote owned by the caller. Audited as `remote.create`.
     pub fn create_remote(&self, caller: &Caller, body: &Value) -> Result<RemoteView> {
+        self.audited(
+            Action::RemoteCreate,
+            caller.name(),
+            Subject::remote_in(body),
+            || self.insert_remote(caller, body),
+        )
+    }
+
+    fn insert_remote(&self, caller: &Caller, body: &Value) -> Result<RemoteView> {
         let user = caller.user()?;
         let body = Body::new(body)?;
         let name = body.str("name")?;
@@ -47,7 +62,7 @@ impl Registry {
             settings: Map::new(),
             schema: Value::Object(Map::new()),
         };
-        let valid = validated(draft, body)?;
+        let valid = validated(&self.ring, draft, body)?;
         let created = self
             .store
             .insert_remote(&NewRemote {
@@ -60,13 +75,28 @@ impl Registry {
                 schema: valid.schema,
             })
             .or_internal()?;
-        tracing::info!(user = %user.username, remote = %created.name, "remote created");
-        view(&created, &user.username)
+        view(&self.ring, &created, &user.username)
     }
 
     /// `PATCH`/`PUT remotes/<name>/`: 404, then 403 unless the caller owns it, then the merged
-    /// remote is validated. Credentials absent from the body are kept.
+    /// remote is validated. Credentials absent from the body are kept. Audited as
+    /// `remote.update`.
     pub fn update_remote(
+        &self,
+        caller: &Caller,
+        name: &str,
+        body: &Value,
+        mode: UpdateMode,
+    ) -> Result<RemoteView> {
+        self.audited(
+            Action::RemoteUpdate,
+            caller.name(),
+            Subject::remote(name),
+            || self.change_remote(caller, name, body, mode),
+        )
+    }
+
+    fn change_remote(
         &self,
         caller: &Caller,
         name: &str,
@@ -86,28 +116,28 @@ impl Registry {
                 "A remote's name cannot be changed.",
             ));
         }
-        let valid = validated(stored.clone(), body)?;
+        let valid = validated(&self.ring, stored.clone(), body)?;
         let updated = if valid != stored {
             self.store.update_remote(&valid).or_internal()?
         } else {
             stored
         };
-        tracing::info!(user = %caller.name(), remote = %name, "remote updated");
-        view(&updated, caller.name())
+        view(&self.ring, &updated, caller.name())
     }
 
     /// `DELETE remotes/<name>/`: refused (400, naming them) while pipes use the remote.
+    /// Audited as `remote.delete`.
     pub fn delete_remote(&self, caller: &Caller, name: &str) -> Result<()> {
-        let remote = self.owned_remote(caller, name)?;
-        self.store.delete_remote(remote.id).map_err(|err| match err {
-            dpipe_store::StoreError::InUse(pipes) => Error::invalid(format!(
-                "Remote {name} is used by pipes {}; delete them or move them to another remote first.",
-                pipes.join(", ")
-            )),
-            other => crate::store_error(other),
-        })?;
-        tracing::info!(user = %caller.name(), remote = %name, "remote deleted");
-        Ok(())
+        self.audited(Action::RemoteDelete, caller.name(), Subject::remote(name), || {
+            let remote = self.owned_remote(caller, name)?;
+            self.store.delete_remote(remote.id).map_err(|err| match err {
+                dpipe_store::StoreError::InUse(pipes) => Error::invalid(format!(
+                    "Remote {name} is used by pipes {}; delete them or move them to another remote first.",
+                    pipes.join(", ")
+                )),
+                other => crate::store_error(other),
+            })
+        })
     }
 
     fn owned_remote(&self, caller: &Caller, name: &str) -> Result<RemoteRecord> {
@@ -125,7 +155,7 @@ impl Registry {
 }
 
 /// `remote` with the fields of `body` applied, validated as a whole.
-fn validated(mut remote: RemoteRecord, body: Body<'_>) -> Result<RemoteRecord> {
+fn validated(ring: &KeyRing, mut remote: RemoteRecord, body: Body<'_>) -> Result<RemoteRecord> {
     if let Some(protocol) = body.opt_str("protocol")? {
         remote.protocol = protocol.to_string();
     }
@@ -158,17 +188,25 @@ fn validated(mut remote: RemoteRecord, body: Body<'_>) -> Result<RemoteRecord> {
     }
     if body.has("credentials") {
         remote.credentials = match body.opt_object("credentials")? {
-            Some(map) if !map.is_empty() => {
-                storage_codec::encode(Some(&Credentials::parse(protocol, map)?))
-            }
+            Some(map) if !map.is_empty() => Some(sealing::seal(
+                ring,
+                Holder::Remote,
+                &remote.name,
+                &Credentials::parse(protocol, map)?,
+            )),
             _ => None,
         };
     }
     Ok(remote)
 }
 
-fn view(remote: &RemoteRecord, owner: &str) -> Result<RemoteView> {
-    let kind = match storage_codec::decode(remote.credentials.as_deref())? {
+fn view(ring: &KeyRing, remote: &RemoteRecord, owner: &str) -> Result<RemoteView> {
+    let kind = match sealing::open(
+        ring,
+        Holder::Remote,
+        &remote.name,
+        remote.credentials.as_deref(),
+    )? {
         None => "none",
         Some(Credentials::Flat(_)) => "flat",
         Some(Credentials::Split { .. }) => "split",
@@ -182,4 +220,28 @@ fn view(remote: &RemoteRecord, owner: &str) -> Result<RemoteView> {
         credentials: kind.to_string(),
         owner: owner.to_string(),
     })
+}
+
+impl Registry {
+    /// `GET remotes/<name>/credentials/`: the remote's stored credentials as they were given
+    /// (flat, or split into `{read, write}`; `{}` for none), for its owner only — 404 when
+    /// missing, 403 when not the caller's, like [`Registry::get_remote`]. Values a client
+    /// encrypted are returned encrypted: this is how the owner re-encrypts them with a new key.
+    pub fn remote_credentials(&self, caller: &Caller, name: &str) -> Result<Value> {
+        self.audited(
+            Action::RemoteCredentials,
+            caller.name(),
+            Subject::remote(name),
+            || {
+                let remote = self.owned_remote(caller, name)?;
+                let stored = sealing::open(
+                    &self.ring,
+                    Holder::Remote,
+                    &remote.name,
+                    remote.credentials.as_deref(),
+                )?;
+                Ok(stored.map_or_else(|| Value::Object(Map::new()), |c| c.to_value()))
+            },
+        )
+    }
 }

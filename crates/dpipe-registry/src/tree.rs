@@ -12,7 +12,8 @@ use dpipe_store::{PipeRecord, RemoteRecord, Store};
 use serde_json::{Map, Value};
 
 use crate::StoreResultExt;
-use crate::storage_codec;
+use crate::key_ring::KeyRing;
+use crate::sealing::{self, Holder};
 
 /// Chains longer than this are treated as corrupt rather than followed forever.
 const MAX_DEPTH: usize = 64;
@@ -103,8 +104,9 @@ impl Storage {
     /// The storage a root pipe provides: its remote's, or its inline fields.
     pub(crate) fn of_root(root: &PipeRecord, remotes: &mut RemoteCache<'_>) -> Result<Storage> {
         if let Some(remote_id) = root.remote_id {
+            let ring = remotes.ring;
             let remote = remotes.get(remote_id)?;
-            return Storage::of_remote(remote);
+            return Storage::of_remote(remote, ring);
         }
         let protocol =
             Protocol::parse(root.protocol.as_deref().unwrap_or_default()).map_err(|_| {
@@ -113,14 +115,19 @@ impl Storage {
         Ok(Storage {
             protocol,
             location: root.location.clone().unwrap_or_default(),
-            credentials: storage_codec::decode(root.credentials.as_deref())?,
+            credentials: sealing::open(
+                remotes.ring,
+                Holder::Pipe,
+                &root.name,
+                root.credentials.as_deref(),
+            )?,
             settings: root.settings.clone(),
             remote: None,
         })
     }
 
     /// The storage a remote describes.
-    pub(crate) fn of_remote(remote: &RemoteRecord) -> Result<Storage> {
+    pub(crate) fn of_remote(remote: &RemoteRecord, ring: &KeyRing) -> Result<Storage> {
         let protocol = Protocol::parse(&remote.protocol).map_err(|_| {
             Error::internal(format!(
                 "remote {} has no valid protocol stored",
@@ -130,7 +137,12 @@ impl Storage {
         Ok(Storage {
             protocol,
             location: remote.location.clone(),
-            credentials: storage_codec::decode(remote.credentials.as_deref())?,
+            credentials: sealing::open(
+                ring,
+                Holder::Remote,
+                &remote.name,
+                remote.credentials.as_deref(),
+            )?,
             settings: remote.settings.clone(),
             remote: Some(remote.name.clone()),
         })
@@ -150,17 +162,20 @@ impl Storage {
     }
 }
 
-/// Remotes looked up during one request, so listing many pipes reads each remote once.
+/// Remotes looked up during one request, so listing many pipes reads each remote once, with
+/// the key ring that opens their credentials.
 pub(crate) struct RemoteCache<'a> {
     store: &'a dyn Store,
+    ring: &'a KeyRing,
     remotes: HashMap<i64, RemoteRecord>,
 }
 
 impl<'a> RemoteCache<'a> {
-    /// An empty cache over `store`.
-    pub(crate) fn new(store: &'a dyn Store) -> RemoteCache<'a> {
+    /// An empty cache over `store`, opening credentials with `ring`.
+    pub(crate) fn new(store: &'a dyn Store, ring: &'a KeyRing) -> RemoteCache<'a> {
         RemoteCache {
             store,
+            ring,
             remotes: HashMap::new(),
         }
     }

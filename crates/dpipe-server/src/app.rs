@@ -97,7 +97,7 @@ impl AppState {
 
 /// The repo API over `registry`, with `limits`.
 pub fn app(registry: Registry, limits: Limits) -> Router {
-    let routes: [(&str, MethodRouter<AppState>); 14] = [
+    let routes: [(&str, MethodRouter<AppState>); 16] = [
         ("/health", get(meta::health)),
         ("/v1/openapi.json", get(meta::openapi)),
         ("/v1/docs", get(meta::docs)),
@@ -122,6 +122,7 @@ pub fn app(registry: Registry, limits: Limits) -> Router {
             get(pipes::list_grants).post(pipes::grant),
         ),
         ("/v1/api/pipes/{name}/credentials/", get(pipes::credentials)),
+        ("/v1/api/pipes/{name}/audit/", get(pipes::audit)),
         ("/v1/api/remotes/", get(remotes::list).post(remotes::create)),
         (
             "/v1/api/remotes/{name}/",
@@ -129,6 +130,10 @@ pub fn app(registry: Registry, limits: Limits) -> Router {
                 .patch(remotes::patch)
                 .put(remotes::put)
                 .delete(remotes::delete),
+        ),
+        (
+            "/v1/api/remotes/{name}/credentials/",
+            get(remotes::credentials),
         ),
     ];
     let mut router = Router::new();

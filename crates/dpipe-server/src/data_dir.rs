@@ -1,21 +1,28 @@
 //! The server's data folder: an exclusive lock so only one `dpipe serve` uses it, the server
-//! key that derives every user's token, and the SQLite repo database.
+//! key that derives every user's token, the key ring that seals stored credentials, and the
+//! SQLite repo database.
 //!
 //! ```text
-//! <dir>/            0700
-//!   dpipe.lock      held with an exclusive flock while the server runs
-//!   server.key      64 hex characters, 0600, written once (temp file + rename)
-//!   registry.sqlite the repo database (WAL, synchronous=FULL)
+//! <dir>/             0700
+//!   dpipe.lock       held with an exclusive flock while the server runs
+//!   server.key       64 hex characters, 0600, written once (temp file + rename)
+//!   credentials.key  the credentials key ring, 0600 (or $DPIPE_CREDENTIALS_KEYS, or a file
+//!                    named by --credentials-key-file)
+//!   registry.sqlite  the repo database (WAL, synchronous=FULL)
 //! ```
+//!
+//! Opening the folder also finishes what a crashed `dpipe serve rotate-key` left: values still
+//! sealed with an older key (or stored before sealing existed) are re-sealed with the current
+//! key, then the older keys are dropped from the ring file.
 
 use std::fmt;
 use std::fs::{self, DirBuilder, File, OpenOptions, TryLockError};
-use std::io::{ErrorKind, Write};
+use std::io::ErrorKind;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use dpipe_registry::{Clock, Registry, ServerKey};
+use dpipe_registry::{Clock, KeyRing, Registry, ServerKey, reseal_credentials, write_private_file};
 use dpipe_store::SqliteStore;
 
 use crate::ServerError;
@@ -24,6 +31,11 @@ use crate::ServerError;
 pub const LOCK_FILE: &str = "dpipe.lock";
 /// Name of the server key file inside the data folder.
 pub const KEY_FILE: &str = "server.key";
+/// Name of the credentials key ring file inside the data folder.
+pub const CREDENTIALS_KEY_FILE: &str = "credentials.key";
+/// Environment variable that may hold the credentials key ring instead of a file (keys in
+/// hex, current first, separated by commas or newlines).
+pub const CREDENTIALS_KEYS_ENV: &str = "DPIPE_CREDENTIALS_KEYS";
 /// Name of the SQLite database inside the data folder.
 pub const DATABASE_FILE: &str = "registry.sqlite";
 
@@ -36,6 +48,10 @@ pub struct DataDir {
     _lock: File,
     /// The key tokens are derived with.
     key: ServerKey,
+    /// The keys stored credentials are sealed with.
+    ring: KeyRing,
+    /// Where the ring is kept; `None` when it came from the environment.
+    ring_file: Option<PathBuf>,
     /// The repo database.
     store: Arc<SqliteStore>,
 }
@@ -49,10 +65,20 @@ impl fmt::Debug for DataDir {
 }
 
 impl DataDir {
+    /// [`DataDir::open_with`] with the credentials keys from the environment or the folder.
+    pub fn open(path: impl AsRef<Path>) -> Result<DataDir, ServerError> {
+        DataDir::open_with(path, None)
+    }
+
     /// Creates the folder (0700) if needed, takes its lock (failing with
     /// [`ServerError::InUse`], without touching anything, when another server holds it),
-    /// loads or generates the server key and opens the database.
-    pub fn open(path: impl AsRef<Path>) -> Result<DataDir, ServerError> {
+    /// loads or generates the server key and the credentials key ring (from `key_file`, else
+    /// [`CREDENTIALS_KEYS_ENV`], else [`CREDENTIALS_KEY_FILE`] in the folder), opens the
+    /// database and re-seals any credentials not sealed with the current key.
+    pub fn open_with(
+        path: impl AsRef<Path>,
+        key_file: Option<&Path>,
+    ) -> Result<DataDir, ServerError> {
         let path = path.as_ref();
         DirBuilder::new()
             .recursive(true)
@@ -100,12 +126,59 @@ impl DataDir {
             path: db_path,
             source,
         })?;
-        Ok(DataDir {
+        let (ring, ring_file) = load_ring(path, key_file)?;
+        let mut data = DataDir {
             path: path.to_path_buf(),
             _lock: lock,
             key,
+            ring,
+            ring_file,
             store: Arc::new(store),
-        })
+        };
+        data.finish_sealing()?;
+        Ok(data)
+    }
+
+    /// Seals every stored credential with a new key: the new key is added to the ring file
+    /// first, then all values are re-sealed in one transaction, then the old keys are
+    /// dropped. A crash at any point leaves every value readable with the keys in the file.
+    /// Returns how many values were re-sealed.
+    pub fn rotate_credentials_key(&mut self) -> Result<usize, ServerError> {
+        let Some(file) = self.ring_file.clone() else {
+            return Err(ServerError::Keys(format!(
+                "the credentials keys come from ${CREDENTIALS_KEYS_ENV}; rotate them there (put the new key first), then restart"
+            )));
+        };
+        let rotated = self.ring.rotated();
+        rotated
+            .save(&file)
+            .map_err(|e| ServerError::Keys(e.message().to_string()))?;
+        self.ring = rotated;
+        self.finish_sealing()
+    }
+
+    /// Re-seals what is not sealed with the current key, then drops the older keys from the
+    /// ring file.
+    fn finish_sealing(&mut self) -> Result<usize, ServerError> {
+        let count = reseal_credentials(self.store.as_ref(), &self.ring).map_err(|e| {
+            ServerError::Keys(format!(
+                "re-sealing the stored credentials failed: {}",
+                e.message()
+            ))
+        })?;
+        if count > 0 {
+            tracing::info!(count, "re-sealed stored credentials with the current key");
+        }
+        if let Some(file) = &self.ring_file {
+            let current = self.ring.without_old_keys();
+            if current.to_text() != self.ring.to_text() {
+                current
+                    .save(file)
+                    .map_err(|e| ServerError::Keys(e.message().to_string()))?;
+                self.ring = current;
+            }
+        }
+        Ok(count)
     }
 
     /// The folder's path.
@@ -115,7 +188,34 @@ impl DataDir {
 
     /// A registry over this folder's database and key, judging dates by `clock`.
     pub fn registry(&self, clock: Arc<dyn Clock>) -> Registry {
-        Registry::new(self.store.clone(), clock, self.key.clone())
+        Registry::new(
+            self.store.clone(),
+            clock,
+            self.key.clone(),
+            self.ring.clone(),
+        )
+    }
+}
+
+/// The credentials key ring and the file it lives in (`None` when from the environment).
+fn load_ring(
+    dir: &Path,
+    key_file: Option<&Path>,
+) -> Result<(KeyRing, Option<PathBuf>), ServerError> {
+    let from_file = |file: PathBuf| {
+        let ring = KeyRing::load_or_create(&file)
+            .map_err(|e| ServerError::Keys(e.message().to_string()))?;
+        warn_if_shared(&file)?;
+        Ok((ring, Some(file)))
+    };
+    if let Some(file) = key_file {
+        return from_file(file.to_path_buf());
+    }
+    match std::env::var(CREDENTIALS_KEYS_ENV) {
+        Ok(text) => KeyRing::from_text(&text.replace(',', "\n"))
+            .map(|ring| (ring, None))
+            .map_err(|e| ServerError::Keys(format!("${CREDENTIALS_KEYS_ENV}: {}", e.message()))),
+        Err(_) => from_file(dir.join(CREDENTIALS_KEY_FILE)),
     }
 }
 
@@ -132,7 +232,7 @@ fn load_or_create_key(dir: &Path) -> Result<ServerKey, ServerError> {
         }
         Err(e) if e.kind() == ErrorKind::NotFound => {
             let key = ServerKey::generate();
-            write_key(dir, &path, &key)?;
+            write_key(&path, &key)?;
             tracing::info!(path = %path.display(), "generated a new server key");
             Ok(key)
         }
@@ -144,31 +244,11 @@ fn load_or_create_key(dir: &Path) -> Result<ServerKey, ServerError> {
     }
 }
 
-/// Writes the key to a temporary file (0600 from the start), syncs it and renames it into
-/// place, then syncs the folder: a crash leaves either no key or the whole key, and a key
-/// once reported written survives, because every token depends on it.
-fn write_key(dir: &Path, path: &Path, key: &ServerKey) -> Result<(), ServerError> {
-    let tmp = dir.join(format!(".{KEY_FILE}.tmp"));
-    // A leftover from a crash may have other permissions; `mode` applies only to new files.
-    if let Err(e) = fs::remove_file(&tmp)
-        && e.kind() != ErrorKind::NotFound
-    {
-        return Err(io_error("remove", &tmp)(e));
-    }
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(io_error("create the server key", &tmp))?;
-    file.write_all(format!("{}\n", key.to_hex()).as_bytes())
-        .map_err(io_error("write the server key", &tmp))?;
-    file.sync_all()
-        .map_err(io_error("sync the server key", &tmp))?;
-    fs::rename(&tmp, path).map_err(io_error("install the server key", path))?;
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_error("sync the data folder", dir))
+/// Writes the key file: a crash leaves either no key or the whole key, and a key once
+/// reported written survives, because every token depends on it.
+fn write_key(path: &Path, key: &ServerKey) -> Result<(), ServerError> {
+    write_private_file(path, format!("{}\n", key.to_hex()).as_bytes())
+        .map_err(io_error("write the server key", path))
 }
 
 /// Wraps an OS error about `path` met while doing `action`.

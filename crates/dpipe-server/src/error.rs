@@ -32,6 +32,9 @@ pub enum ServerError {
         /// What is wrong with it.
         message: String,
     },
+    /// The credentials key ring is missing, malformed, or could not be used.
+    #[error("credentials keys: {0}")]
+    Keys(String),
     /// The repo database could not be opened or migrated.
     #[error("cannot open the repo database {}: {source}", path.display())]
     Database {

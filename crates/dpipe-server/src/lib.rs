@@ -18,7 +18,9 @@ mod routes;
 mod serve;
 
 pub use app::{Limits, app};
-pub use data_dir::{DATABASE_FILE, DataDir, KEY_FILE, LOCK_FILE};
+pub use data_dir::{
+    CREDENTIALS_KEY_FILE, CREDENTIALS_KEYS_ENV, DATABASE_FILE, DataDir, KEY_FILE, LOCK_FILE,
+};
 pub use error::ServerError;
 pub use logging::init_logging;
-pub use serve::{ServeOptions, default_data_dir, run, serve, shutdown_signal};
+pub use serve::{ServeOptions, default_data_dir, rotate_key, run, serve, shutdown_signal};

@@ -4,10 +4,11 @@
 //! and the path's resource name.
 
 use std::future::poll_fn;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 
 use axum::body::{Body, HttpBody};
-use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request};
 use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH};
 use axum::http::request::Parts;
 use dpipe_core::{Error, ErrorKind};
@@ -135,6 +136,21 @@ impl<S: Send + Sync> FromRequestParts<S> for Name {
             .await
             .map(|Path(name)| Name(name))
             .map_err(|_| ApiError(Error::not_found()))
+    }
+}
+
+/// The IP address of the peer the request came from, when the server was started with
+/// connect info (as [`crate::serve`] does). `X-Forwarded-For` is not trusted: behind a proxy
+/// every client has the proxy's address.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SourceIp(pub(crate) Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for SourceIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<SourceIp, Self::Rejection> {
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>();
+        Ok(SourceIp(peer.map(|ConnectInfo(addr)| addr.ip())))
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::Router;
@@ -22,13 +22,18 @@ pub struct ServeOptions {
     pub listen: SocketAddr,
     /// The data folder (see [`DataDir`]).
     pub data_dir: PathBuf,
+    /// A credentials key ring file to use instead of the one in the data folder.
+    pub credentials_key_file: Option<PathBuf>,
 }
 
 /// Opens the data folder, binds, serves until Ctrl-C or SIGTERM, shuts down gracefully.
 pub async fn run(options: ServeOptions) -> Result<(), ServerError> {
     let shutdown = shutdown_signal()?;
-    let path = options.data_dir.clone();
-    let data = tokio::task::spawn_blocking(move || DataDir::open(&path))
+    let (path, key_file) = (
+        options.data_dir.clone(),
+        options.credentials_key_file.clone(),
+    );
+    let data = tokio::task::spawn_blocking(move || DataDir::open_with(&path, key_file.as_deref()))
         .await
         .map_err(|e| ServerError::Serve(std::io::Error::other(e)))??;
     let listener = TcpListener::bind(options.listen)
@@ -49,6 +54,15 @@ pub async fn run(options: ServeOptions) -> Result<(), ServerError> {
     Ok(())
 }
 
+/// `dpipe serve rotate-key`: seals every stored credential of the (stopped) server's data
+/// folder with a new key; returns how many were re-sealed.
+pub fn rotate_key(
+    data_dir: &Path,
+    credentials_key_file: Option<&Path>,
+) -> Result<usize, ServerError> {
+    DataDir::open_with(data_dir, credentials_key_file)?.rotate_credentials_key()
+}
+
 /// Serves `router` on `listener` until `shutdown` completes, then stops accepting and waits
 /// for the requests in flight to finish.
 pub async fn serve(
@@ -60,7 +74,9 @@ pub async fn serve(
         // Answers are written in one go; do not let Nagle hold back their last segment.
         let _ = stream.set_nodelay(true);
     });
-    axum::serve(listener, router)
+    // The peer's address reaches handlers as `ConnectInfo` (login rate limits per source).
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -11,10 +11,14 @@ mod sqlite;
 
 pub use error::{StoreError, StoreResult};
 pub use records::{
-    GrantRecord, Grantee, NewGrant, NewPipe, NewRemote, NewUser, PipeRecord, RemoteRecord,
-    UserRecord,
+    AuditRecord, GrantRecord, Grantee, NewAuditEvent, NewGrant, NewPipe, NewRemote, NewUser,
+    PIPE_CREATE_ACTION, PipeRecord, RemoteRecord, UserRecord,
 };
 pub use sqlite::SqliteStore;
+
+/// The callback of [`Store::rewrite_credentials`]: (kind, name, stored) → new stored text.
+pub type CredentialsRewrite<'a> =
+    dyn FnMut(&str, &str, &str) -> Result<Option<String>, String> + 'a;
 
 /// Where the repo API's state lives. Each method is atomic; uniqueness of user names, emails,
 /// remote names, pipe names and (pipe, grantee) pairs is enforced here.
@@ -67,4 +71,20 @@ pub trait Store: Send + Sync {
     fn grants_on_pipe(&self, pipe_id: i64) -> StoreResult<Vec<GrantRecord>>;
     /// The grants that can reach a caller: those to `user_id` (if any) and public ones.
     fn grants_reaching(&self, user_id: Option<i64>) -> StoreResult<Vec<GrantRecord>>;
+
+    /// Appends one event to the audit trail.
+    fn insert_audit(&self, event: &NewAuditEvent) -> StoreResult<AuditRecord>;
+    /// The newest `limit` audit events about the pipes named `pipes`, newest first. A pipe's
+    /// events count from its latest allowed [`PIPE_CREATE_ACTION`] on, so a name reused after
+    /// a delete does not show the earlier pipe's events.
+    fn audit_events_for_pipes(
+        &self,
+        pipes: &[String],
+        limit: usize,
+    ) -> StoreResult<Vec<AuditRecord>>;
+
+    /// Passes every stored credentials value to `rewrite` as (`remote`|`pipe`, record name,
+    /// stored text) and stores what it returns (`None`: keep), all in one transaction; an
+    /// `Err` from `rewrite` rolls everything back. Returns how many values were rewritten.
+    fn rewrite_credentials(&self, rewrite: &mut CredentialsRewrite<'_>) -> StoreResult<usize>;
 }

@@ -220,3 +220,42 @@ pub struct NewGrant {
     /// Last day of access.
     pub expiration_date: Option<NaiveDate>,
 }
+
+/// The action of the audit event that starts a pipe's trail: a pipe's events count from its
+/// latest allowed creation, so a name reused after a delete starts with an empty trail.
+pub const PIPE_CREATE_ACTION: &str = "pipe.create";
+
+/// One audit event to record: who did (or tried) what, to which pipe, remote or grantee, and
+/// how it ended. Holds no secret by construction: names, roles and outcomes only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAuditEvent {
+    /// When, as RFC 3339 UTC text (the registry's clock).
+    pub at: String,
+    /// The acting username, or `-` for an anonymous caller.
+    pub who: String,
+    /// What was done, e.g. `credentials.read`, `grant.set`, `pipe.update`, `login.failed`.
+    pub action: String,
+    /// The pipe it was about, by name.
+    pub pipe: Option<String>,
+    /// The remote it was about, by name.
+    pub remote: Option<String>,
+    /// The grantee of a grant change: a username, an email or `public`.
+    pub grantee: Option<String>,
+    /// The role a grant gives (`read`, `write`, `admin`).
+    pub role: Option<String>,
+    /// The client's IP address, where the registry knows it (logins).
+    pub source: Option<String>,
+    /// `allowed` or `refused`.
+    pub outcome: String,
+    /// Why it was refused (an error kind such as `forbidden`), `None` when allowed.
+    pub reason: Option<String>,
+}
+
+/// A recorded audit event: [`NewAuditEvent`] with its row id, which orders events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// Row id; later events have larger ids.
+    pub id: i64,
+    /// The event as recorded.
+    pub event: NewAuditEvent,
+}

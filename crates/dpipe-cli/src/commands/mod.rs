@@ -1,15 +1,20 @@
 //! The commands, one module per group; [`run`] parses the command line and dispatches.
 
 mod account;
+mod audit;
+mod codec;
+mod key;
 mod perm;
 mod pipe;
 mod profile;
 mod remote;
+mod s3;
 mod serve;
 
 use clap::Parser;
 
 use crate::cli::{Cli, Command};
+use crate::output::Output;
 use crate::settings::Context;
 
 /// Parses the command line and runs the command.
@@ -18,7 +23,7 @@ pub fn run() -> anyhow::Result<()> {
     // Loaded only by the commands that use a profile: the server runs whatever the file holds.
     let ctx = || Context::load(&cli.global);
     match cli.command {
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => serve::run(args, &Output::new(cli.global.json)),
         Command::Profile(command) => profile::run(&mut ctx()?, command),
         Command::Register(args) => account::register(&mut ctx()?, args),
         Command::Login(args) => account::login(&mut ctx()?, args),
@@ -28,5 +33,10 @@ pub fn run() -> anyhow::Result<()> {
         Command::Remote(command) => remote::run(&ctx()?, command),
         Command::Pipe(command) => pipe::run(&ctx()?, command),
         Command::Perm(command) => perm::run(&ctx()?, command),
+        Command::Audit(args) => audit::run(&ctx()?, args),
+        Command::Key(command) => key::run(&mut ctx()?, command),
+        Command::Encode(args) => codec::encode(&ctx()?, args),
+        Command::Decode(args) => codec::decode(&ctx()?, args),
+        Command::S3(command) => s3::run(&cli.global, command),
     }
 }

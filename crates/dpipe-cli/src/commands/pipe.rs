@@ -2,10 +2,12 @@
 //! or under a parent pipe.
 
 use anyhow::Context as _;
+use dpipe_client::encode::ResourceKind;
+use dpipe_core::role::Access;
 use dpipe_core::wire::PipeView;
 use serde_json::Value;
 
-use crate::body::pipe_body;
+use crate::body::{encrypt_if_asked, pipe_body};
 use crate::cli::PipeCommand;
 use crate::output::{fields, or_dash, table};
 use crate::settings::Context;
@@ -15,6 +17,7 @@ pub fn run(ctx: &Context, command: PipeCommand) -> anyhow::Result<()> {
     match command {
         PipeCommand::Create(args) => {
             let body = pipe_body(&args, &ctx.out)?;
+            let body = encrypt_if_asked(ctx, &args.storage, body, ResourceKind::Pipe)?;
             let pipe = ctx
                 .api()?
                 .create_pipe(&body)
@@ -23,6 +26,7 @@ pub fn run(ctx: &Context, command: PipeCommand) -> anyhow::Result<()> {
         }
         PipeCommand::Upsert(args) => {
             let body = pipe_body(&args, &ctx.out)?;
+            let body = encrypt_if_asked(ctx, &args.storage, body, ResourceKind::Pipe)?;
             let pipe = ctx
                 .api()?
                 .upsert_pipe(&body)
@@ -56,6 +60,23 @@ pub fn run(ctx: &Context, command: PipeCommand) -> anyhow::Result<()> {
                 .get_pipe(&name)
                 .with_context(|| format!("pipe {name}"))?;
             ctx.out.show(&pipe, show)
+        }
+        PipeCommand::Credentials { name, write } => {
+            let access = if write { Access::Write } else { Access::Read };
+            let credentials = ctx
+                .api()?
+                .credentials(&name, access)
+                .with_context(|| format!("pipe {name}"))?;
+            ctx.out.show(&credentials, |map| {
+                let pairs: Vec<(&str, String)> = map
+                    .iter()
+                    .map(|(k, v)| {
+                        let text = v.as_str().map_or_else(|| v.to_string(), String::from);
+                        (k.as_str(), text)
+                    })
+                    .collect();
+                fields(&pairs)
+            })
         }
         PipeCommand::Delete { name } => {
             ctx.api()?

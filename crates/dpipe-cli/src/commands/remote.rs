@@ -2,9 +2,10 @@
 //! and never come back out.
 
 use anyhow::Context as _;
+use dpipe_client::encode::ResourceKind;
 use dpipe_core::wire::RemoteView;
 
-use crate::body::remote_body;
+use crate::body::{encrypt_if_asked, remote_body};
 use crate::cli::RemoteCommand;
 use crate::output::{fields, table};
 use crate::settings::Context;
@@ -14,6 +15,7 @@ pub fn run(ctx: &Context, command: RemoteCommand) -> anyhow::Result<()> {
     match command {
         RemoteCommand::Upsert(args) => {
             let body = remote_body(&args, &ctx.out)?;
+            let body = encrypt_if_asked(ctx, &args, body, ResourceKind::Remote)?;
             let name = body
                 .get("name")
                 .and_then(|n| n.as_str())
@@ -62,7 +64,8 @@ pub fn run(ctx: &Context, command: RemoteCommand) -> anyhow::Result<()> {
     }
 }
 
-fn show(remote: &RemoteView) -> String {
+/// A remote as `key: value` lines (never its credentials, which the view does not hold).
+pub(super) fn show(remote: &RemoteView) -> String {
     let json = |value: &serde_json::Value| match value.as_object() {
         Some(map) if map.is_empty() => String::new(),
         _ => value.to_string(),

@@ -1,18 +1,41 @@
 //! `dpipe serve`: runs the repo API server (crate `dpipe-server`) until Ctrl-C or SIGTERM,
-//! logging to stderr (`RUST_LOG` sets the level).
+//! logging to stderr (`RUST_LOG` sets the level); `dpipe serve rotate-key` re-seals the stored
+//! credentials of a stopped server with a new key.
 
-use crate::cli::ServeArgs;
+use std::path::PathBuf;
 
-/// Starts the server on a Tokio runtime and waits for it to stop.
-pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+use crate::cli::{ServeArgs, ServeCommand, ServerDataArgs};
+use crate::output::Output;
+
+/// Starts the server on a Tokio runtime and waits for it to stop, or runs a maintenance
+/// command.
+pub fn run(args: ServeArgs, out: &Output) -> anyhow::Result<()> {
     dpipe_server::init_logging();
-    let data_dir = args.data_dir.unwrap_or_else(dpipe_server::default_data_dir);
+    if let Some(ServeCommand::RotateKey(data)) = args.command {
+        let (data_dir, key_file) = locations(data);
+        let count = dpipe_server::rotate_key(&data_dir, key_file.as_deref())?;
+        out.note(&format!(
+            "Sealed the stored credentials of {} with a new key ({count} re-sealed); the old key is gone.",
+            data_dir.display()
+        ));
+        return Ok(());
+    }
+    let (data_dir, credentials_key_file) = locations(args.data);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(dpipe_server::run(dpipe_server::ServeOptions {
         listen: args.listen,
         data_dir,
+        credentials_key_file,
     }))?;
     Ok(())
+}
+
+/// The data folder (default: the user's data folder) and the key ring file, if given.
+fn locations(data: ServerDataArgs) -> (PathBuf, Option<PathBuf>) {
+    (
+        data.data_dir.unwrap_or_else(dpipe_server::default_data_dir),
+        data.credentials_key_file,
+    )
 }

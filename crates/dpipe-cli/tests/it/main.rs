@@ -2,7 +2,10 @@
 //! profiles file and home folder, in local mode or against a real repo API server.
 
 mod accounts;
+mod audit;
+mod encryption;
 mod local_mode;
 mod profiles;
+mod s3;
 mod support;
 mod wrong_calls;

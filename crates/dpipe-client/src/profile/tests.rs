@@ -2,11 +2,14 @@
 
 use super::*;
 
+/// A valid key text (what `Key::to_text` writes).
+const KEY: &str = "secret-key-0123456789abcdefghijklmnopqrstuw";
+
 fn server(url: &str) -> ProfileEntry {
     ProfileEntry {
         server: Some(url.into()),
         token: Some("secret-token".into()),
-        key: Some("secret-key".into()),
+        key: Some(KEY.into()),
         ..Default::default()
     }
 }
@@ -30,7 +33,7 @@ fn server_profile_resolves_with_defaults() {
     );
     assert!(p.repo().ends_with("dpipe/files/work"));
     assert!(!p.is_local());
-    assert_eq!(p.key(), Some("secret-key"));
+    assert_eq!(p.key().map(Key::to_text).as_deref(), Some(KEY));
 }
 
 #[test]

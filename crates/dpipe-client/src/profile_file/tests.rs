@@ -15,11 +15,13 @@ fn round_trip_keeps_everything_private() {
     let path = dir.path().join("nested/config.toml");
     let mut config = ConfigFile::load(&path).unwrap();
     assert_eq!(config.names().count(), 0);
+    let (key, old) = (Key::generate().unwrap(), Key::generate().unwrap());
     config
         .insert(
             "work",
             ProfileEntry {
-                key: Some("k1".into()),
+                key: Some(key.to_text()),
+                previous_keys: vec![old.to_text()],
                 ..server("http://h:1")
             },
         )
@@ -42,7 +44,11 @@ fn round_trip_keeps_everything_private() {
         "the first profile is the default"
     );
     assert_eq!(loaded.profiles, config.profiles);
-    assert_eq!(loaded.profile(None).unwrap().key(), Some("k1"));
+    let profile = loaded.profile(None).unwrap();
+    assert_eq!(profile.key(), Some(&key));
+    assert_eq!(profile.keys().previous(), [old]);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("previous_keys"), "{text}");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

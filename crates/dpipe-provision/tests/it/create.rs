@@ -3,8 +3,8 @@
 
 use dpipe_provision::create_bucket_with_users;
 
-use crate::moto::{self, REGION, json_of, keys_of};
 use crate::objects::{as_user, assert_denied, delete, get, list, put};
+use dpipe_testkit::moto::{self, REGION, json_of, keys_of};
 
 #[tokio::test]
 async fn creates_a_bucket_with_least_privilege_users() {

@@ -6,7 +6,7 @@ use dpipe_provision::{
     delete_bucket, delete_user,
 };
 
-use crate::moto::{self, REGION, bucket_exists, closed_port, user_exists};
+use dpipe_testkit::moto::{self, REGION, bucket_exists, closed_port, user_exists};
 
 async fn session_at(url: String, keys: AccessKeyPair) -> AdminSession {
     let options = SessionOptions {

@@ -5,7 +5,6 @@
 mod create;
 mod docs;
 mod errors;
-mod moto;
 mod objects;
 mod remove;
 mod rollback;

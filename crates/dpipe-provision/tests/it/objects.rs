@@ -7,7 +7,7 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use dpipe_provision::{AccessKeyPair, AdminSession};
 
-use crate::moto;
+use dpipe_testkit::moto;
 
 /// `Ok` or the AWS error code of the call.
 pub type Outcome<T = ()> = Result<T, String>;

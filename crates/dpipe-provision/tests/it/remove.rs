@@ -3,8 +3,8 @@
 
 use dpipe_provision::{ErrorKind, Removal, create_bucket_with_users, delete_bucket, delete_user};
 
-use crate::moto::{self, bucket_exists, keys_of, user_exists};
 use crate::objects::{as_user, list, put};
+use dpipe_testkit::moto::{self, bucket_exists, keys_of, user_exists};
 
 #[tokio::test]
 async fn removes_bucket_users_and_keys() {

@@ -4,7 +4,7 @@
 
 use dpipe_provision::{ErrorKind, create_bucket_with_users};
 
-use crate::moto::{self, bucket_exists, keys_of, user_exists};
+use dpipe_testkit::moto::{self, bucket_exists, keys_of, user_exists};
 
 #[tokio::test]
 async fn a_failure_after_the_read_key_was_made_deletes_it_and_its_user() {

@@ -6,7 +6,7 @@ use axum::response::Response;
 
 use crate::app::AppState;
 use crate::reply::Reply;
-use crate::request::{Auth, JsonBody, Name};
+use crate::request::{Auth, JsonBody, Name, SourceIp};
 
 /// `GET /v1/api/` → 200 `{username, email}`.
 pub(crate) async fn whoami(State(state): State<AppState>, auth: Auth) -> Response {
@@ -24,10 +24,15 @@ pub(crate) async fn register(State(state): State<AppState>, JsonBody(body): Json
         .await
 }
 
-/// `POST /v1/api/accounts/token/` → 200 `{token}`.
-pub(crate) async fn login(State(state): State<AppState>, JsonBody(body): JsonBody) -> Response {
+/// `POST /v1/api/accounts/token/` → 200 `{token}`; 429 after too many failed logins for the
+/// username or from the client's address.
+pub(crate) async fn login(
+    State(state): State<AppState>,
+    SourceIp(source): SourceIp,
+    JsonBody(body): JsonBody,
+) -> Response {
     state
-        .call_anonymous(move |registry| Reply::ok(&registry.login(&body)?))
+        .call_anonymous(move |registry| Reply::ok(&registry.login(&body, source)?))
         .await
 }
 

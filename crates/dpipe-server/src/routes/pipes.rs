@@ -116,6 +116,15 @@ pub(crate) async fn grant(
         .await
 }
 
+/// `GET /v1/api/pipes/{name}/audit/` → 200, the pipe's audit trail, newest first (owner only).
+pub(crate) async fn audit(State(state): State<AppState>, auth: Auth, Name(name): Name) -> Response {
+    state
+        .call(auth, move |registry, caller| {
+            Reply::ok(&registry.audit(caller, &name)?)
+        })
+        .await
+}
+
 /// `GET /v1/api/pipes/{name}/credentials/?role=read|write[&renew=True]` → 200, the flat
 /// credentials object the d6tpipe client hands to boto3 or its FTP login.
 pub(crate) async fn credentials(

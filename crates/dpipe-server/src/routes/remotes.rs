@@ -40,6 +40,20 @@ pub(crate) async fn get(State(state): State<AppState>, auth: Auth, Name(name): N
         .await
 }
 
+/// `GET /v1/api/remotes/{name}/credentials/` → 200, the remote's stored credentials (flat,
+/// `{read, write}` or `{}`), for its owner only.
+pub(crate) async fn credentials(
+    State(state): State<AppState>,
+    auth: Auth,
+    Name(name): Name,
+) -> Response {
+    state
+        .call(auth, move |registry, caller| {
+            Reply::ok(&registry.remote_credentials(caller, &name)?)
+        })
+        .await
+}
+
 /// `PATCH /v1/api/remotes/{name}/` → 200.
 pub(crate) async fn patch(
     State(state): State<AppState>,

@@ -3,6 +3,7 @@
 //! the process must die, a child process ([`child`]).
 
 mod accounts;
+mod audit_log;
 mod child;
 mod data_dir;
 mod durability;
@@ -11,4 +12,5 @@ mod permissions;
 mod pipes;
 mod raw_http;
 mod routes;
+mod sealing;
 mod wrong_calls;

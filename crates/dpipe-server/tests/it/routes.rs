@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::raw_http::{Call, D6t};
 
 /// Every route the server must serve (protocol §2 plus dpipe's additions).
-const ROUTES: [&str; 14] = [
+const ROUTES: [&str; 16] = [
     "/health",
     "/v1/openapi.json",
     "/v1/docs",
@@ -21,8 +21,10 @@ const ROUTES: [&str; 14] = [
     "/v1/api/pipes/{name}/",
     "/v1/api/pipes/{name}/permissions/",
     "/v1/api/pipes/{name}/credentials/",
+    "/v1/api/pipes/{name}/audit/",
     "/v1/api/remotes/",
     "/v1/api/remotes/{name}/",
+    "/v1/api/remotes/{name}/credentials/",
 ];
 
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];

@@ -7,7 +7,10 @@ use rusqlite::Connection;
 use crate::{StoreError, StoreResult};
 
 /// Every migration, oldest first; the position + 1 is the schema version it produces.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_initial.sql"),
+    include_str!("migrations/0002_audit.sql"),
+];
 
 /// Brings the database to the newest schema, each step in its own transaction.
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {

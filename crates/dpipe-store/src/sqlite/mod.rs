@@ -2,6 +2,8 @@
 //! acknowledged write survives a crash of the process, and several processes can share the
 //! file without corrupting it.
 
+mod audit;
+mod credentials;
 mod grants;
 mod migrations;
 mod pipes;
@@ -15,10 +17,10 @@ use std::time::Duration;
 use rusqlite::{Connection, ErrorCode};
 
 use crate::records::{
-    GrantRecord, Grantee, NewGrant, NewPipe, NewRemote, NewUser, PipeRecord, RemoteRecord,
-    UserRecord,
+    AuditRecord, GrantRecord, Grantee, NewAuditEvent, NewGrant, NewPipe, NewRemote, NewUser,
+    PipeRecord, RemoteRecord, UserRecord,
 };
-use crate::{Store, StoreError, StoreResult};
+use crate::{CredentialsRewrite, Store, StoreError, StoreResult};
 
 /// A [`Store`] over one SQLite file. Calls are serialized on one connection: SQLite allows one
 /// writer at a time anyway, and the repo API's operations are short.
@@ -133,6 +135,20 @@ impl Store for SqliteStore {
     }
     fn grants_reaching(&self, user_id: Option<i64>) -> StoreResult<Vec<GrantRecord>> {
         grants::reaching(&self.conn(), user_id)
+    }
+
+    fn insert_audit(&self, event: &NewAuditEvent) -> StoreResult<AuditRecord> {
+        audit::insert(&self.conn(), event)
+    }
+    fn audit_events_for_pipes(
+        &self,
+        pipes: &[String],
+        limit: usize,
+    ) -> StoreResult<Vec<AuditRecord>> {
+        audit::for_pipes(&self.conn(), pipes, limit)
+    }
+    fn rewrite_credentials(&self, rewrite: &mut CredentialsRewrite<'_>) -> StoreResult<usize> {
+        credentials::rewrite(&mut self.conn(), rewrite)
     }
 }
 

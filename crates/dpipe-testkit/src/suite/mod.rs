@@ -4,6 +4,7 @@
 //!
 //! Each case asserts the error kind *and* text of a wrong call, and that nothing changed.
 
+pub mod audit;
 pub mod credentials;
 pub mod inheritance;
 pub mod permissions;
@@ -45,6 +46,10 @@ macro_rules! registry_suite {
             remotes::remote_lifecycle,
             remotes::remote_wrong_calls_change_nothing,
             remotes::remote_ownership,
+            audit::audit_lists_exactly_the_credential_fetches,
+            audit::audit_is_for_owners_and_covers_descendants,
+            audit::audit_holds_no_secret,
+            remotes::remote_credentials_for_owner_only,
         );
     };
     (@cases $make:expr; $($module:ident :: $case:ident),* $(,)?) => {

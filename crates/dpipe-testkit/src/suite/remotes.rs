@@ -173,3 +173,46 @@ pub fn remote_ownership(h: &dyn Harness) {
     assert!(other.list_pipes().unwrap().is_empty());
     assert_eq!(owner.get_remote("mine").unwrap().location, "127.0.0.1:2222");
 }
+
+/// The owner reads a remote's stored credentials (flat, split or none) as given; others get
+/// 403 and a missing remote 404.
+pub fn remote_credentials_for_owner_only(h: &dyn Harness) {
+    let owner = h.user("owner");
+    let other = h.user("other");
+    owner.create_remote(&sftp_remote("box")).unwrap();
+    assert_eq!(
+        owner.remote_credentials("box").unwrap(),
+        json!({"username": "files", "password": "pw-1"})
+    );
+    let split = json!({"read": {"key": "R", "secret": "r"},
+        "write": {"aws_access_key_id": "W", "aws_secret_access_key": "w"}});
+    owner
+        .create_remote(
+            &json!({"name": "bkt", "protocol": "s3", "location": "bkt", "credentials": split}),
+        )
+        .unwrap();
+    assert_eq!(
+        owner.remote_credentials("bkt").unwrap(),
+        json!({"read": {"aws_access_key_id": "R", "aws_secret_access_key": "r"},
+            "write": {"aws_access_key_id": "W", "aws_secret_access_key": "w"}}),
+        "split, with the aliases stored under their names"
+    );
+    owner
+        .create_remote(&json!({"name": "open", "protocol": "fs", "location": "/srv"}))
+        .unwrap();
+    assert_eq!(owner.remote_credentials("open").unwrap(), json!({}));
+    expect_err(
+        other.remote_credentials("box"),
+        ErrorKind::Forbidden,
+        "permission",
+    );
+    expect_err(
+        owner.remote_credentials("gone"),
+        ErrorKind::NotFound,
+        "Not found",
+    );
+    if let Some(anonymous) = h.anonymous() {
+        let err = anonymous.remote_credentials("box").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");
+    }
+}

@@ -2,6 +2,7 @@
 //! the account rules only the server has.
 
 mod accounts;
+mod login_limits;
 
 mod local_mode {
     dpipe_testkit::registry_suite!(dpipe_testkit::harness::LocalHarness::new());

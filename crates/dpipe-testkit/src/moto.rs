@@ -1,7 +1,8 @@
-//! The moto server every test of this binary talks to: started once on a free 127.0.0.1 port
-//! from the venv made by `scripts/install-moto.sh` (`DPIPE_MOTO_VENV`, default
-//! `$HOME/.cache/dpipe-moto-venv`; a missing venv fails the tests, it does not skip them),
-//! with IAM enforcement on, plus helpers that look at its state as an all-powerful root.
+//! A real moto server (a local AWS with S3 and IAM) for tests: started once per test binary on
+//! a free 127.0.0.1 port from the venv made by `scripts/install-moto.sh` (`DPIPE_MOTO_VENV`,
+//! default `$HOME/.cache/dpipe-moto-venv`; a missing venv fails the tests, it does not skip
+//! them), with IAM enforcement on, plus helpers that make admin users and look at its state as
+//! an all-powerful root. Its log is `$TMPDIR/dpipe-moto-PORT.log`.
 //!
 //! Enforcement: `INITIAL_NO_AUTH_ACTION_COUNT=3` lets exactly the three bootstrap calls below
 //! through unauthenticated (create the root user, give it `*:*`, create its key); every later
@@ -20,10 +21,12 @@ use serde_json::{Value, json};
 
 /// Requests moto serves without authentication: the bootstrap in [`bootstrap_root`].
 const UNAUTHENTICATED_CALLS: &str = "3";
+/// The region every session on moto uses.
 pub const REGION: &str = "us-east-1";
 
 /// A running moto server and the keys of its root user.
 pub struct Moto {
+    /// `http://127.0.0.1:PORT`.
     pub url: String,
     root: AccessKeyPair,
     /// Holds the watchdog's stdin open: when this process exits, the pipe closes and the
@@ -56,7 +59,7 @@ fn start() -> Moto {
         .local_addr()
         .unwrap()
         .port();
-    let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("moto-{port}.log"));
+    let log = std::env::temp_dir().join(format!("dpipe-moto-{port}.log"));
     let mut watchdog = Command::new("sh")
         .arg("-c")
         // Background jobs of a non-interactive sh read /dev/null, so the watchdog reads the
@@ -155,13 +158,18 @@ pub async fn root() -> AdminSession {
     session(&moto().root).await
 }
 
-/// A session of a new admin user `test-admin-{name}` holding the documented admin policy
+/// A session of a new admin user `test-admin-{name}`: see [`admin_keys`].
+pub async fn admin(name: &str, without: &[&str]) -> AdminSession {
+    session(&admin_keys(name, without).await).await
+}
+
+/// The keys of a new admin user `test-admin-{name}` holding the documented admin policy
 /// (`PolicyDocument::admin`) minus the actions in `without`.
 ///
 /// Two adaptations to moto 5.2.5 only widen resources, never actions, so the documented
 /// action list is what is tested: moto authorizes every IAM call against the resource `*`
 /// (user ARNs never match), and `DeleteObjects` against the bucket ARN rather than each key.
-pub async fn admin(name: &str, without: &[&str]) -> AdminSession {
+pub async fn admin_keys(name: &str, without: &[&str]) -> AccessKeyPair {
     let mut policy = serde_json::to_value(PolicyDocument::admin()).unwrap();
     for statement in policy["Statement"].as_array_mut().unwrap() {
         let actions = statement["Action"].as_array_mut().unwrap();
@@ -201,11 +209,7 @@ pub async fn admin(name: &str, without: &[&str]) -> AdminSession {
         .await
         .expect("CreateAccessKey");
     let key = key.access_key().unwrap();
-    session(&AccessKeyPair::new(
-        key.access_key_id(),
-        key.secret_access_key(),
-    ))
-    .await
+    AccessKeyPair::new(key.access_key_id(), key.secret_access_key())
 }
 
 /// The access key ids of `user`, `None` when the user does not exist.

@@ -1,0 +1,277 @@
+//! The audit trail: every credential fetch, grant change, failed login, token rotation and
+//! settings change (pipes and remotes), allowed or refused, becomes one `tracing` line with
+//! target `dpipe::audit` and one row of the store's `audit_events` table. [`Registry::audited`]
+//! is the one place that records; operations wrap themselves in it. [`Registry::audit`] lists
+//! a pipe's trail for its owner.
+//!
+//! An event holds names, roles, outcomes and times only — never a token, password,
+//! credential value or request body. Names that come from the request (a pipe being created,
+//! a username being tried) are cut to [`MAX_NAME_CHARS`] with control characters replaced,
+//! and free-text fields are logged quoted, so a crafted name cannot forge log lines.
+//!
+//! When the store cannot record an event, the event is still logged, at error level with the
+//! cause. A credential fetch then fails closed (500, no credentials released): credentials
+//! never leave without a trace. Other operations have already been applied by then, so they
+//! report their own outcome; their event survives in the error line.
+
+use std::net::IpAddr;
+
+use chrono::SecondsFormat;
+use dpipe_core::role::Role;
+use dpipe_core::wire::AuditView;
+use dpipe_core::{Error, Result};
+use dpipe_store::{AuditRecord, NewAuditEvent, PIPE_CREATE_ACTION};
+use serde_json::Value;
+use tracing::Level;
+
+use crate::{Caller, Registry, StoreResultExt};
+
+/// The most events [`Registry::audit`] returns (the newest ones).
+pub const AUDIT_LIMIT: usize = 1000;
+/// Names taken from a request are cut to this many characters in the trail.
+const MAX_NAME_CHARS: usize = 128;
+
+/// What an audited operation does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Action {
+    CredentialsRead,
+    CredentialsWrite,
+    GrantSet,
+    GrantRevoke,
+    LoginFailed,
+    TokenRotate,
+    PipeCreate,
+    PipeUpdate,
+    PipeDelete,
+    RemoteCreate,
+    RemoteUpdate,
+    RemoteDelete,
+    RemoteCredentials,
+}
+
+impl Action {
+    /// The action's name in the trail.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Action::CredentialsRead => "credentials.read",
+            Action::CredentialsWrite => "credentials.write",
+            Action::GrantSet => "grant.set",
+            Action::GrantRevoke => "grant.revoke",
+            Action::LoginFailed => "login.failed",
+            Action::TokenRotate => "token.rotate",
+            Action::PipeCreate => PIPE_CREATE_ACTION,
+            Action::PipeUpdate => "pipe.update",
+            Action::PipeDelete => "pipe.delete",
+            Action::RemoteCreate => "remote.create",
+            Action::RemoteUpdate => "remote.update",
+            Action::RemoteDelete => "remote.delete",
+            Action::RemoteCredentials => "remote.credentials",
+        }
+    }
+
+    /// The fetch of credentials for the requested `role` (anything but `write` is a read).
+    pub(crate) fn credentials(role: Option<&str>) -> Action {
+        match role {
+            Some("write") => Action::CredentialsWrite,
+            _ => Action::CredentialsRead,
+        }
+    }
+
+    /// The grant change a permissions body asks for.
+    pub(crate) fn grant(body: &Value) -> Action {
+        match body.get("role").and_then(Value::as_str) {
+            Some("revoke") => Action::GrantRevoke,
+            _ => Action::GrantSet,
+        }
+    }
+
+    /// Credentials are released only once their release is recorded.
+    fn fails_closed(self) -> bool {
+        matches!(
+            self,
+            Action::CredentialsRead | Action::CredentialsWrite | Action::RemoteCredentials
+        )
+    }
+
+    /// A login is recorded only when it fails.
+    fn records_success(self) -> bool {
+        self != Action::LoginFailed
+    }
+}
+
+/// What an event is about. Built from names only, so it cannot carry a secret.
+#[derive(Debug, Default)]
+pub(crate) struct Subject {
+    pipe: Option<String>,
+    remote: Option<String>,
+    grantee: Option<String>,
+    role: Option<String>,
+    source: Option<IpAddr>,
+}
+
+impl Subject {
+    /// About the pipe `name`.
+    pub(crate) fn pipe(name: &str) -> Subject {
+        Subject {
+            pipe: Some(clean(name)),
+            ..Subject::default()
+        }
+    }
+
+    /// About the pipe named in a create body (nothing when it names none).
+    pub(crate) fn pipe_in(body: &Value) -> Subject {
+        Subject {
+            pipe: body.get("name").and_then(Value::as_str).map(clean),
+            ..Subject::default()
+        }
+    }
+
+    /// About the remote `name`.
+    pub(crate) fn remote(name: &str) -> Subject {
+        Subject {
+            remote: Some(clean(name)),
+            ..Subject::default()
+        }
+    }
+
+    /// About the remote named in a create body.
+    pub(crate) fn remote_in(body: &Value) -> Subject {
+        Subject {
+            remote: body.get("name").and_then(Value::as_str).map(clean),
+            ..Subject::default()
+        }
+    }
+
+    /// About a grant change on `pipe` as a permissions body asks for it: the grantee as given
+    /// (username, email or `public`) and the role.
+    pub(crate) fn grant(pipe: &str, body: &Value) -> Subject {
+        let text = |key: &str| body.get(key).and_then(Value::as_str).map(clean);
+        Subject {
+            grantee: text("username").or_else(|| text("email")),
+            role: text("role").filter(|role| role != "revoke"),
+            ..Subject::pipe(pipe)
+        }
+    }
+
+    /// A login attempt from `source`.
+    pub(crate) fn login(source: Option<IpAddr>) -> Subject {
+        Subject {
+            source,
+            ..Subject::default()
+        }
+    }
+}
+
+/// Request text made safe for the trail: bounded length, no control characters.
+fn clean(text: &str) -> String {
+    text.chars()
+        .take(MAX_NAME_CHARS)
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect()
+}
+
+/// One line with target `dpipe::audit` at `$level`; free text is logged quoted (Debug).
+macro_rules! log_event {
+    ($level:expr, $event:expr, $message:literal $(, $($extra:tt)+)?) => {{
+        let event: &NewAuditEvent = $event;
+        tracing::event!(
+            target: "dpipe::audit",
+            $level,
+            who = event.who.as_str(),
+            action = %event.action,
+            pipe = event.pipe.as_deref(),
+            remote = event.remote.as_deref(),
+            grantee = event.grantee.as_deref(),
+            role = event.role.as_deref(),
+            source = event.source.as_deref(),
+            outcome = %event.outcome,
+            reason = event.reason.as_deref(),
+            at = %event.at,
+            $($($extra)+,)?
+            $message
+        )
+    }};
+}
+
+impl Registry {
+    /// Runs `op` as `who` (a username, `-` for anonymous) and records its outcome as
+    /// `action` on `subject`, whether `Ok` or `Err`; see the module doc for what happens when
+    /// recording fails.
+    pub(crate) fn audited<T>(
+        &self,
+        action: Action,
+        who: &str,
+        subject: Subject,
+        op: impl FnOnce() -> Result<T>,
+    ) -> Result<T> {
+        let result = op();
+        if result.is_ok() && !action.records_success() {
+            return result;
+        }
+        let event = NewAuditEvent {
+            at: self
+                .clock
+                .now()
+                .to_rfc3339_opts(SecondsFormat::Millis, true),
+            who: clean(who),
+            action: action.as_str().to_string(),
+            pipe: subject.pipe,
+            remote: subject.remote,
+            grantee: subject.grantee,
+            role: subject.role,
+            source: subject.source.map(|ip| ip.to_string()),
+            outcome: if result.is_ok() { "allowed" } else { "refused" }.to_string(),
+            reason: result.as_ref().err().map(|e| e.kind().as_str().to_string()),
+        };
+        match &result {
+            Ok(_) => log_event!(Level::INFO, &event, "audit"),
+            Err(_) => log_event!(Level::WARN, &event, "audit"),
+        }
+        if let Err(error) = self.store.insert_audit(&event) {
+            log_event!(Level::ERROR, &event, "audit event not stored", error = %error);
+            if result.is_ok() && action.fails_closed() {
+                return Err(Error::internal(
+                    "The audit trail could not be written, so no credentials were released; see the server log.",
+                ));
+            }
+        }
+        result
+    }
+
+    /// `GET pipes/<name>/audit/`: the newest [`AUDIT_LIMIT`] events about the pipe and its
+    /// descendants, newest first — credential fetches, grant and settings changes, allowed or
+    /// refused. Only the owner (of the pipe or an ancestor) may list them: 404 for a missing
+    /// pipe, 401 anonymous, 403 anyone else. Descendants are today's: a child moved here
+    /// brings its trail along.
+    pub fn audit(&self, caller: &Caller, pipe: &str) -> Result<Vec<AuditView>> {
+        let access = self.access_view(caller)?;
+        let pipe = access.pipe(pipe)?;
+        access.require(pipe, Role::Owner)?;
+        let names: Vec<String> = access
+            .tree
+            .all()
+            .iter()
+            .filter(|p| access.tree.is_within(p.id, pipe.id))
+            .map(|p| p.name.clone())
+            .collect();
+        let records = self
+            .store
+            .audit_events_for_pipes(&names, AUDIT_LIMIT)
+            .or_internal()?;
+        Ok(records.into_iter().filter_map(view).collect())
+    }
+}
+
+fn view(record: AuditRecord) -> Option<AuditView> {
+    let event = record.event;
+    Some(AuditView {
+        at: event.at,
+        who: event.who,
+        action: event.action,
+        pipe: event.pipe?,
+        grantee: event.grantee,
+        role: event.role,
+        outcome: event.outcome,
+        reason: event.reason,
+    })
+}
