@@ -183,3 +183,33 @@ fn a_damaged_key_ring_is_a_clear_error() {
     assert!(matches!(err, ServerError::Keys(_)), "{err}");
     assert!(err.to_string().contains("64 hex"), "{err}");
 }
+
+#[test]
+fn a_sealed_value_swapped_into_another_row_does_not_open() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path();
+    {
+        let data = DataDir::open(dir).unwrap();
+        let (registry, owner) = populate(&data);
+        let mut other = remote_body();
+        other["name"] = json!("other-vault");
+        registry.create_remote(&owner, &other).unwrap();
+        registry.create_pipe(&owner, &json!({"name": "on-other", "remote": "other-vault"})).unwrap();
+    }
+    // Someone with write access to the database copies one remote's sealed credentials over
+    // another's: valid ciphertext under the current key, but bound to the wrong record.
+    let db = rusqlite::Connection::open(dir.join(dpipe_server::DATABASE_FILE)).unwrap();
+    db.execute(
+        "UPDATE remotes SET credentials = (SELECT credentials FROM remotes WHERE name = 'vault') WHERE name = 'other-vault'",
+        [],
+    )
+    .unwrap();
+    drop(db);
+    let data = DataDir::open(dir).unwrap();
+    let registry = data.registry(Arc::new(SystemClock));
+    let owner = registry.ensure_local_user("owner", "owner@example.com").unwrap();
+    let err = registry.credentials(&owner, "on-other", Some("read"), false).unwrap_err();
+    assert!(err.message().contains("cannot be read"), "{err}");
+    assert!(!err.message().contains("canary"), "{err}");
+    assert_eq!(secrets(&registry, &owner), CANARIES, "the untouched record still opens");
+}
