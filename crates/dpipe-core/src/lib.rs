@@ -2,13 +2,15 @@
 //!
 //! Everything that decides *what is valid* and *what follows from what* lives here:
 //! names ([`name`]), storage protocols ([`protocol`]), credentials ([`credentials`]),
-//! pipe options and `remotepath` ([`options`]), roles and grants ([`role`]), the resource
+//! pipe options and `remotepath` ([`options`]), roles and grants ([`role`]), file manifests
+//! ([`manifest`]), the resource
 //! shapes exchanged over the wire ([`wire`]) and the one [`Error`] type every other crate
 //! translates into.
 
 pub mod credentials;
 pub mod error;
 pub mod fields;
+pub mod manifest;
 pub mod name;
 pub mod options;
 pub mod protocol;

@@ -10,56 +10,8 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::str::FromStr;
 
-use crate::error::{Error, ErrorKind};
-
-/// A storage protocol dpipe speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Protocol {
-    /// Any S3-compatible service.
-    S3,
-    /// FTP (plain).
-    Ftp,
-    /// SFTP over the system's `ssh` client.
-    Sftp,
-    /// A local folder.
-    Fs,
-}
-
-impl Protocol {
-    /// The protocol's name as d6tpipe spells it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::S3 => "s3",
-            Self::Ftp => "ftp",
-            Self::Sftp => "sftp",
-            Self::Fs => "fs",
-        }
-    }
-}
-
-impl fmt::Display for Protocol {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Protocol {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self, Error> {
-        match s {
-            "s3" => Ok(Self::S3),
-            "ftp" => Ok(Self::Ftp),
-            "sftp" => Ok(Self::Sftp),
-            "fs" | "file" => Ok(Self::Fs),
-            other => Err(Error::new(
-                ErrorKind::Config,
-                format!("unknown protocol {other:?}"),
-            )),
-        }
-    }
-}
+pub use dpipe_core::protocol::Protocol;
 
 /// A remote location resolved for one pipe. `Debug` never shows credential values.
 #[derive(Clone, PartialEq, Eq)]

@@ -194,7 +194,12 @@ fn a_sealed_value_swapped_into_another_row_does_not_open() {
         let mut other = remote_body();
         other["name"] = json!("other-vault");
         registry.create_remote(&owner, &other).unwrap();
-        registry.create_pipe(&owner, &json!({"name": "on-other", "remote": "other-vault"})).unwrap();
+        registry
+            .create_pipe(
+                &owner,
+                &json!({"name": "on-other", "remote": "other-vault"}),
+            )
+            .unwrap();
     }
     // Someone with write access to the database copies one remote's sealed credentials over
     // another's: valid ciphertext under the current key, but bound to the wrong record.
@@ -207,9 +212,17 @@ fn a_sealed_value_swapped_into_another_row_does_not_open() {
     drop(db);
     let data = DataDir::open(dir).unwrap();
     let registry = data.registry(Arc::new(SystemClock));
-    let owner = registry.ensure_local_user("owner", "owner@example.com").unwrap();
-    let err = registry.credentials(&owner, "on-other", Some("read"), false).unwrap_err();
+    let owner = registry
+        .ensure_local_user("owner", "owner@example.com")
+        .unwrap();
+    let err = registry
+        .credentials(&owner, "on-other", Some("read"), false)
+        .unwrap_err();
     assert!(err.message().contains("cannot be read"), "{err}");
     assert!(!err.message().contains("canary"), "{err}");
-    assert_eq!(secrets(&registry, &owner), CANARIES, "the untouched record still opens");
+    assert_eq!(
+        secrets(&registry, &owner),
+        CANARIES,
+        "the untouched record still opens"
+    );
 }
