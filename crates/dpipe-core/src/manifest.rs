@@ -18,8 +18,29 @@ pub struct ManifestEntry {
     pub modified: Option<SystemTime>,
     /// The storage's ETag, quotes removed (S3; an MD5 only for single-part uploads).
     pub etag: Option<String>,
-    /// The SHA-256 (hex) dpipe stored with the object, when known without reading it.
+    /// The SHA-256 (hex) dpipe stored with the object, when known without reading it; for a
+    /// local file, its content hash.
     pub sha256: Option<String>,
+    /// The MD5 (hex) of a local file, to compare with an S3 ETag of a single-part upload.
+    pub md5: Option<String>,
+}
+
+/// What dpipe recorded of a file when it last synced it, on both sides: the state a later
+/// run compares against to tell who changed what since.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncedFile {
+    /// The path relative to the pipe's folder.
+    pub path: String,
+    /// Size in bytes (the same on both sides after a sync).
+    pub size: u64,
+    /// SHA-256 (hex) of the content synced.
+    pub sha256: String,
+    /// The local file's modification time right after the sync.
+    pub local_modified: Option<SystemTime>,
+    /// The remote object's ETag right after the sync.
+    pub remote_etag: Option<String>,
+    /// The remote object's modification time right after the sync.
+    pub remote_modified: Option<SystemTime>,
 }
 
 /// A key that was refused because it would escape the folder.

@@ -63,6 +63,7 @@ impl Storage {
                     .user_metadata()
                     .and_then(|m| m.get(SHA256_METADATA_KEY))
                     .map(str::to_string),
+                md5: None,
             });
         }
         manifest.entries.sort_by(|a, b| a.path.cmp(&b.path));
@@ -93,6 +94,7 @@ impl Storage {
                 .user_metadata()
                 .and_then(|m| m.get(SHA256_METADATA_KEY))
                 .map(str::to_string),
+            md5: None,
         })
     }
 }
