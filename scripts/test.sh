@@ -2,8 +2,7 @@
 # Runs every test of dpipe on a fresh machine: installs what the tests need, builds the
 # workspace, runs the Rust test suites (unit, integration, behaviour suites against local
 # mode and a real server, storage against real S3/SFTP/FTP servers, provisioning against
-# moto with IAM enforcement) and the real
-# d6tpipe 1.2.7 Python client against `dpipe serve`.
+# moto with IAM enforcement) and the real d6tpipe 1.2.7 Python client against `dpipe serve`.
 #
 # Usage: bash scripts/test.sh
 # Env:   CARGO_TARGET_DIR  build folder (default: $HOME/.cache/dpipe-target, outside the clone

@@ -25,6 +25,7 @@ pub mod remotes;
 mod sealing;
 mod secrets;
 mod tree;
+mod views;
 
 use std::sync::Arc;
 
