@@ -27,6 +27,9 @@ pub enum ErrorKind {
     /// An encrypted value cannot be decrypted: the profile lacks the key it was encrypted
     /// with, or the value was damaged or moved to another field or resource.
     Key,
+    /// Reading or writing a local file or folder (the file repo, the sync state) failed; the
+    /// message names the path.
+    Io,
 }
 
 /// A client-side error: kind, the request field it is about (if any), and a message with no

@@ -26,6 +26,8 @@ pub mod profile;
 pub mod profile_file;
 pub mod rotate;
 pub mod settings_file;
+#[cfg(unix)]
+pub mod sync;
 
 pub use api::RepoApi;
 pub use decrypt::Decrypting;

@@ -1,0 +1,283 @@
+//! The local side of a sync: every file of a pipe's folder with its size, modification time and
+//! content hashes, as a [`Manifest`].
+//!
+//! * The walk never follows a symbolic link: a link (to a file or a folder, inside the repo or
+//!   out of it) is reported as a [`RejectedKey`] and neither read nor descended into. Names
+//!   that are not UTF-8 or fail [`check_key`] are reported the same way, as are sockets,
+//!   FIFOs and devices.
+//! * dpipe's own files are skipped: partial downloads (`.dpipe-*` files, see
+//!   `dpipe_storage`'s transfers) and the sync state folder when the scanned folder contains it.
+//! * Content is hashed by streaming through a 64 KiB buffer (memory does not grow with file
+//!   size), unless the hash cache of the [`SyncState`] has the hashes for the file's exact
+//!   [`FileStamp`] (size, mtime, inode): an unchanged tree is not read again.
+//! * A file whose stamp changed while it was read (it was being written, or replaced) is read
+//!   again, up to three times; if it is still changing the scan fails with an
+//!   [`ErrorKind::Io`] error naming it, rather than reporting a hash of content that never
+//!   existed as a whole. A file that disappears during the scan is left out.
+//! * Racy timestamps: a write within the file system's timestamp granularity of the hashing
+//!   could leave the stamp unchanged. Hashes of files modified less than two seconds before the
+//!   scan started are therefore not cached; such files are simply hashed again next time.
+
+use std::fs::{self, File, Metadata};
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use dpipe_core::manifest::{Manifest, ManifestEntry, RejectedKey, check_key};
+use md5::Md5;
+use sha2::{Digest, Sha256};
+
+use super::state::{FileStamp, HashRecord, Hashes, SyncState, io_error, time_to_ns};
+use crate::{Error, ErrorKind, Result};
+
+/// The prefix of dpipe's temporary files (partial downloads).
+const TEMP_PREFIX: &str = ".dpipe-";
+/// The read buffer of hashing.
+const BUFFER_SIZE: usize = 64 * 1024;
+/// How many times a file that changes while it is read is read.
+const MAX_ATTEMPTS: usize = 3;
+/// Files modified this recently before the scan are hashed but not cached.
+const RACY_NS: i64 = 2_000_000_000;
+
+/// A hook tests run after each file is read.
+#[cfg(test)]
+type AfterRead = Box<dyn FnMut(&Path)>;
+
+#[cfg(test)]
+thread_local! {
+    /// How many files this thread has read to hash them (tests prove a rescan reads none).
+    pub(super) static FILES_HASHED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// Called with the path of each file right after it was read, before its stamp is checked
+    /// again (tests change the file there, as a concurrent writer would).
+    pub(super) static AFTER_READ: std::cell::RefCell<Option<AfterRead>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Scans `folder`, the local folder of `pipe`, using and updating the hash cache of `state`
+/// (see the module docs). A missing folder is an empty manifest (nothing pulled yet); a
+/// `folder` that is a symbolic link or not a folder is an [`ErrorKind::Config`] error. The
+/// entries' `etag` is `None`; `sha256` and `md5` are always set.
+pub fn scan_local(folder: &Path, pipe: &str, state: &SyncState) -> Result<Manifest> {
+    let scan_started = time_to_ns(SystemTime::now());
+    match fs::symlink_metadata(folder) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(meta) => {
+            let what = if meta.is_symlink() {
+                "is a symbolic link (dpipe does not follow links out of the file repo)"
+            } else {
+                "is not a folder"
+            };
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!("the folder of pipe {pipe:?}, {}, {what}", folder.display()),
+            ));
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Manifest::default()),
+        Err(err) => return Err(io_error("read", folder, err)),
+    }
+    let mut files = Vec::new();
+    let mut rejected = Vec::new();
+    walk(folder, state, &mut files, &mut rejected)?;
+
+    let mut buffer = vec![0; BUFFER_SIZE];
+    let mut entries = Vec::with_capacity(files.len());
+    let mut computed = Vec::new();
+    for file in files {
+        let Some((entry, fresh)) = hash_file(pipe, state, file, &mut buffer)? else {
+            continue;
+        };
+        if let Some(record) = fresh
+            && record.stamp.mtime_ns < scan_started.saturating_sub(RACY_NS)
+        {
+            computed.push(record);
+        }
+        entries.push(entry);
+    }
+    state.store_hashes(pipe, &computed)?;
+    entries.sort_by(|a, b| a.path.cmp(&b.path));
+    rejected.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(Manifest { entries, rejected })
+}
+
+/// A regular file found by the walk.
+struct Found {
+    abs: PathBuf,
+    rel: String,
+    meta: Metadata,
+}
+
+/// Lists the regular files under `root` without following links, depth first.
+fn walk(
+    root: &Path,
+    state: &SyncState,
+    files: &mut Vec<Found>,
+    rejected: &mut Vec<RejectedKey>,
+) -> Result<()> {
+    let mut folders = vec![(root.to_path_buf(), String::new())];
+    while let Some((dir, prefix)) = folders.pop() {
+        let listing = match fs::read_dir(&dir) {
+            Ok(listing) => listing,
+            // A sub-folder deleted since it was listed.
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound && dir != root => continue,
+            Err(err) => return Err(io_error("list", &dir, err)),
+        };
+        for item in listing {
+            let item = item.map_err(|e| io_error("list", &dir, e))?;
+            let abs = item.path();
+            // `symlink_metadata`: the link itself, never its target.
+            let meta = match fs::symlink_metadata(&abs) {
+                Ok(meta) => meta,
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(err) => return Err(io_error("read", &abs, err)),
+            };
+            let name = item.file_name();
+            let Some(name) = name.to_str() else {
+                let key = format!("{prefix}{}", String::from_utf8_lossy(name.as_bytes()));
+                rejected.push(RejectedKey {
+                    key,
+                    reason: "name is not valid UTF-8",
+                });
+                continue;
+            };
+            let rel = format!("{prefix}{name}");
+            let file_type = meta.file_type();
+            if (file_type.is_file() && name.starts_with(TEMP_PREFIX)) || state.is_state_dir(&meta) {
+                continue;
+            }
+            let reason = if file_type.is_symlink() {
+                Some("symbolic link (not followed)")
+            } else if !file_type.is_file() && !file_type.is_dir() {
+                Some("not a regular file or folder")
+            } else {
+                check_key(&rel).err()
+            };
+            if let Some(reason) = reason {
+                rejected.push(RejectedKey { key: rel, reason });
+            } else if file_type.is_dir() {
+                folders.push((abs, format!("{rel}/")));
+            } else {
+                files.push(Found { abs, rel, meta });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The manifest entry of `file`, with the hash record to cache when it was read (`None` when
+/// the cache had it); `None` if the file disappeared.
+fn hash_file(
+    pipe: &str,
+    state: &SyncState,
+    file: Found,
+    buffer: &mut [u8],
+) -> Result<Option<(ManifestEntry, Option<HashRecord>)>> {
+    let Found { abs, rel, mut meta } = file;
+    for _ in 0..MAX_ATTEMPTS {
+        if !meta.is_file() {
+            return Err(Error::new(
+                ErrorKind::Io,
+                format!(
+                    "{} stopped being a regular file during the scan; run again",
+                    abs.display()
+                ),
+            ));
+        }
+        let stamp = stamp(&meta, &abs)?;
+        let modified = meta.modified().ok();
+        let entry = |hashes: Hashes| ManifestEntry {
+            path: rel.clone(),
+            size: stamp.size,
+            modified,
+            etag: None,
+            sha256: Some(hashes.sha256),
+            md5: Some(hashes.md5),
+        };
+        if let Some(hashes) = state.cached_hash(pipe, &rel, stamp)? {
+            return Ok(Some((entry(hashes), None)));
+        }
+        let read = read_hashes(&abs, stamp.inode, buffer)?;
+        meta = match fs::symlink_metadata(&abs) {
+            Ok(meta) => meta,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(err) => return Err(io_error("read", &abs, err)),
+        };
+        // The same inode, unchanged, both through the open handle and under the path: the
+        // hashes are of one whole version of the file at `rel`.
+        if let Outcome::Done(opened, hashes) = read
+            && opened == stamp
+            && self::stamp(&meta, &abs)? == stamp
+        {
+            let record = HashRecord {
+                path: rel.clone(),
+                stamp,
+                hashes: hashes.clone(),
+            };
+            return Ok(Some((entry(hashes), Some(record))));
+        }
+    }
+    Err(Error::new(
+        ErrorKind::Io,
+        format!(
+            "{} kept changing while it was read ({MAX_ATTEMPTS} attempts); run again once it is no longer being written",
+            abs.display()
+        ),
+    ))
+}
+
+/// What reading a file gave.
+enum Outcome {
+    /// Its stamp after the read (from the open handle) and its hashes.
+    Done(FileStamp, Hashes),
+    /// Something else than the expected inode is at the path now (not read).
+    Replaced,
+}
+
+/// Reads the file at `path` through `buffer` if it is still inode `inode` (a path swapped for a
+/// link after the walk is not read through).
+fn read_hashes(path: &Path, inode: u64, buffer: &mut [u8]) -> Result<Outcome> {
+    let mut file = match File::open(path) {
+        Ok(file) => file,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Outcome::Replaced),
+        Err(err) => return Err(io_error("open", path, err)),
+    };
+    let opened = file.metadata().map_err(|e| io_error("read", path, e))?;
+    if opened.ino() != inode {
+        return Ok(Outcome::Replaced);
+    }
+    #[cfg(test)]
+    FILES_HASHED.with(|n| n.set(n.get() + 1));
+    let mut sha256 = Sha256::new();
+    let mut md5 = Md5::new();
+    loop {
+        let n = match file.read(buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(io_error("read", path, err)),
+        };
+        sha256.update(&buffer[..n]);
+        md5.update(&buffer[..n]);
+    }
+    #[cfg(test)]
+    AFTER_READ.with_borrow_mut(|hook| hook.as_mut().map(|hook| hook(path)));
+    let after = file.metadata().map_err(|e| io_error("read", path, e))?;
+    let hashes = Hashes {
+        sha256: hex::encode(sha256.finalize()),
+        md5: hex::encode(md5.finalize()),
+    };
+    Ok(Outcome::Done(stamp(&after, path)?, hashes))
+}
+
+/// The stamp of a file's metadata.
+fn stamp(meta: &Metadata, path: &Path) -> Result<FileStamp> {
+    let modified = meta
+        .modified()
+        .map_err(|e| io_error("read the modification time of", path, e))?;
+    Ok(FileStamp {
+        size: meta.len(),
+        mtime_ns: time_to_ns(modified),
+        inode: meta.ino(),
+    })
+}
