@@ -41,7 +41,7 @@ pub struct RemoteView {
     pub name: String,
     /// `s3`, `ftp`, `sftp` or `fs`.
     pub protocol: String,
-    /// Bucket, host[:port] or folder.
+    /// Bucket, `host[:port]` or folder.
     pub location: String,
     /// Settings shared by the remote's pipes (`dir`, `endpoint`, `region`, …).
     pub settings: Map<String, Value>,
