@@ -264,7 +264,7 @@ pub struct StorageArgs {
     /// Storage protocol: s3, ftp, sftp or fs.
     #[arg(long)]
     pub protocol: Option<String>,
-    /// Bucket, host[:port] or absolute folder.
+    /// Bucket, `host[:port]` or absolute folder.
     #[arg(long)]
     pub location: Option<String>,
     /// Sub-folder (a remote's `settings.dir`, a pipe's `options.dir`).

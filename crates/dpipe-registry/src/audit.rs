@@ -1,12 +1,12 @@
 //! The audit trail: every credential fetch, grant change, failed login, token rotation and
 //! settings change (pipes and remotes), allowed or refused, becomes one `tracing` line with
-//! target `dpipe::audit` and one row of the store's `audit_events` table. [`Registry::audited`]
+//! target `dpipe::audit` and one row of the store's `audit_events` table. `Registry::audited`
 //! is the one place that records; operations wrap themselves in it. [`Registry::audit`] lists
 //! a pipe's trail for its owner.
 //!
 //! An event holds names, roles, outcomes and times only — never a token, password,
 //! credential value or request body. Names that come from the request (a pipe being created,
-//! a username being tried) are cut to [`MAX_NAME_CHARS`] with control characters replaced,
+//! a username being tried) are cut to `MAX_NAME_CHARS` with control characters replaced,
 //! and free-text fields are logged quoted, so a crafted name cannot forge log lines.
 //!
 //! When the store cannot record an event, the event is still logged, at error level with the

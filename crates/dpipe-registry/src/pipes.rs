@@ -1,7 +1,7 @@
 //! Pipes: list, get, create, update (PATCH/PUT), delete — with validation, inheritance from the
 //! root of the chain and the computed `options.remotepath`.
 //!
-//! Create and both kinds of update go through one path: the request becomes a [`Draft`]
+//! Create and both kinds of update go through one path: the request becomes a `Draft`
 //! (from the body alone, or the stored pipe overlaid with the body), and the draft is
 //! validated as a whole. So a rule holds the same way however a pipe came to be.
 

@@ -59,7 +59,7 @@ pub struct RemoteRecord {
     pub owner_id: i64,
     /// `s3`, `ftp`, `sftp` or `fs`.
     pub protocol: String,
-    /// Bucket, host[:port] or folder.
+    /// Bucket, `host[:port]` or folder.
     pub location: String,
     /// Encoded credentials, if any (opaque to the store).
     pub credentials: Option<String>,
@@ -93,7 +93,7 @@ pub struct NewRemote {
     pub owner_id: i64,
     /// `s3`, `ftp`, `sftp` or `fs`.
     pub protocol: String,
-    /// Bucket, host[:port] or folder.
+    /// Bucket, `host[:port]` or folder.
     pub location: String,
     /// Encoded credentials, if any.
     pub credentials: Option<String>,

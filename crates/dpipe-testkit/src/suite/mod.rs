@@ -1,6 +1,6 @@
 //! The registry behaviour suite: every rule of the repo API — resources, validation,
 //! inheritance, permissions, credentials — with its wrong calls, written once against the
-//! [`Harness`] trait and run against every face of the registry by [`registry_suite!`].
+//! [`Harness`] trait and run against every face of the registry by [`registry_suite!`](crate::registry_suite).
 //!
 //! Each case asserts the error kind *and* text of a wrong call, and that nothing changed.
 
