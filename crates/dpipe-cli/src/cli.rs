@@ -13,6 +13,7 @@ use crate::exit::EXIT_CODES_HELP;
 
 pub mod keys;
 pub mod s3;
+pub mod sync;
 
 /// Exchange data files the way git exchanges code: pipes on your own storage, a repo API that
 /// remembers where they live and who may use them.
@@ -78,6 +79,12 @@ pub enum Command {
     /// Create S3 buckets with a read and a write IAM user for remotes, and remove them.
     #[command(subcommand)]
     S3(s3::S3Command),
+    /// Download a pipe's new and changed files into its folder of the file repo.
+    Pull(sync::SyncArgs),
+    /// Upload the new and changed files of a pipe's folder to its storage.
+    Push(sync::SyncArgs),
+    /// Show what differs between a pipe's folder and its storage.
+    Status(sync::StatusArgs),
 }
 
 /// `dpipe serve`.

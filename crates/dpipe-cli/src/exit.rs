@@ -75,7 +75,7 @@ fn code_for(err: &anyhow::Error) -> u8 {
                 }
                 ErrorKind::Server | ErrorKind::Transport => UNAVAILABLE,
                 ErrorKind::Key => KEY,
-                ErrorKind::Io => OTHER,
+                ErrorKind::Io | ErrorKind::Conflict => OTHER,
             };
         }
         if let Some(aws) = cause.downcast_ref::<dpipe_provision::Error>() {

@@ -30,6 +30,9 @@ pub enum ErrorKind {
     /// Reading or writing a local file or folder (the file repo, the sync state) failed; the
     /// message names the path.
     Io,
+    /// A pull or push was refused before any transfer because it would lose a change (a
+    /// conflict, or remote changes not yet pulled); the message lists the paths.
+    Conflict,
 }
 
 /// A client-side error: kind, the request field it is about (if any), and a message with no

@@ -13,6 +13,9 @@
 //! [`encode`] encrypts the secrets of settings with a profile's [`Key`] before they reach the
 //! repo API (d6tpipe's `api.encode`), and [`Decrypting`] (what [`Profile::api`] returns)
 //! decrypts the credentials it reads back.
+//!
+//! [`sync`] is the sync engine: [`sync::Syncer`] pulls and pushes a pipe's files between its
+//! storage and the profile's file repo.
 
 mod api;
 mod decrypt;

@@ -10,8 +10,10 @@ mod profile;
 mod remote;
 mod s3;
 mod serve;
+mod sync;
 
 use clap::Parser;
+use dpipe_client::sync::Direction;
 
 use crate::cli::{Cli, Command};
 use crate::output::Output;
@@ -38,5 +40,8 @@ pub fn run() -> anyhow::Result<()> {
         Command::Encode(args) => codec::encode(&ctx()?, args),
         Command::Decode(args) => codec::decode(&ctx()?, args),
         Command::S3(command) => s3::run(&cli.global, command),
+        Command::Pull(args) => sync::run(&ctx()?, args, Direction::Pull),
+        Command::Push(args) => sync::run(&ctx()?, args, Direction::Push),
+        Command::Status(args) => sync::status(&ctx()?, args),
     }
 }

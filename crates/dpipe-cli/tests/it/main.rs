@@ -8,4 +8,5 @@ mod local_mode;
 mod profiles;
 mod s3;
 mod support;
+mod sync;
 mod wrong_calls;

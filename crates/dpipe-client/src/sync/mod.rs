@@ -1,15 +1,26 @@
-//! The sync engine's local side: the per-repo sync state ([`SyncState`]: hash cache and what
+//! The sync engine: [`Syncer`] pulls and pushes a pipe (scan, plan, transfer, record) and
+//! returns a [`SyncReport`]; [`location_for`] turns a pipe and its credentials into a storage
+//! location. Its local side: the per-repo sync state ([`SyncState`]: hash cache and what
 //! was recorded at the last sync, in `<repo>/.dpipe/state.sqlite`) and the scan of a pipe's
 //! local folder into a [`Manifest`](dpipe_core::manifest::Manifest) ([`scan_local`]).
 //!
 //! Unix only: the hash cache keys files by inode, and the state folder is made mode 0700.
-//! Nothing here writes outside the file repo: the only file written is the state file (and
-//! SQLite's journal next to it) in the repo's `.dpipe` folder.
+//! Nothing here writes outside the file repo: pulled files land in the pipe's folder (keys that
+//! would escape it are refused), and the state file (and SQLite's journal next to it) lives
+//! in the repo's `.dpipe` folder.
 
+mod engine;
 mod local_scan;
+mod location;
+mod report;
 mod state;
 
+pub use engine::{DEFAULT_CONCURRENCY, SyncOptions, Syncer};
 pub use local_scan::scan_local;
+pub use location::location_for;
+pub use report::{
+    Direction, FileMove, PathNote, PlanView, StatusReport, SyncReport, conflict_text, reason_text,
+};
 pub use state::{FileStamp, HashRecord, Hashes, STATE_DIR, SyncState};
 
 #[cfg(test)]

@@ -1,0 +1,73 @@
+//! The arguments of `dpipe pull`, `dpipe push` and `dpipe status`: which pipe, which files (mode, filters, a
+//! file list, the N newest), how to resolve conflicts, and whether to only preview.
+
+use clap::{Args, ValueEnum};
+
+/// `dpipe pull` and `dpipe push`.
+#[derive(Args)]
+pub struct SyncArgs {
+    /// The pipe.
+    #[arg(long)]
+    pub pipe: String,
+    /// Show what would move and how many bytes; transfer nothing.
+    #[arg(long)]
+    pub preview: bool,
+    /// Which files: new and modified (default), only new, only modified, or all.
+    #[arg(long, value_enum, default_value = "default")]
+    pub mode: ModeArg,
+    /// Only files matching these globs, separated by '|' (instead of the pipe's own).
+    #[arg(long, value_name = "GLOBS")]
+    pub include: Option<String>,
+    /// Leave out files matching these globs, separated by '|' (instead of the pipe's own).
+    #[arg(long, value_name = "GLOBS")]
+    pub exclude: Option<String>,
+    /// Exactly these files, comma-separated (moved even when unchanged).
+    #[arg(long, value_name = "PATHS", value_delimiter = ',')]
+    pub files: Option<Vec<String>>,
+    /// Only the N most recently modified files.
+    #[arg(long, value_name = "N")]
+    pub nrecent: Option<usize>,
+    /// What to do with a file changed on both sides since the last sync: keep the target's
+    /// version, or overwrite it (default: refuse the whole run).
+    #[arg(long, value_enum)]
+    pub merge: Option<MergeArg>,
+    /// Print no summary (errors and refused keys are still reported).
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// `dpipe status`.
+#[derive(Args)]
+pub struct StatusArgs {
+    /// The pipe.
+    #[arg(long)]
+    pub pipe: String,
+    /// Only files matching these globs, separated by '|' (instead of the pipe's own).
+    #[arg(long, value_name = "GLOBS")]
+    pub include: Option<String>,
+    /// Leave out files matching these globs, separated by '|' (instead of the pipe's own).
+    #[arg(long, value_name = "GLOBS")]
+    pub exclude: Option<String>,
+}
+
+/// `--mode`.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ModeArg {
+    /// New and modified files.
+    Default,
+    /// Only files missing on the other side.
+    New,
+    /// Only files whose content differs.
+    Mod,
+    /// Every file; a push also goes ahead while the remote has changes not yet pulled.
+    All,
+}
+
+/// `--merge`.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum MergeArg {
+    /// Keep the target's version.
+    Keep,
+    /// Overwrite the target's version.
+    Overwrite,
+}

@@ -1,0 +1,129 @@
+//! Where a pipe's files live, as dpipe-storage needs it: a pipe as the repo API shows it
+//! (protocol, location, `options.remotepath`) plus the credentials it released, turned into a
+//! [`Location`]; and storage errors translated into the client's [`Error`].
+//!
+//! `remotepath` is `s3://bucket/prefix/` for S3 (the root is `prefix`), the folder itself for
+//! `fs`, and an absolute path for FTP/SFTP. The S3 credentials reply may carry
+//! `endpoint_url`/`region_name` (what boto3 takes): they become the `endpoint`/`region`
+//! settings; every other string value is a credential.
+
+use dpipe_core::protocol::Protocol;
+use dpipe_core::wire::PipeView;
+use dpipe_storage::Location;
+use serde_json::{Map, Value};
+
+use crate::{Error, ErrorKind, Result};
+
+/// Builds the storage location of `pipe` with the `credentials` the repo API released for it.
+pub fn location_for(pipe: &PipeView, credentials: &Map<String, Value>) -> Result<Location> {
+    let protocol = Protocol::parse(&pipe.protocol).map_err(|e| {
+        Error::new(
+            ErrorKind::Config,
+            format!("pipe {}: {}", pipe.name, e.message()),
+        )
+    })?;
+    let remotepath = pipe
+        .options
+        .get("remotepath")
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::Config,
+                format!("pipe {} has no options.remotepath", pipe.name),
+            )
+        })?;
+    let mut location = match protocol {
+        Protocol::S3 => {
+            let bucket_root = format!("s3://{}/", pipe.location);
+            let prefix = remotepath.strip_prefix(&bucket_root).ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Config,
+                    format!(
+                        "pipe {}: remotepath {remotepath:?} is not in bucket {:?}",
+                        pipe.name, pipe.location
+                    ),
+                )
+            })?;
+            Location::new(protocol, &pipe.location, prefix.trim_end_matches('/'))
+        }
+        Protocol::Fs => Location::new(protocol, remotepath, ""),
+        Protocol::Ftp | Protocol::Sftp => Location::new(protocol, &pipe.location, remotepath),
+    };
+    for (key, value) in credentials {
+        let Some(value) = value.as_str() else {
+            continue;
+        };
+        location = match (protocol, key.as_str()) {
+            (Protocol::S3, "endpoint_url") => location.setting("endpoint", value),
+            (Protocol::S3, "region_name") => location.setting("region", value),
+            _ => location.credential(key, value),
+        };
+    }
+    Ok(location)
+}
+
+/// Translates a storage error (it carries no secret) into the client's error type.
+pub(crate) fn storage_error(err: dpipe_storage::Error) -> Error {
+    use dpipe_storage::ErrorKind as S;
+    let kind = match err.kind() {
+        S::Config => ErrorKind::Config,
+        S::PermissionDenied => ErrorKind::Forbidden,
+        S::NotFound => ErrorKind::NotFound,
+        S::Transient => ErrorKind::Transport,
+        S::Io => ErrorKind::Io,
+        _ => ErrorKind::Server,
+    };
+    Error::new(kind, format!("storage: {err}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pipe(protocol: &str, location: &str, remotepath: &str) -> PipeView {
+        serde_json::from_value(json!({
+            "name": "p", "protocol": protocol, "location": location,
+            "parent-ultimate": "p", "options": {"remotepath": remotepath},
+            "schema": {}, "role": "write", "owner": "u"
+        }))
+        .unwrap()
+    }
+
+    fn creds(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn every_protocol() {
+        let c = creds(
+            json!({"aws_access_key_id": "A", "aws_secret_access_key": "B",
+            "endpoint_url": "http://127.0.0.1:9", "region_name": "eu-west-1"}),
+        );
+        let s3 = location_for(&pipe("s3", "bkt", "s3://bkt/a/b/"), &c).unwrap();
+        assert_eq!((s3.location.as_str(), s3.root.as_str()), ("bkt", "a/b"));
+        assert_eq!(s3.settings["endpoint"], "http://127.0.0.1:9");
+        assert_eq!(s3.settings["region"], "eu-west-1");
+        assert_eq!(s3.credentials.len(), 2);
+        let top = location_for(&pipe("s3", "bkt", "s3://bkt/"), &Map::new()).unwrap();
+        assert_eq!(top.root, "");
+        let fs = location_for(&pipe("fs", "/srv", "/srv/d/"), &Map::new()).unwrap();
+        assert_eq!((fs.location.as_str(), fs.root.as_str()), ("/srv/d/", ""));
+        let login = creds(json!({"username": "u", "password": "p"}));
+        let ftp = location_for(&pipe("ftp", "h:21", "/x/"), &login).unwrap();
+        assert_eq!((ftp.location.as_str(), ftp.root.as_str()), ("h:21", "/x/"));
+        assert_eq!(ftp.credentials["username"], "u");
+        assert!(ftp.settings.is_empty());
+    }
+
+    #[test]
+    fn wrong_pipes() {
+        let err = location_for(&pipe("s3", "bkt", "s3://other/"), &Map::new()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+        let err = location_for(&pipe("gopher", "x", "/"), &Map::new()).unwrap_err();
+        assert!(err.message().contains("not a valid choice"), "{err}");
+        let mut p = pipe("fs", "/srv", "/srv/");
+        p.options.clear();
+        assert!(location_for(&p, &Map::new()).is_err());
+    }
+}

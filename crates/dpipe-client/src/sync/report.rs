@@ -1,0 +1,197 @@
+//! What a pull or push did (or, as a preview, would do), in a shape that serializes for
+//! `--json`: the files moved, the bytes, what was left alone, the keys refused and the
+//! per-file errors, with the plan it carried out.
+
+use dpipe_core::plan::{ConflictReason, Plan, Status, TransferReason};
+use serde::Serialize;
+
+/// Which way files move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Remote → local.
+    Pull,
+    /// Local → remote.
+    Push,
+}
+
+impl Direction {
+    /// `pull` or `push`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Pull => "pull",
+            Direction::Push => "push",
+        }
+    }
+}
+
+/// One file moved, or to be moved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileMove {
+    /// The path relative to the pipe's folder.
+    pub path: String,
+    /// Bytes.
+    pub size: u64,
+    /// `new`, `modified` or `forced` (same content, moved because of mode `all` or `files`).
+    pub reason: &'static str,
+}
+
+/// A path with why it is listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PathNote {
+    /// The path (or, for a refused key, the key as the source listed it).
+    pub path: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// The plan of a pull or push, for people and scripts (see [`Plan`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PlanView {
+    /// Whether the run would be refused before any transfer (a conflict, or remote changes
+    /// not yet pulled outside mode `all`).
+    pub blocked: bool,
+    /// Files to copy.
+    pub transfers: Vec<FileMove>,
+    /// Total bytes of `transfers`.
+    pub bytes: u64,
+    /// Transfers refused because they would overwrite a change on the target side.
+    pub conflicts: Vec<PathNote>,
+    /// Conflicting files left alone because of `merge keep`.
+    pub kept: Vec<String>,
+    /// Files only the target side changed since the last sync (to be sent the other way).
+    pub newer_on_target: Vec<String>,
+    /// Push: remote files changed since the last sync or never pulled.
+    pub remote_ahead: Vec<String>,
+    /// Whether `remote_ahead` is ignored (push in mode `all`).
+    pub remote_ahead_allowed: bool,
+    /// Named `files` the source side does not have.
+    pub unknown_files: Vec<String>,
+    /// Named `files` the filter excludes.
+    pub filtered_files: Vec<String>,
+    /// Files with the same content on both sides.
+    pub unchanged: usize,
+    /// Differing files the mode leaves out.
+    pub skipped: usize,
+}
+
+impl From<&Plan> for PlanView {
+    fn from(plan: &Plan) -> PlanView {
+        PlanView {
+            blocked: plan.is_blocked(),
+            transfers: plan
+                .transfers
+                .iter()
+                .map(|t| FileMove {
+                    path: t.path.clone(),
+                    size: t.size,
+                    reason: reason_text(t.reason),
+                })
+                .collect(),
+            bytes: plan.bytes,
+            conflicts: plan
+                .conflicts
+                .iter()
+                .map(|c| PathNote {
+                    path: c.path.clone(),
+                    reason: conflict_text(c.reason).to_string(),
+                })
+                .collect(),
+            kept: plan.kept.clone(),
+            newer_on_target: plan.newer_on_target.clone(),
+            remote_ahead: plan.remote_ahead.clone(),
+            remote_ahead_allowed: plan.remote_ahead_allowed,
+            unknown_files: plan.unknown_files.clone(),
+            filtered_files: plan.filtered_files.clone(),
+            unchanged: plan.unchanged,
+            skipped: plan.skipped,
+        }
+    }
+}
+
+/// The wire name of why a file moves: `new`, `modified` or `forced`.
+pub fn reason_text(reason: TransferReason) -> &'static str {
+    match reason {
+        TransferReason::New => "new",
+        TransferReason::Modified => "modified",
+        TransferReason::Forced => "forced",
+    }
+}
+
+/// What a conflict means, for people.
+pub fn conflict_text(reason: ConflictReason) -> &'static str {
+    match reason {
+        ConflictReason::LocalChanged => "local file changed since the last sync",
+        ConflictReason::LocalUntracked => "local file never synced and different",
+        ConflictReason::RemoteChanged => "remote file changed since the last sync",
+        ConflictReason::RemoteUntracked => "remote file never synced and different",
+    }
+}
+
+/// The outcome of one pull or push.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SyncReport {
+    /// The pipe.
+    pub pipe: String,
+    /// Pull or push.
+    pub direction: Direction,
+    /// True when nothing was transferred because a preview was asked for.
+    pub preview: bool,
+    /// Files transferred and recorded as synced (empty for a preview).
+    pub transferred: Vec<FileMove>,
+    /// Bytes of `transferred`.
+    pub bytes: u64,
+    /// Files left alone: unchanged, or left out by the mode.
+    pub skipped: usize,
+    /// Source keys refused as unsafe (`..`, absolute, backslash, NUL, symlinks); never moved.
+    pub rejected: Vec<PathNote>,
+    /// Files whose transfer failed; the others were still transferred.
+    pub errors: Vec<PathNote>,
+    /// The plan carried out (or previewed).
+    pub plan: PlanView,
+}
+
+impl SyncReport {
+    /// Whether everything went through: no per-file error and no refused key.
+    pub fn is_complete(&self) -> bool {
+        self.errors.is_empty() && self.rejected.is_empty()
+    }
+}
+
+/// Whether a pipe is in sync, and what differs in which direction (see [`Status`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatusReport {
+    /// The pipe.
+    pub pipe: String,
+    /// Nothing to pull, push or decide.
+    pub in_sync: bool,
+    /// Remote-only files, and files only the remote changed since the last sync.
+    pub to_pull: Vec<String>,
+    /// Local-only files, and files only the local side changed since the last sync.
+    pub to_push: Vec<String>,
+    /// Files changed on both sides: a person has to choose (`--merge`).
+    pub conflicts: Vec<String>,
+    /// Keys refused as unsafe, on either side.
+    pub rejected: Vec<PathNote>,
+}
+
+impl StatusReport {
+    /// The report of `status` for `pipe`.
+    pub fn new(pipe: &str, status: Status) -> StatusReport {
+        StatusReport {
+            pipe: pipe.to_string(),
+            in_sync: status.in_sync,
+            to_pull: status.to_pull,
+            to_push: status.to_push,
+            conflicts: status.conflicts,
+            rejected: status
+                .rejected
+                .into_iter()
+                .map(|k| PathNote {
+                    path: k.key,
+                    reason: k.reason.to_string(),
+                })
+                .collect(),
+        }
+    }
+}
