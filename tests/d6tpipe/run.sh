@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Run the real d6tpipe 1.2.7 client's control-plane tests against a dpipe server.
+# Run the real d6tpipe 1.2.7 client's tests against a dpipe server: the control plane
+# (test_d6tpipe_client.py) and the data plane (test_d6tpipe_data.py: dpipe pull/push against
+# d6tpipe and the AWS CLI through a moto S3 the tests start from $DPIPE_MOTO_VENV, default
+# $HOME/.cache/dpipe-moto-venv, made by scripts/install-moto.sh).
 #
 # Usage: run.sh [VENV_DIR] [-- PYTEST_ARGS...]
 #   VENV_DIR     virtualenv to create/reuse (default $HOME/.cache/dpipe-d6tpipe-venv)
@@ -10,7 +13,9 @@
 #                 When unset, a server is started here: `$DPIPE_BIN serve` on a
 #                 free loopback port with a fresh temporary data dir, and stopped
 #                 again on exit.
-#   DPIPE_BIN     dpipe binary to start (default: dpipe from PATH).
+#   DPIPE_BIN     dpipe binary to start, and the one the data-plane tests run
+#                 (default: dpipe from PATH).
+#   DPIPE_MOTO_VENV  venv holding moto_server for the data-plane tests.
 #
 # Exits non-zero when the venv cannot be built, the server does not come up,
 # or any test fails.
@@ -64,6 +69,8 @@ if [ -z "${DPIPE_SERVER:-}" ]; then
     data_dir="$(mktemp -d -t dpipe-d6tpipe-data.XXXXXX)"
     server_log="$(mktemp -t dpipe-d6tpipe-server.XXXXXX.log)"
     log "starting $bin serve --listen 127.0.0.1:$port --data-dir $data_dir"
+    DPIPE_BIN="$(realpath "$(command -v "$bin")")"
+    export DPIPE_BIN
     "$bin" serve --listen "127.0.0.1:$port" --data-dir "$data_dir" >"$server_log" 2>&1 &
     server_pid=$!
     export DPIPE_SERVER="http://127.0.0.1:$port"
@@ -118,7 +125,7 @@ export D6TCOLLECT_SVR=http://127.0.0.1:9
 log "running pytest"
 status=0
 (cd "$HERE" && "$PY" -m pytest -q -p no:cacheprovider --rootdir "$HERE" \
-    test_d6tpipe_client.py ${PYTEST_ARGS[@]+"${PYTEST_ARGS[@]}"}) || status=$?
+    test_d6tpipe_client.py test_d6tpipe_data.py ${PYTEST_ARGS[@]+"${PYTEST_ARGS[@]}"}) || status=$?
 
 if [ "$status" -eq 0 ]; then
     log "PASS: d6tpipe 1.2.7 client tests against $DPIPE_SERVER"

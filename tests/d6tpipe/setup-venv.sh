@@ -82,6 +82,7 @@ import d6tcollect
 d6tcollect.submit = False
 import d6tpipe.api, d6tpipe.pipe, d6tpipe.luigi.ftp, d6tpipe.luigi.s3  # noqa: F401
 import luigi.contrib.s3, pysftp, ftpsync.ftp_target, boto3, yaml, pytest  # noqa: F401
+import awscli  # noqa: F401  (the AWS CLI of the data-plane tests)
 import tinydb
 assert tinydb.__version__.startswith('3.'), tinydb.__version__
 PY
