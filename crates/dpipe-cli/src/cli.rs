@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::exit::EXIT_CODES_HELP;
 
 pub mod keys;
+pub mod maintain;
 pub mod s3;
 pub mod sync;
 
@@ -85,6 +86,8 @@ pub enum Command {
     Push(sync::SyncArgs),
     /// Show what differs between a pipe's folder and its storage.
     Status(sync::StatusArgs),
+    #[command(flatten)]
+    Maintain(maintain::MaintainCommand),
 }
 
 /// `dpipe serve`.

@@ -12,6 +12,9 @@ pub enum ErrorKind {
     Config,
     /// The storage refused the credentials (or no credentials were given).
     PermissionDenied,
+    /// The credentials were temporary and have expired (S3 `ExpiredToken`, `InvalidToken`,
+    /// `TokenRefreshRequired`): renewing them may cure it.
+    ExpiredCredentials,
     /// The object (or local file) does not exist.
     NotFound,
     /// The storage cannot do this (a protocol gap).
@@ -33,6 +36,7 @@ impl fmt::Display for ErrorKind {
         f.write_str(match self {
             Self::Config => "invalid storage configuration",
             Self::PermissionDenied => "permission denied",
+            Self::ExpiredCredentials => "credentials expired",
             Self::NotFound => "not found",
             Self::Unsupported => "unsupported",
             Self::UnsafeKey => "unsafe object key",
@@ -108,7 +112,9 @@ impl Error {
         // OpenDAL's message of a failed login carries the server's answer, e.g. FTP's 530 or
         // S3's InvalidAccessKeyId/SignatureDoesNotMatch: lift those to PermissionDenied.
         let text = format!("{e:?}");
-        let kind = if kind == ErrorKind::Other && looks_like_auth_failure(&text) {
+        let kind = if looks_like_expired_token(&text) {
+            ErrorKind::ExpiredCredentials
+        } else if kind == ErrorKind::Other && looks_like_auth_failure(&text) {
             ErrorKind::PermissionDenied
         } else {
             kind
@@ -135,6 +141,18 @@ impl Error {
             .with("local", path.display().to_string())
             .with_source(e)
     }
+}
+
+/// OpenDAL's S3 error message is the parsed error body, `S3Error { code: "ExpiredToken", .. }`
+/// (HTTP 400 on AWS; 403 on some S3 servers): the codes of an expired or unusable session
+/// token. `InvalidAccessKeyId` and `SignatureDoesNotMatch` are not among them.
+fn looks_like_expired_token(text: &str) -> bool {
+    const CODES: [&str; 3] = [
+        "code: \"ExpiredToken\"",
+        "code: \"InvalidToken\"",
+        "code: \"TokenRefreshRequired\"",
+    ];
+    CODES.iter().any(|c| text.contains(c))
 }
 
 fn looks_like_auth_failure(text: &str) -> bool {

@@ -15,7 +15,8 @@ pub enum KeyCommand {
     /// Make KEY the profile's encryption key (a key another profile's `dpipe key show`
     /// printed). The old key is kept for decrypting until `dpipe key rotate` re-encrypts.
     Set {
-        /// The key: 43 characters of base64url.
+        /// The key: 43 characters of base64url (it may start with `-`).
+        #[arg(allow_hyphen_values = true)]
         key: String,
     },
     /// Make a new key and re-encrypt with it everything you own that is encrypted (remotes,

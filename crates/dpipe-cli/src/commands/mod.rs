@@ -4,6 +4,7 @@ mod account;
 mod audit;
 mod codec;
 mod key;
+mod maintain;
 mod perm;
 mod pipe;
 mod profile;
@@ -43,5 +44,6 @@ pub fn run() -> anyhow::Result<()> {
         Command::Pull(args) => sync::run(&ctx()?, args, Direction::Pull),
         Command::Push(args) => sync::run(&ctx()?, args, Direction::Push),
         Command::Status(args) => sync::status(&ctx()?, args),
+        Command::Maintain(command) => maintain::run(&ctx()?, command),
     }
 }

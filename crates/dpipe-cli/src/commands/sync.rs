@@ -3,10 +3,20 @@
 //! with `--json`), refused keys, failed files and notes on stderr. A run that left a file
 //! behind (a failed transfer, a refused key) exits 1 after the others went through; a run
 //! refused before any transfer exits 1 (conflicts) or 4 (read-only role).
+//!
+//! While files move, a progress bar on stderr (files, bytes, rate, ETA) — not with `--quiet`,
+//! `--json`, or when stderr is not a terminal. A pipe's `README.md` and `LICENSE.md` are shown
+//! when first pulled: their first [`SHOWN_LINES`] lines under a header, on stdout (on stderr
+//! with `--json` or `--quiet`, so stdout stays the report or stays empty).
+
+use std::io::IsTerminal as _;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::anyhow;
-use dpipe_client::sync::{Direction, SyncOptions, SyncReport, Syncer};
+use dpipe_client::sync::{Direction, Progress, SyncOptions, SyncReport, Syncer};
 use dpipe_core::plan::{Merge, Mode};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::sync::{MergeArg, ModeArg, StatusArgs, SyncArgs};
 use crate::output::Output;
@@ -17,12 +27,18 @@ pub fn run(ctx: &Context, args: SyncArgs, direction: Direction) -> anyhow::Resul
     let profile = ctx.profile()?;
     let api = ctx.api()?;
     let runtime = runtime()?;
-    let syncer = Syncer::new(api.as_ref(), profile.repo(), runtime.handle().clone());
+    let bar = Bar::new(!args.quiet && !ctx.out.is_json() && std::io::stderr().is_terminal());
+    let syncer =
+        Syncer::new(api.as_ref(), profile.repo(), runtime.handle().clone()).with_progress(&bar);
     let options = options(&args);
     let report = match direction {
         Direction::Pull => syncer.pull(&args.pipe, &options)?,
         Direction::Push => syncer.push(&args.pipe, &options)?,
     };
+    let to_stderr = ctx.out.is_json() || args.quiet;
+    for path in &report.first_pulled {
+        show_file(&ctx.out, &syncer.folder(&report.pipe), path, to_stderr);
+    }
     print(&ctx.out, &report, args.quiet)?;
     if report.is_complete() {
         return Ok(());
@@ -62,6 +78,97 @@ pub fn status(ctx: &Context, args: StatusArgs) -> anyhow::Result<()> {
         );
         lines.join("\n")
     })
+}
+
+/// Lines of a first-pulled `README.md` or `LICENSE.md` shown.
+pub const SHOWN_LINES: usize = 40;
+
+/// The progress bar of a pull or push on stderr: files and bytes done, rate, ETA. Hidden
+/// when not `shown`. Bytes count when a whole file is through, not within a file.
+struct Bar {
+    bar: ProgressBar,
+    shown: bool,
+    files: AtomicUsize,
+    done: AtomicUsize,
+}
+
+impl Bar {
+    fn new(shown: bool) -> Bar {
+        // Drawn from the first transfer on (see `start`), never before.
+        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::hidden());
+        if let Ok(style) = ProgressStyle::with_template(
+            "{msg} files [{bar:20}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        Bar {
+            bar,
+            shown,
+            files: AtomicUsize::new(0),
+            done: AtomicUsize::new(0),
+        }
+    }
+}
+
+impl Progress for Bar {
+    fn start(&self, files: usize, bytes: u64) {
+        self.files.store(files, Ordering::Relaxed);
+        self.done.store(0, Ordering::Relaxed);
+        self.bar.reset();
+        self.bar.set_length(bytes);
+        self.bar.set_message(format!("0/{files}"));
+        if self.shown {
+            self.bar.set_draw_target(ProgressDrawTarget::stderr());
+        }
+    }
+    fn file_done(&self, _path: &str, bytes: u64) {
+        self.count();
+        self.bar.inc(bytes);
+    }
+    fn file_failed(&self, _path: &str) {
+        self.count();
+    }
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl Bar {
+    fn count(&self) {
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        let files = self.files.load(Ordering::Relaxed);
+        self.bar.set_message(format!("{done}/{files}"));
+    }
+}
+
+/// Shows the first [`SHOWN_LINES`] lines of `path` in `folder` under a header; a file that
+/// cannot be read is a warning, not a failure of the pull.
+fn show_file(out: &Output, folder: &Path, path: &str, to_stderr: bool) {
+    let text = match std::fs::read(folder.join(path)) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(e) => {
+            out.warn(&format!("cannot show {path}: {e}"));
+            return;
+        }
+    };
+    let text = excerpt(path, &text);
+    if to_stderr {
+        eprintln!("{text}");
+    } else if let Err(e) = out.text(&text) {
+        out.warn(&format!("cannot show {path}: {e}"));
+    }
+}
+
+/// `path`'s header, its first [`SHOWN_LINES`] lines, and how many more there are.
+fn excerpt(path: &str, text: &str) -> String {
+    let total = text.lines().count();
+    let mut lines = vec![format!("===== {path} =====")];
+    lines.extend(text.lines().take(SHOWN_LINES).map(str::to_string));
+    if total > SHOWN_LINES {
+        lines.push(format!("… ({} more lines)", total - SHOWN_LINES));
+    }
+    lines.push("=".repeat(path.chars().count() + 12));
+    lines.join("\n")
 }
 
 /// The runtime the storage work runs on.
@@ -186,6 +293,19 @@ fn size(bytes: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn excerpts_cut_long_files() {
+        let long: String = (1..=45).map(|i| format!("line {i}\n")).collect();
+        let shown = super::excerpt("README.md", &long);
+        assert!(
+            shown.starts_with("===== README.md =====\nline 1\n"),
+            "{shown}"
+        );
+        assert!(shown.contains("line 40\n… (5 more lines)\n"), "{shown}");
+        assert!(!shown.contains("line 41"), "{shown}");
+        assert_eq!(super::excerpt("L", "x"), "===== L =====\nx\n=============");
+    }
+
     #[test]
     fn sizes_for_people() {
         assert_eq!(super::size(0), "0 B");

@@ -221,4 +221,6 @@ fn encode_and_decode_a_settings_file() {
         "moved here",
     );
     env.fails(&["key", "set", "not-a-key"], 2, "43 characters");
+    // A key may start with `-` (base64url): it is taken as the key, not as a flag.
+    env.ok(&["key", "set", "-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"]);
 }

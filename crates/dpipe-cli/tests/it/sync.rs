@@ -163,6 +163,79 @@ fn fs_pull_preview_incremental_push_and_conflicts() {
     env.fails(&["pull", "--pipe", "p", "--include", "["], 2, "include");
 }
 
+/// A pipe's README.md and LICENSE.md are shown when first pulled (stdout for people, stderr
+/// with `--json`), never again; and outside a terminal no progress bar reaches stderr.
+#[test]
+fn fs_readme_shown_when_first_pulled_and_no_progress_off_terminal() {
+    let env = Env::new();
+    let repo = local_profile(&env);
+    let remote = env.path().join("remote");
+    let readme: String = (1..=45).map(|i| format!("readme line {i}\n")).collect();
+    write_all(
+        &remote,
+        &[
+            ("README.md", readme.as_str()),
+            ("LICENSE.md", "Do what you like.\n"),
+            ("data.csv", "a,b\n"),
+        ],
+    );
+    let loc = remote.to_str().unwrap();
+    for name in ["p", "q"] {
+        env.ok(&[
+            "pipe",
+            "create",
+            "--name",
+            name,
+            "--protocol",
+            "fs",
+            "--location",
+            loc,
+        ]);
+    }
+
+    let run = env.run(&["pull", "--pipe", "p"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let out = &run.stdout;
+    assert!(
+        out.contains("===== README.md =====\nreadme line 1\n"),
+        "{out}"
+    );
+    assert!(out.contains("readme line 40\n… (5 more lines)"), "{out}");
+    assert!(!out.contains("readme line 41"), "{out}");
+    assert!(
+        out.contains("===== LICENSE.md =====\nDo what you like.\n"),
+        "{out}"
+    );
+    assert!(out.contains("pulled 3 files"), "{out}");
+    // Not a terminal: no progress bar, no escape code, nothing but what was asked for.
+    assert!(!run.stderr.contains('\u{1b}'), "{run:?}");
+    assert!(!run.stderr.contains("ETA"), "{run:?}");
+    assert!(run.stderr.is_empty(), "{run:?}");
+    assert_eq!(read(&repo.join("p/README.md")), readme);
+
+    // Pulled again after a remote change: not a first pull, not shown.
+    edit(&remote.join("LICENSE.md"), "Do what you lake.\n");
+    let run = env.run(&["pull", "--pipe", "p"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("pulled 1 file,"), "{run:?}");
+    assert!(!run.stdout.contains("====="), "{run:?}");
+
+    // With --json: stdout is the report alone, the files go to stderr.
+    let run = env.run(&["--json", "pull", "--pipe", "q"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let report: Value = serde_json::from_str(&run.stdout).expect("JSON alone on stdout");
+    assert_eq!(
+        report["first_pulled"],
+        serde_json::json!(["LICENSE.md", "README.md"])
+    );
+    assert!(
+        run.stderr
+            .contains("===== LICENSE.md =====\nDo what you lake."),
+        "{run:?}"
+    );
+    assert!(!run.stderr.contains('\u{1b}'), "{run:?}");
+}
+
 #[test]
 fn fs_refused_keys_are_reported_and_others_sync() {
     let env = Env::new();

@@ -12,6 +12,7 @@
 //! caller gives. Call [`Syncer::pull`] and [`Syncer::push`] from outside any async task.
 //! Nothing here prints.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -20,7 +21,7 @@ use dpipe_core::manifest::{Manifest, SyncedFile};
 use dpipe_core::plan::{ChangeRules, Merge, Mode, Plan, PlanRequest, plan_pull, plan_push, status};
 use dpipe_core::role::Access;
 use dpipe_core::wire::PipeView;
-use dpipe_storage::{Location, Storage, Transferred, Tuning};
+use dpipe_storage::{ErrorKind as StorageErrorKind, Location, Storage, Transferred, Tuning};
 use futures::StreamExt as _;
 use serde_json::Value;
 use tokio::runtime::Handle;
@@ -54,13 +55,32 @@ pub struct SyncOptions {
     pub merge: Option<Merge>,
 }
 
+/// Files shown to people when first pulled (d6tpipe's behaviour), at the top of a pipe.
+pub const SHOWN_WHEN_FIRST_PULLED: [&str; 2] = ["README.md", "LICENSE.md"];
+
+/// Hears how the transfers of a pull or push go, for a progress display. Called from the
+/// storage tasks (hence `Send + Sync`); nothing is called for a preview or a refused run.
+pub trait Progress: Send + Sync {
+    /// The transfers begin: this many files, this many bytes in all (as planned).
+    fn start(&self, files: usize, bytes: u64);
+    /// One file went through, `bytes` long.
+    fn file_done(&self, path: &str, bytes: u64);
+    /// One file failed (its error is in the report); by default nothing.
+    fn file_failed(&self, path: &str) {
+        let _ = path;
+    }
+    /// Every transfer has ended, well or not.
+    fn finish(&self);
+}
+
 /// Pulls and pushes pipes of one file repo through one repo API.
 pub struct Syncer<'a> {
-    api: &'a dyn RepoApi,
-    repo: PathBuf,
-    runtime: Handle,
-    tuning: Tuning,
+    pub(super) api: &'a dyn RepoApi,
+    pub(super) repo: PathBuf,
+    pub(super) runtime: Handle,
+    pub(super) tuning: Tuning,
     concurrency: usize,
+    progress: Option<&'a dyn Progress>,
 }
 
 /// A pipe resolved for one run: how it is shown, where its files are, and the state.
@@ -81,7 +101,14 @@ impl<'a> Syncer<'a> {
             runtime,
             tuning: Tuning::default(),
             concurrency: DEFAULT_CONCURRENCY,
+            progress: None,
         }
+    }
+
+    /// Reports the transfers of each pull and push to `progress`.
+    pub fn with_progress(mut self, progress: &'a dyn Progress) -> Syncer<'a> {
+        self.progress = Some(progress);
+        self
     }
 
     /// Sets the storage tuning (retries, timeouts, part size).
@@ -104,8 +131,8 @@ impl<'a> Syncer<'a> {
     /// Pulls `pipe` into its folder (see the module docs). A blocked plan is an
     /// [`ErrorKind::Conflict`] error listing the paths, returned before any transfer.
     pub fn pull(&self, pipe: &str, options: &SyncOptions) -> Result<SyncReport> {
-        let run = self.resolve(pipe)?;
-        let (local, remote) = self.scan(&run)?;
+        let mut run = self.resolve(pipe)?;
+        let (local, remote) = self.scan(&mut run)?;
         let synced = run.state.synced(pipe)?;
         let plan = plan_pull(
             &local,
@@ -118,30 +145,37 @@ impl<'a> Syncer<'a> {
             return Ok(report(&run, Direction::Pull, true, &plan));
         }
         refuse_if_blocked(Direction::Pull, pipe, &plan)?;
-        let storage = self.connect(&run.scan)?;
         let folder = run.folder.clone();
-        let moved = self.transfer(&plan, |path| {
-            let (storage, folder) = (storage.clone(), folder.clone());
-            async move { storage.get_into(&path, &folder).await }
-        });
+        let moved = self.transfer(
+            &plan,
+            &run.view,
+            Access::Read,
+            &run.scan,
+            |storage, path| {
+                let folder = folder.clone();
+                async move { storage.get_into(&path, &folder).await }
+            },
+        )?;
         // What the scan saw of each object is what it looked like when it was synced.
-        self.finish(run, Direction::Pull, &plan, moved, &remote, |path| {
+        let mut out = self.finish(run, Direction::Pull, &plan, moved, &remote, |path| {
             mtime(&folder.join(path))
-        })
+        })?;
+        out.first_pulled = first_pulled(&out.transferred, &synced);
+        Ok(out)
     }
 
     /// Pushes the folder of `pipe` to its storage (see the module docs). A read-only role is
     /// an [`ErrorKind::Forbidden`] error and a blocked plan an [`ErrorKind::Conflict`] error,
     /// both returned before any transfer.
     pub fn push(&self, pipe: &str, options: &SyncOptions) -> Result<SyncReport> {
-        let run = self.resolve(pipe)?;
+        let mut run = self.resolve(pipe)?;
         if run.view.role == "read" {
             return Err(Error::new(
                 ErrorKind::Forbidden,
                 format!("push refused: your role on pipe {pipe} is read; pushing needs write"),
             ));
         }
-        let (local, remote) = self.scan(&run)?;
+        let (local, remote) = self.scan(&mut run)?;
         let synced = run.state.synced(pipe)?;
         let plan = plan_push(
             &local,
@@ -155,12 +189,11 @@ impl<'a> Syncer<'a> {
         }
         refuse_if_blocked(Direction::Push, pipe, &plan)?;
         let write = location_for(&run.view, &self.api.credentials(pipe, Access::Write)?)?;
-        let storage = self.connect(&write)?;
         let folder = run.folder.clone();
-        let moved = self.transfer(&plan, |path| {
-            let (storage, source) = (storage.clone(), folder.join(&path));
+        let moved = self.transfer(&plan, &run.view, Access::Write, &write, |storage, path| {
+            let source = folder.join(&path);
             async move { storage.put(&source, &path).await }
-        });
+        })?;
         // The objects as a listing shows them (as d6tpipe does, list again after a push): a
         // HEAD may report them differently (no ETag, a coarser time) than the next scan will.
         let after = self.scan_remote(&run.scan).unwrap_or_default();
@@ -177,8 +210,8 @@ impl<'a> Syncer<'a> {
         include: Option<&str>,
         exclude: Option<&str>,
     ) -> Result<StatusReport> {
-        let run = self.resolve(pipe)?;
-        let (local, remote) = self.scan(&run)?;
+        let mut run = self.resolve(pipe)?;
+        let (local, remote) = self.scan(&mut run)?;
         let synced = run.state.synced(pipe)?;
         let filter = filter(&run, include, exclude)?;
         let status = status(&local, &remote, &synced, &filter, run.rules);
@@ -203,40 +236,125 @@ impl<'a> Syncer<'a> {
         Storage::connect(location, self.tuning.clone()).map_err(storage_error)
     }
 
-    /// The local and the remote manifest.
-    fn scan(&self, run: &Run) -> Result<(Manifest, Manifest)> {
-        let remote = self.scan_remote(&run.scan)?;
+    /// The local and the remote manifest. When the storage says the read credentials
+    /// expired, they are renewed once (and kept in `run`) and the scan tried again.
+    fn scan(&self, run: &mut Run) -> Result<(Manifest, Manifest)> {
+        let remote = match self.try_scan_remote(&run.scan) {
+            Err(e) if e.kind() == StorageErrorKind::ExpiredCredentials => {
+                run.scan = self.renewed(&run.view, Access::Read)?;
+                self.scan_remote(&run.scan)?
+            }
+            other => other.map_err(storage_error)?,
+        };
         let local = scan_local(&run.folder, &run.view.name, &run.state)?;
         Ok((local, remote))
     }
 
     /// Every object of the pipe.
     fn scan_remote(&self, location: &Location) -> Result<Manifest> {
-        let storage = self.connect(location)?;
-        self.runtime
-            .block_on(async move { storage.scan("").await })
-            .map_err(storage_error)
+        self.try_scan_remote(location).map_err(storage_error)
     }
 
-    /// Runs `one` for each transfer of the plan, `concurrency` at a time; the results come
-    /// back in plan order.
-    fn transfer<T, F, Fut>(&self, plan: &Plan, one: F) -> Vec<(String, Result<T, String>)>
+    fn try_scan_remote(&self, location: &Location) -> dpipe_storage::Result<Manifest> {
+        let storage = Storage::connect(location, self.tuning.clone())?;
+        self.runtime.block_on(async move { storage.scan("").await })
+    }
+
+    /// The location of `view` with credentials for `access` renewed by the repo API.
+    fn renewed(&self, view: &PipeView, access: Access) -> Result<Location> {
+        location_for(view, &self.api.renew_credentials(&view.name, access)?)
+    }
+
+    /// Runs `one` for each transfer of the plan on the storage at `location`, `concurrency`
+    /// at a time; the results come back in plan order, and the [`Progress`] (if any) hears
+    /// each end. Files that failed because the credentials (for `access`) expired are tried
+    /// once more with credentials the repo API renewed.
+    fn transfer<F, Fut>(
+        &self,
+        plan: &Plan,
+        view: &PipeView,
+        access: Access,
+        location: &Location,
+        one: F,
+    ) -> Result<Vec<(String, Result<Transferred, String>)>>
     where
-        F: Fn(String) -> Fut,
-        Fut: Future<Output = dpipe_storage::Result<T>>,
+        F: Fn(Storage, String) -> Fut,
+        Fut: Future<Output = dpipe_storage::Result<Transferred>>,
     {
-        let jobs = plan.transfers.iter().map(|t| {
-            let path = t.path.clone();
-            let fut = one(path.clone());
-            async move { (path, fut.await.map_err(|e| e.to_string())) }
+        let storage = self.connect(location)?;
+        if let Some(p) = self.progress {
+            p.start(plan.transfers.len(), plan.bytes);
+        }
+        let paths = plan.transfers.iter().map(|t| t.path.clone()).collect();
+        let mut done = self.run_jobs(&storage, paths, &one);
+        let expired: Vec<String> = done
+            .iter()
+            .filter(
+                |(_, r)| matches!(r, Err(e) if e.kind() == StorageErrorKind::ExpiredCredentials),
+            )
+            .map(|(path, _)| path.clone())
+            .collect();
+        let mut renew_error = None;
+        if !expired.is_empty() {
+            match self.renewed(view, access).and_then(|l| self.connect(&l)) {
+                Ok(storage) => {
+                    done.retain(|(path, _)| !expired.contains(path));
+                    done.extend(self.run_jobs(&storage, expired, &one));
+                }
+                Err(e) => renew_error = Some(e.to_string()),
+            }
+        }
+        if let Some(p) = self.progress {
+            p.finish();
+        }
+        let mut done: Vec<_> = done
+            .into_iter()
+            .map(|(path, result)| {
+                let result = result.map_err(|e| match (&renew_error, e.kind()) {
+                    (Some(renew), StorageErrorKind::ExpiredCredentials) => {
+                        format!("{e}; renewing the credentials failed: {renew}")
+                    }
+                    _ => e.to_string(),
+                });
+                (path, result)
+            })
+            .collect();
+        done.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(done)
+    }
+
+    /// Runs `one` on `storage` for each of `paths`, `concurrency` at a time.
+    fn run_jobs<F, Fut>(
+        &self,
+        storage: &Storage,
+        paths: Vec<String>,
+        one: &F,
+    ) -> Vec<(String, dpipe_storage::Result<Transferred>)>
+    where
+        F: Fn(Storage, String) -> Fut,
+        Fut: Future<Output = dpipe_storage::Result<Transferred>>,
+    {
+        let progress = self.progress;
+        let jobs = paths.into_iter().map(|path| {
+            let fut = one(storage.clone(), path.clone());
+            async move {
+                let result = fut.await;
+                if let Some(p) = progress {
+                    match &result {
+                        Ok(done) => p.file_done(&path, done.size),
+                        // An expired credential may be renewed and the file tried again.
+                        Err(e) if e.kind() == StorageErrorKind::ExpiredCredentials => {}
+                        Err(_) => p.file_failed(&path),
+                    }
+                }
+                (path, result)
+            }
         });
-        let mut done: Vec<_> = self.runtime.block_on(
+        self.runtime.block_on(
             futures::stream::iter(jobs)
                 .buffer_unordered(self.concurrency)
                 .collect::<Vec<_>>(),
-        );
-        done.sort_by(|a, b| a.0.cmp(&b.0));
-        done
+        )
     }
 
     /// Records the files that went through and builds the report.
@@ -324,6 +442,7 @@ fn report(run: &Run, direction: Direction, preview: bool, plan: &Plan) -> SyncRe
             })
             .collect(),
         errors: Vec::new(),
+        first_pulled: Vec::new(),
         plan: PlanView::from(plan),
     }
 }
@@ -356,7 +475,135 @@ fn refuse_if_blocked(direction: Direction, pipe: &str, plan: &Plan) -> Result<()
     ))
 }
 
+/// The files of [`SHOWN_WHEN_FIRST_PULLED`] among `transferred` that no earlier sync recorded.
+fn first_pulled(transferred: &[FileMove], synced: &BTreeMap<String, SyncedFile>) -> Vec<String> {
+    transferred
+        .iter()
+        .filter(|t| SHOWN_WHEN_FIRST_PULLED.contains(&t.path.as_str()))
+        .filter(|t| !synced.contains_key(&t.path))
+        .map(|t| t.path.clone())
+        .collect()
+}
+
 /// The modification time of a local file, if it can be read.
 fn mtime(path: &Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::local::LocalApi;
+
+    /// Counts what the engine tells it.
+    #[derive(Default)]
+    struct Counter {
+        events: Mutex<Vec<String>>,
+    }
+
+    impl Progress for Counter {
+        fn start(&self, files: usize, bytes: u64) {
+            self.events
+                .lock()
+                .unwrap()
+                .push(format!("start {files} {bytes}"));
+        }
+        fn file_done(&self, path: &str, bytes: u64) {
+            self.events
+                .lock()
+                .unwrap()
+                .push(format!("done {path} {bytes}"));
+        }
+        fn finish(&self) {
+            self.events.lock().unwrap().push("finish".to_string());
+        }
+    }
+
+    /// A local-mode API with pipe `p` on an `fs` remote at `<dir>/remote`.
+    fn setup(dir: &Path) -> LocalApi {
+        let api = LocalApi::open(&dir.join("local.sqlite"), "me", "me@example.com").unwrap();
+        let remote = dir.join("remote");
+        std::fs::create_dir_all(&remote).unwrap();
+        api.create_pipe(&json!({"name": "p", "protocol": "fs",
+            "location": remote.to_str().unwrap()}))
+            .unwrap();
+        api
+    }
+
+    fn write(path: &Path, text: &str) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    #[test]
+    fn progress_hears_every_transfer_and_readme_shows_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let api = setup(dir.path());
+        let remote = dir.path().join("remote");
+        write(&remote.join("README.md"), "# hello\n");
+        write(&remote.join("LICENSE.md"), "MIT\n");
+        write(&remote.join("sub/README.md"), "not at the top\n");
+        write(&remote.join("data.csv"), "a,b\n1,2\n");
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let counter = Counter::default();
+        let repo = dir.path().join("repo");
+        let syncer = Syncer::new(&api, &repo, rt.handle().clone()).with_progress(&counter);
+
+        // A preview tells the progress nothing.
+        let preview = syncer
+            .pull(
+                "p",
+                &SyncOptions {
+                    preview: true,
+                    ..SyncOptions::default()
+                },
+            )
+            .unwrap();
+        assert!(preview.first_pulled.is_empty());
+        assert!(counter.events.lock().unwrap().is_empty());
+
+        let report = syncer.pull("p", &SyncOptions::default()).unwrap();
+        assert_eq!(report.transferred.len(), 4);
+        assert_eq!(report.first_pulled, vec!["LICENSE.md", "README.md"]);
+        let mut events = counter.events.lock().unwrap().clone();
+        assert_eq!(events.first().unwrap(), "start 4 35");
+        assert_eq!(events.last().unwrap(), "finish");
+        let mut done: Vec<_> = events.drain(1..events.len() - 1).collect();
+        done.sort();
+        assert_eq!(
+            done,
+            vec![
+                "done LICENSE.md 4",
+                "done README.md 8",
+                "done data.csv 8",
+                "done sub/README.md 15",
+            ]
+        );
+
+        // Changed on the remote and pulled again: no longer a first pull.
+        counter.events.lock().unwrap().clear();
+        write(&remote.join("README.md"), "# hello, world\n");
+        let again = syncer.pull("p", &SyncOptions::default()).unwrap();
+        assert_eq!(again.transferred.len(), 1, "{again:?}");
+        assert!(again.first_pulled.is_empty());
+        assert_eq!(
+            *counter.events.lock().unwrap(),
+            vec!["start 1 15", "done README.md 15", "finish"]
+        );
+
+        // A push never reports first pulls, and its transfers are heard too.
+        counter.events.lock().unwrap().clear();
+        write(&repo.join("p/new.txt"), "new");
+        let pushed = syncer.push("p", &SyncOptions::default()).unwrap();
+        assert_eq!(pushed.transferred.len(), 1, "{pushed:?}");
+        assert!(pushed.first_pulled.is_empty());
+        assert_eq!(
+            *counter.events.lock().unwrap(),
+            vec!["start 1 3", "done new.txt 3", "finish"]
+        );
+    }
 }

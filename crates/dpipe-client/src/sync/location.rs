@@ -5,7 +5,8 @@
 //! `remotepath` is `s3://bucket/prefix/` for S3 (the root is `prefix`), the folder itself for
 //! `fs`, and an absolute path for FTP/SFTP. The S3 credentials reply may carry
 //! `endpoint_url`/`region_name` (what boto3 takes): they become the `endpoint`/`region`
-//! settings; every other string value is a credential.
+//! settings, and an SFTP pipe's `known_hosts` (`strict`, `add`, `accept`) the setting of that
+//! name; every other string value is a credential.
 
 use dpipe_core::protocol::Protocol;
 use dpipe_core::wire::PipeView;
@@ -56,6 +57,7 @@ pub fn location_for(pipe: &PipeView, credentials: &Map<String, Value>) -> Result
         location = match (protocol, key.as_str()) {
             (Protocol::S3, "endpoint_url") => location.setting("endpoint", value),
             (Protocol::S3, "region_name") => location.setting("region", value),
+            (Protocol::Sftp, "known_hosts") => location.setting("known_hosts", value),
             _ => location.credential(key, value),
         };
     }

@@ -12,12 +12,16 @@
 mod engine;
 mod local_scan;
 mod location;
+mod maintain;
 mod report;
 mod state;
 
-pub use engine::{DEFAULT_CONCURRENCY, SyncOptions, Syncer};
+pub use engine::{DEFAULT_CONCURRENCY, Progress, SHOWN_WHEN_FIRST_PULLED, SyncOptions, Syncer};
 pub use local_scan::scan_local;
 pub use location::location_for;
+pub use maintain::{
+    Doomed, ImportOptions, ImportReport, LocalPipe, Removal, Side, SortBy, SyncedEntry,
+};
 pub use report::{
     Direction, FileMove, PathNote, PlanView, StatusReport, SyncReport, conflict_text, reason_text,
 };

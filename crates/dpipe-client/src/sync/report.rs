@@ -147,6 +147,9 @@ pub struct SyncReport {
     pub rejected: Vec<PathNote>,
     /// Files whose transfer failed; the others were still transferred.
     pub errors: Vec<PathNote>,
+    /// Pull: the pipe's `README.md` and `LICENSE.md`, when this run pulled them and no
+    /// earlier sync had (to be shown to people once).
+    pub first_pulled: Vec<String>,
     /// The plan carried out (or previewed).
     pub plan: PlanView,
 }

@@ -1,0 +1,217 @@
+//! The upkeep commands: `dpipe remove-orphans`, `dpipe delete`, `dpipe reset`, `dpipe files`,
+//! `dpipe list local` and `dpipe import`, over dpipe-client's [`Syncer`]. Deletions are dry
+//! runs unless `--apply`; an applied deletion refused because a scan refused a key exits 1
+//! having deleted nothing, one from a read-only role exits 4.
+
+use anyhow::anyhow;
+use dpipe_client::sync::{ImportOptions, Removal, Side, SortBy, Syncer};
+use dpipe_core::filter::Filter;
+
+use crate::cli::maintain::{
+    DeleteArgs, FilesArgs, ImportArgs, ListArgs, ListWhat, MaintainCommand, RemoveOrphansArgs,
+    ResetArgs, SideArg, SortArg,
+};
+use crate::output::{Output, table};
+use crate::settings::Context;
+
+/// Runs one upkeep command.
+pub fn run(ctx: &Context, command: MaintainCommand) -> anyhow::Result<()> {
+    let profile = ctx.profile()?;
+    let api = ctx.api()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let syncer = Syncer::new(api.as_ref(), profile.repo(), runtime.handle().clone());
+    match command {
+        MaintainCommand::RemoveOrphans(args) => remove_orphans(ctx, &syncer, args),
+        MaintainCommand::Delete(args) => delete(ctx, &syncer, args),
+        MaintainCommand::Reset(args) => reset(ctx, &syncer, args),
+        MaintainCommand::Files(args) => files(ctx, &syncer, args),
+        MaintainCommand::List(args) => list(ctx, &syncer, args),
+        MaintainCommand::Import(args) => import(ctx, &syncer, args),
+    }
+}
+
+fn side(arg: SideArg) -> Side {
+    match arg {
+        SideArg::Local => Side::Local,
+        SideArg::Remote => Side::Remote,
+        SideArg::Both => Side::Both,
+    }
+}
+
+fn remove_orphans(ctx: &Context, syncer: &Syncer, args: RemoveOrphansArgs) -> anyhow::Result<()> {
+    let removal = syncer.remove_orphans(&args.pipe, side(args.side), args.apply)?;
+    print_removal(&ctx.out, &removal, "orphan")
+}
+
+fn delete(ctx: &Context, syncer: &Syncer, args: DeleteArgs) -> anyhow::Result<()> {
+    let removal = syncer.delete_files(
+        &args.pipe,
+        side(args.side),
+        args.files.as_deref(),
+        args.apply,
+    )?;
+    print_removal(&ctx.out, &removal, "file")
+}
+
+/// Prints what was (or would be) deleted; fails when a deletion failed.
+fn print_removal(out: &Output, r: &Removal, what: &str) -> anyhow::Result<()> {
+    for key in &r.rejected {
+        out.warn(&format!("refused key {:?}: {}", key.path, key.reason));
+    }
+    if !r.applied && !r.rejected.is_empty() {
+        out.warn("--apply will delete nothing while a scan refuses keys");
+    }
+    for failed in &r.errors {
+        out.warn(&format!("{} not deleted: {}", failed.path, failed.reason));
+    }
+    if out.is_json() {
+        out.json_value(r)?;
+    } else {
+        let mut lines = Vec::new();
+        let count = r.local.len() + r.remote.len();
+        if r.applied {
+            lines.extend(r.deleted.iter().map(|d| format!("deleted {d}")));
+            lines.push(format!(
+                "deleted {} {what}{}",
+                r.deleted.len(),
+                if r.deleted.len() == 1 { "" } else { "s" }
+            ));
+        } else {
+            for (label, list) in [("local", &r.local), ("remote", &r.remote)] {
+                lines.extend(
+                    list.iter()
+                        .map(|d| format!("{label:<6}  {}  {}", d.path, size(d.size))),
+                );
+            }
+            lines.push(format!(
+                "would delete {count} {what}{}, {} (dry run: nothing deleted; --apply to delete)",
+                if count == 1 { "" } else { "s" },
+                size(r.bytes)
+            ));
+        }
+        out.text(&lines.join("\n"))?;
+    }
+    if r.errors.is_empty() {
+        return Ok(());
+    }
+    Err(anyhow!(
+        "deletion in pipe {} stopped: {} file(s) failed",
+        r.pipe,
+        r.errors.len()
+    ))
+}
+
+fn reset(ctx: &Context, syncer: &Syncer, args: ResetArgs) -> anyhow::Result<()> {
+    syncer.reset(&args.pipe, args.local_files)?;
+    let text = if args.local_files {
+        format!(
+            "forgot the sync state of pipe {} and removed its folder",
+            args.pipe
+        )
+    } else {
+        format!("forgot the sync state of pipe {}", args.pipe)
+    };
+    if ctx.out.is_json() {
+        return ctx.out.json_value(&serde_json::json!({
+            "pipe": args.pipe,
+            "reset": true,
+            "local_files_removed": args.local_files,
+        }));
+    }
+    ctx.out.text(&text)
+}
+
+fn files(ctx: &Context, syncer: &Syncer, args: FilesArgs) -> anyhow::Result<()> {
+    let filter = Filter::new(args.include.as_deref(), args.exclude.as_deref())?;
+    let sort = match args.sort {
+        SortArg::Name => SortBy::Name,
+        SortArg::Time => SortBy::Time,
+        SortArg::Size => SortBy::Size,
+    };
+    let files = syncer.synced_files(&args.pipe, &filter, sort)?;
+    if ctx.out.is_json() {
+        return ctx.out.json_value(&files);
+    }
+    if args.paths {
+        let lines: Vec<String> = files
+            .iter()
+            .map(|f| f.local_path.display().to_string())
+            .collect();
+        return ctx.out.text(&lines.join("\n"));
+    }
+    if files.is_empty() {
+        ctx.out
+            .note(&format!("no synced files in pipe {}", args.pipe));
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = files
+        .iter()
+        .map(|f| {
+            vec![
+                f.path.clone(),
+                size(f.size),
+                f.sha256[..12.min(f.sha256.len())].to_string(),
+            ]
+        })
+        .collect();
+    ctx.out.text(&table(&["PATH", "SIZE", "SHA256"], &rows))
+}
+
+fn list(ctx: &Context, syncer: &Syncer, args: ListArgs) -> anyhow::Result<()> {
+    let ListWhat::Local = args.what;
+    let pipes = syncer.local_pipes()?;
+    if ctx.out.is_json() {
+        return ctx.out.json_value(&pipes);
+    }
+    if pipes.is_empty() {
+        ctx.out.note("no pipe pulled or pushed yet");
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = pipes
+        .iter()
+        .map(|p| vec![p.pipe.clone(), p.files.to_string(), size(p.bytes)])
+        .collect();
+    ctx.out.text(&table(&["PIPE", "FILES", "SIZE"], &rows))
+}
+
+fn import(ctx: &Context, syncer: &Syncer, args: ImportArgs) -> anyhow::Result<()> {
+    let options = ImportOptions {
+        move_files: args.move_files,
+        subdir: args.subdir,
+        force: args.force,
+    };
+    let report = syncer.import(&args.pipe, &args.sources, &options)?;
+    for skipped in &report.skipped {
+        ctx.out
+            .warn(&format!("skipped {}: {}", skipped.path, skipped.reason));
+    }
+    ctx.out.show(&report, |r| {
+        let mut lines: Vec<String> = r.imported.iter().map(|p| format!("imported {p}")).collect();
+        lines.push(format!(
+            "{} {} file{}, {}; {} unchanged",
+            if args.move_files { "moved" } else { "imported" },
+            r.imported.len(),
+            if r.imported.len() == 1 { "" } else { "s" },
+            size(r.bytes),
+            r.unchanged.len()
+        ));
+        lines.join("\n")
+    })
+}
+
+/// Bytes for people: `512 B`, `3.4 KiB`, `1.0 MiB`, ….
+fn size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
