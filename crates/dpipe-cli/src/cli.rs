@@ -14,6 +14,7 @@ use crate::exit::EXIT_CODES_HELP;
 pub mod keys;
 pub mod maintain;
 pub mod s3;
+pub mod scan;
 pub mod sync;
 
 /// Exchange data files the way git exchanges code: pipes on your own storage, a repo API that
@@ -86,6 +87,9 @@ pub enum Command {
     Push(sync::SyncArgs),
     /// Show what differs between a pipe's folder and its storage.
     Status(sync::StatusArgs),
+    /// List the files of a pipe on one side: its storage (remote) or its folder (local).
+    #[command(subcommand)]
+    Scan(scan::ScanCommand),
     #[command(flatten)]
     Maintain(maintain::MaintainCommand),
 }

@@ -40,6 +40,10 @@ impl Storage {
             let raw = entry.path();
             // OpenDAL gives paths relative to the root without a leading `/`; strip the prefix.
             let relative = raw.strip_prefix(prefix.as_str()).unwrap_or(raw);
+            // dpipe's own partial uploads (see `put`), left behind by a killed run.
+            if is_temp_name(relative) {
+                continue;
+            }
             if let Err(reason) = check_key(relative) {
                 manifest.rejected.push(RejectedKey {
                     key: relative.to_string(),
@@ -116,3 +120,13 @@ fn normalize_prefix(prefix: &str) -> Result<String> {
     check_key(trimmed).map_err(|reason| unsafe_key(prefix, reason))?;
     Ok(format!("{trimmed}/"))
 }
+
+/// Whether the last segment of `key` names one of dpipe's temporary files (`.dpipe-*`).
+pub(crate) fn is_temp_name(key: &str) -> bool {
+    key.rsplit('/')
+        .next()
+        .is_some_and(|name| name.starts_with(TEMP_PREFIX))
+}
+
+/// The prefix of dpipe's temporary files: partial downloads and (on `fs`) partial uploads.
+pub(crate) const TEMP_PREFIX: &str = ".dpipe-";

@@ -8,7 +8,9 @@
 //! * put: files larger than the part size go up in parts (S3 multipart). On S3 the file's
 //!   SHA-256 is computed first and sent as user metadata ([`SHA256_METADATA_KEY`]), because a
 //!   multipart ETag is no MD5; the upload pass hashes again and a file changed meanwhile is an
-//!   [`ErrorKind::Integrity`] error with the object removed.
+//!   [`ErrorKind::Integrity`] error with the object removed. On `fs` the upload goes to a
+//!   `.dpipe-*.part` key next to the final one and is renamed into place once whole, so a
+//!   killed upload leaves no partial file under a final name (scans skip such leftovers).
 
 use std::path::{Path, PathBuf};
 
@@ -19,7 +21,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::location::Protocol;
-use crate::manifest::{SHA256_METADATA_KEY, check_key, unsafe_key};
+use crate::manifest::{SHA256_METADATA_KEY, TEMP_PREFIX, check_key, unsafe_key};
 use crate::operator::Storage;
 
 /// Local read size of a put.
@@ -154,7 +156,41 @@ impl Storage {
             )
             .with("path", key));
         }
-        let mut writer = self.op.writer_with(key);
+        // On `fs` the bytes go to a temporary key next to the final one, renamed into place
+        // once whole: a killed upload leaves no partial file under the final name.
+        let target = if self.protocol == Protocol::Fs {
+            temp_key(key)
+        } else {
+            key.to_string()
+        };
+        let result = self.put_to(source, key, &target, size).await;
+        if target != key {
+            match result {
+                Ok(done) => {
+                    if let Err(e) = self.op.rename(&target, key).await {
+                        let _ = self.op.delete(&target).await;
+                        return Err(Error::from_opendal(e, "put", key));
+                    }
+                    return Ok(done);
+                }
+                Err(e) => {
+                    let _ = self.op.delete(&target).await;
+                    return Err(e);
+                }
+            }
+        }
+        result
+    }
+
+    /// Uploads `source` (`size` bytes) to `target`, the final `key` or a temporary key.
+    async fn put_to(
+        &self,
+        source: &Path,
+        key: &str,
+        target: &str,
+        size: u64,
+    ) -> Result<Transferred> {
+        let mut writer = self.op.writer_with(target);
         let mut announced = None;
         if self.protocol == Protocol::S3 {
             let sha = hash_file(source).await?;
@@ -193,7 +229,7 @@ impl Storage {
         let changed = sent != size || announced.as_ref().is_some_and(|a| *a != sha256);
         if changed {
             let _ = writer.abort().await;
-            let _ = self.op.delete(key).await;
+            let _ = self.op.delete(target).await;
             return Err(Error::new(
                 ErrorKind::Integrity,
                 "put failed: the local file changed during the upload",
@@ -208,6 +244,30 @@ impl Storage {
         Ok(Transferred { size: sent, sha256 })
     }
 
+    /// SHA-256 (hex) of the content of `key`, streamed (nothing is written).
+    pub async fn hash_object(&self, key: &str) -> Result<String> {
+        check_key(key).map_err(|reason| unsafe_key(key, reason))?;
+        let reader = self
+            .op
+            .reader_with(key)
+            .chunk(self.tuning.part_size)
+            .await
+            .map_err(|e| Error::from_opendal(e, "get", key))?;
+        let mut stream = reader
+            .into_bytes_stream(..)
+            .await
+            .map_err(|e| Error::from_opendal(e, "get", key))?;
+        let mut sha = Sha256::new();
+        while let Some(chunk) = stream
+            .try_next()
+            .await
+            .map_err(|e| Error::from_io(e, "get", Path::new(key)))?
+        {
+            sha.update(&chunk);
+        }
+        Ok(hex::encode(sha.finalize()))
+    }
+
     /// Deletes `key`. Deleting a key that does not exist succeeds.
     pub async fn delete(&self, key: &str) -> Result<()> {
         check_key(key).map_err(|reason| unsafe_key(key, reason))?;
@@ -215,6 +275,21 @@ impl Storage {
             .delete(key)
             .await
             .map_err(|e| Error::from_opendal(e, "delete", key))
+    }
+}
+
+/// A temporary key in the folder of `key`, unique to this process and call.
+fn temp_key(key: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let name = format!("{TEMP_PREFIX}{}-{nanos}-{n}.part", std::process::id());
+    match key.rsplit_once('/') {
+        Some((dir, _)) => format!("{dir}/{name}"),
+        None => name,
     }
 }
 

@@ -10,6 +10,7 @@ mod pipe;
 mod profile;
 mod remote;
 mod s3;
+mod scan;
 mod serve;
 mod sync;
 
@@ -44,6 +45,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Pull(args) => sync::run(&ctx()?, args, Direction::Pull),
         Command::Push(args) => sync::run(&ctx()?, args, Direction::Push),
         Command::Status(args) => sync::status(&ctx()?, args),
+        Command::Scan(command) => scan::run(&ctx()?, command),
         Command::Maintain(command) => maintain::run(&ctx()?, command),
     }
 }

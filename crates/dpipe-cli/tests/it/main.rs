@@ -4,10 +4,12 @@
 mod accounts;
 mod audit;
 mod encryption;
+mod interrupt;
 mod local_mode;
 mod maintain;
 mod profiles;
 mod s3;
+mod scan;
 mod support;
 mod sync;
 mod sync_ftp_sftp;

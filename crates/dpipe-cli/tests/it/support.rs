@@ -60,8 +60,8 @@ impl Env {
         path
     }
 
-    /// Runs `dpipe args...` in the folder, with `envs` added to the isolated environment.
-    pub fn run_with(&self, args: &[&str], envs: &[(&str, &str)]) -> Run {
+    /// The command `dpipe args...` in the folder, in the isolated environment (not started).
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_dpipe"));
         for name in CLEARED {
             command.env_remove(name);
@@ -72,6 +72,12 @@ impl Env {
             .env("HOME", self.path())
             .env("USER", "tester")
             .args(args);
+        command
+    }
+
+    /// Runs `dpipe args...` in the folder, with `envs` added to the isolated environment.
+    pub fn run_with(&self, args: &[&str], envs: &[(&str, &str)]) -> Run {
+        let mut command = self.command(args);
         command.envs(envs.iter().copied());
         let Output {
             status,

@@ -6,6 +6,9 @@
 //! pure planner against what the sync state recorded, then — unless it is a preview — refuse
 //! before any transfer if the plan would lose a change, or transfer concurrently and record
 //! each file that went through. A failing file does not stop the others: the report lists it.
+//! Files that both sides hold identically though no sync recorded them (a run killed after its
+//! transfers but before it recorded them) are recognised and recorded, not reported as
+//! conflicts: a rerun reaches the end state of an uninterrupted run.
 //!
 //! The repo API is blocking (it may be HTTP) and storage is async: the API calls happen
 //! first, outside the runtime, and only the storage work runs on the runtime [`Handle`] the
@@ -17,8 +20,11 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use dpipe_core::filter::Filter;
-use dpipe_core::manifest::{Manifest, SyncedFile};
-use dpipe_core::plan::{ChangeRules, Merge, Mode, Plan, PlanRequest, plan_pull, plan_push, status};
+use dpipe_core::manifest::{Manifest, ManifestEntry, SyncedFile};
+use dpipe_core::plan::{
+    ChangeRules, Merge, Mode, Plan, PlanRequest, Sameness, compare, local_changed_since_sync,
+    plan_pull, plan_push, remote_changed_since_sync, status,
+};
 use dpipe_core::role::Access;
 use dpipe_core::wire::PipeView;
 use dpipe_storage::{ErrorKind as StorageErrorKind, Location, Storage, Transferred, Tuning};
@@ -133,7 +139,7 @@ impl<'a> Syncer<'a> {
     pub fn pull(&self, pipe: &str, options: &SyncOptions) -> Result<SyncReport> {
         let mut run = self.resolve(pipe)?;
         let (local, remote) = self.scan(&mut run)?;
-        let synced = run.state.synced(pipe)?;
+        let (synced, adopted) = self.adopt_identical(&run, &local, &remote)?;
         let plan = plan_pull(
             &local,
             &remote,
@@ -145,6 +151,7 @@ impl<'a> Syncer<'a> {
             return Ok(report(&run, Direction::Pull, true, &plan));
         }
         refuse_if_blocked(Direction::Pull, pipe, &plan)?;
+        run.state.record_synced(pipe, &adopted)?;
         let folder = run.folder.clone();
         let moved = self.transfer(
             &plan,
@@ -176,7 +183,7 @@ impl<'a> Syncer<'a> {
             ));
         }
         let (local, remote) = self.scan(&mut run)?;
-        let synced = run.state.synced(pipe)?;
+        let (synced, adopted) = self.adopt_identical(&run, &local, &remote)?;
         let plan = plan_push(
             &local,
             &remote,
@@ -188,6 +195,7 @@ impl<'a> Syncer<'a> {
             return Ok(report(&run, Direction::Push, true, &plan));
         }
         refuse_if_blocked(Direction::Push, pipe, &plan)?;
+        run.state.record_synced(pipe, &adopted)?;
         let write = location_for(&run.view, &self.api.credentials(pipe, Access::Write)?)?;
         let folder = run.folder.clone();
         let moved = self.transfer(&plan, &run.view, Access::Write, &write, |storage, path| {
@@ -212,10 +220,70 @@ impl<'a> Syncer<'a> {
     ) -> Result<StatusReport> {
         let mut run = self.resolve(pipe)?;
         let (local, remote) = self.scan(&mut run)?;
-        let synced = run.state.synced(pipe)?;
+        let (synced, _) = self.adopt_identical(&run, &local, &remote)?;
         let filter = filter(&run, include, exclude)?;
         let status = status(&local, &remote, &synced, &filter, run.rules);
         Ok(StatusReport::new(pipe, status))
+    }
+
+    /// What the sync state recorded of the pipe, plus the files found identical on both
+    /// sides though both look changed since (or were never synced): a run killed after some
+    /// transfers and before it recorded them leaves such files behind, and so does a copy
+    /// made by other means. Only those are read from the storage (when neither a hash nor the
+    /// record can tell): same size, and the object's SHA-256 equals the local file's. Returns
+    /// the records with these added, and the added ones (to record).
+    fn adopt_identical(
+        &self,
+        run: &Run,
+        local: &Manifest,
+        remote: &Manifest,
+    ) -> Result<(BTreeMap<String, SyncedFile>, Vec<SyncedFile>)> {
+        let mut synced = run.state.synced(&run.view.name)?;
+        let doubtful: Vec<(&ManifestEntry, &ManifestEntry, String)> = local
+            .entries
+            .iter()
+            .filter_map(|l| {
+                let r = remote.get(&l.path)?;
+                let sha = l.sha256.clone()?;
+                let record = synced.get(&l.path);
+                let doubt = l.size == r.size
+                    && local_changed_since_sync(l, record)
+                    && remote_changed_since_sync(r, record, run.rules)
+                    && compare(l, r, record, run.rules) == Sameness::Unknown;
+                doubt.then_some((l, r, sha))
+            })
+            .collect();
+        if doubtful.is_empty() {
+            return Ok((synced, Vec::new()));
+        }
+        let storage = self.connect(&run.scan)?;
+        let checks = doubtful.into_iter().map(|(l, r, sha)| {
+            let storage = storage.clone();
+            async move {
+                let same = storage
+                    .hash_object(&r.path)
+                    .await
+                    .is_ok_and(|remote_sha| remote_sha.eq_ignore_ascii_case(&sha));
+                same.then(|| SyncedFile {
+                    path: l.path.clone(),
+                    size: l.size,
+                    sha256: sha,
+                    local_modified: l.modified,
+                    remote_etag: r.etag.clone(),
+                    remote_modified: r.modified,
+                })
+            }
+        });
+        let adopted: Vec<SyncedFile> = self.runtime.block_on(
+            futures::stream::iter(checks)
+                .buffer_unordered(self.concurrency)
+                .filter_map(std::future::ready)
+                .collect(),
+        );
+        for file in &adopted {
+            synced.insert(file.path.clone(), file.clone());
+        }
+        Ok((synced, adopted))
     }
 
     /// Fetches the pipe and its read credentials and opens the sync state.
@@ -537,6 +605,40 @@ mod tests {
     fn write(path: &Path, text: &str) {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, text).unwrap();
+    }
+
+    #[test]
+    fn identical_unrecorded_copies_are_adopted_not_conflicts() {
+        let dir = tempfile::tempdir().unwrap();
+        let api = setup(dir.path());
+        let remote = dir.path().join("remote");
+        let repo = dir.path().join("repo");
+        // Both sides hold files no sync recorded (as a killed run leaves them): one the same,
+        // one of the same size but different.
+        write(&remote.join("same.txt"), "same");
+        write(&repo.join("p/same.txt"), "same");
+        write(&remote.join("diff.txt"), "abcd");
+        write(&repo.join("p/diff.txt"), "wxyz");
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let syncer = Syncer::new(&api, &repo, rt.handle().clone());
+
+        let status = syncer.status("p", None, None).unwrap();
+        assert_eq!(status.conflicts, vec!["diff.txt"], "{status:?}");
+        let err = syncer.pull("p", &SyncOptions::default()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Conflict);
+        assert!(!err.to_string().contains("same.txt"), "{err}");
+
+        // Without the different one, the pull moves nothing and records the identical copy.
+        std::fs::remove_file(repo.join("p/diff.txt")).unwrap();
+        let report = syncer.pull("p", &SyncOptions::default()).unwrap();
+        assert_eq!(report.transferred.len(), 1, "{report:?}");
+        assert_eq!(report.transferred[0].path, "diff.txt");
+        let state = SyncState::open(&repo).unwrap();
+        assert!(state.synced("p").unwrap().contains_key("same.txt"));
+        assert_eq!(
+            std::fs::read_to_string(repo.join("p/same.txt")).unwrap(),
+            "same"
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod local_scan;
 mod location;
 mod maintain;
 mod report;
+mod scan;
 mod state;
 
 pub use engine::{DEFAULT_CONCURRENCY, Progress, SHOWN_WHEN_FIRST_PULLED, SyncOptions, Syncer};

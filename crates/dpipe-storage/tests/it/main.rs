@@ -23,8 +23,8 @@ macro_rules! storage_suite {
 }
 
 storage_suite! {
-    fs: [round_trip_sizes, big_file, ugly_names, scan_nested, missing_objects, delete, unsafe_keys_reported];
-    s3: [round_trip_sizes, big_file, ugly_names, scan_nested, missing_objects, delete, unsafe_keys_reported, wrong_credentials];
+    fs: [round_trip_sizes, big_file, ugly_names, scan_nested, missing_objects, delete, unsafe_keys_reported, own_temp_files_and_hash];
+    s3: [round_trip_sizes, big_file, ugly_names, scan_nested, missing_objects, delete, unsafe_keys_reported, wrong_credentials, own_temp_files_and_hash];
     sftp: [round_trip_sizes, big_file, ugly_names, scan_nested, missing_objects, delete, unsafe_keys_reported, wrong_credentials];
     ftp: [round_trip_sizes, big_file, ugly_names, scan_nested, missing_objects, delete, unsafe_keys_reported, wrong_credentials];
 }

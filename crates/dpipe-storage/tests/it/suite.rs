@@ -371,3 +371,19 @@ pub async fn wrong_credentials(b: &Backend) {
         );
     }
 }
+
+/// A partial file dpipe left behind (`.dpipe-*`, from a killed run) is never listed as a file
+/// of the pipe; `hash_object` streams an object's SHA-256 without writing anything.
+pub async fn own_temp_files_and_hash(b: &Backend) {
+    let storage = b.storage();
+    let local = tempfile::tempdir().unwrap();
+    let source = local.path().join("source");
+    let sha = make_file(&source, 3 * PART_SIZE + 5, 11);
+    storage.put(&source, "d/data.bin").await.unwrap();
+    let raw = b.raw_root.join("d/.dpipe-123-4-5.part");
+    std::fs::write(&raw, "partial").unwrap();
+    let all = storage.scan("").await.unwrap();
+    assert_eq!(paths(&all), ["d/data.bin"]);
+    assert_eq!(storage.hash_object("d/data.bin").await.unwrap(), sha);
+    assert_eq!(leftovers(local.path()), Vec::<PathBuf>::new());
+}
