@@ -30,7 +30,9 @@ pub struct S3Server {
     /// `http://127.0.0.1:PORT`.
     pub endpoint: String,
     addr: SocketAddr,
-    root: tempfile::TempDir,
+    root: PathBuf,
+    /// The temporary folder behind `root`, when the server made it (removed on drop).
+    _temp: Option<tempfile::TempDir>,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -38,12 +40,25 @@ pub struct S3Server {
 impl S3Server {
     /// Starts a server over a new temporary folder.
     pub fn start() -> Self {
-        let root = tempfile::Builder::new()
-            .prefix("dpipe-s3s-")
-            .tempdir()
-            .expect("s3 test server: temp folder");
-        let fs = FileSystem::new(root.path()).expect("s3 test server: s3s-fs over the temp folder");
-        let listener = StdListener::bind("127.0.0.1:0").expect("s3 test server: bind 127.0.0.1:0");
+        Self::start_with(None, 0)
+    }
+
+    /// Starts a server over `root` (an existing folder, kept on drop) or, when `None`, a new
+    /// temporary folder, listening on 127.0.0.1:`port` (0: a free port).
+    pub fn start_with(root: Option<&Path>, port: u16) -> Self {
+        let (root, temp) = match root {
+            Some(root) => (root.to_path_buf(), None),
+            None => {
+                let temp = tempfile::Builder::new()
+                    .prefix("dpipe-s3s-")
+                    .tempdir()
+                    .expect("s3 test server: temp folder");
+                (temp.path().to_path_buf(), Some(temp))
+            }
+        };
+        let fs = FileSystem::new(&root).expect("s3 test server: s3s-fs over the root folder");
+        let listener = StdListener::bind(("127.0.0.1", port))
+            .unwrap_or_else(|e| panic!("s3 test server: bind 127.0.0.1:{port}: {e}"));
         listener
             .set_nonblocking(true)
             .expect("s3 test server: non-blocking listener");
@@ -59,6 +74,7 @@ impl S3Server {
             endpoint: format!("http://{addr}"),
             addr,
             root,
+            _temp: temp,
             shutdown: Some(tx),
             thread: Some(thread),
         }
@@ -71,12 +87,12 @@ impl S3Server {
 
     /// The folder holding the buckets.
     pub fn root(&self) -> &Path {
-        self.root.path()
+        &self.root
     }
 
     /// Creates bucket `name` (a top-level folder) and returns its folder.
     pub fn create_bucket(&self, name: &str) -> PathBuf {
-        let dir = self.root.path().join(name);
+        let dir = self.root.join(name);
         std::fs::create_dir_all(&dir).expect("s3 test server: create bucket folder");
         dir
     }
