@@ -13,10 +13,10 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use dpipe_testkit::services::s3::{self, S3Server};
+use dpipe_testkit::services::s3::S3Server;
 use serde_json::Value;
 
-use crate::support::Env;
+use crate::support::{Env, create_s3_pipe};
 
 /// The large file: first in the plan's order, still moving when the small ones arrive.
 const BIG: &str = "a-big.bin";
@@ -220,29 +220,7 @@ fn pipe(env: &Env, server: Option<&S3Server>) -> PathBuf {
         return remote;
     };
     let bucket = server.create_bucket("kill-bucket");
-    let endpoint = format!("endpoint={}", server.endpoint);
-    let id = format!("aws_access_key_id={}", s3::ACCESS_KEY);
-    let secret = format!("aws_secret_access_key={}", s3::SECRET_KEY);
-    env.ok(&[
-        "pipe",
-        "create",
-        "--name",
-        "p",
-        "--protocol",
-        "s3",
-        "--location",
-        "kill-bucket",
-        "--dir",
-        "data",
-        "--setting",
-        &endpoint,
-        "--setting",
-        "region=us-east-1",
-        "--credential",
-        &id,
-        "--credential",
-        &secret,
-    ]);
+    create_s3_pipe(env, server, "kill-bucket");
     bucket.join("data")
 }
 

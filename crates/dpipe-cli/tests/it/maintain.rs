@@ -5,10 +5,10 @@
 use std::path::{Path, PathBuf};
 
 use dpipe_testkit::server::TestServer;
-use dpipe_testkit::services::s3::{self, S3Server};
+use dpipe_testkit::services::s3::S3Server;
 use serde_json::Value;
 
-use crate::support::Env;
+use crate::support::{Env, create_s3_pipe, server_user};
 
 /// A key no client would send, planted as one file name.
 const EVIL: &str = "..\\..\\evil.txt";
@@ -500,29 +500,7 @@ fn s3_remove_orphans_and_delete() {
         "--repo",
         repo.to_str().unwrap(),
     ]);
-    let endpoint = format!("endpoint={}", server.endpoint);
-    let id = format!("aws_access_key_id={}", s3::ACCESS_KEY);
-    let secret = format!("aws_secret_access_key={}", s3::SECRET_KEY);
-    env.ok(&[
-        "pipe",
-        "create",
-        "--name",
-        "p",
-        "--protocol",
-        "s3",
-        "--location",
-        "upkeep",
-        "--dir",
-        "data",
-        "--setting",
-        &endpoint,
-        "--setting",
-        "region=us-east-1",
-        "--credential",
-        &id,
-        "--credential",
-        &secret,
-    ]);
+    create_s3_pipe(&env, &server, "upkeep");
     env.ok(&["pull", "--pipe", "p", "--files", "a.csv,sub/b.txt"]);
     let dry = env.json(&["remove-orphans", "--pipe", "p", "remote"]);
     assert_eq!(paths(&dry["remote"]), ["c.bin"]);
@@ -541,24 +519,4 @@ fn s3_remove_orphans_and_delete() {
     assert!(!prefix.join("sub/b.txt").exists() && !repo.join("p/sub/b.txt").exists());
     assert_eq!(tree(&repo.join("p")), ["a.csv"]);
     assert_eq!(paths(&env.json(&["files", "--pipe", "p"])), ["a.csv"]);
-}
-
-/// A registered user of the server at `url` whose file repo is `<home>/repo`.
-fn server_user(url: &str, name: &str) -> Env {
-    let env = Env::new();
-    let repo = env.path().join("repo");
-    let repo = repo.to_str().unwrap();
-    env.ok(&["profile", "init", "srv", "--server", url, "--repo", repo]);
-    let email = format!("{name}@example.com");
-    let password = format!("pw-{name}");
-    env.ok(&[
-        "register",
-        "--username",
-        name,
-        "--email",
-        &email,
-        "--password",
-        &password,
-    ]);
-    env
 }

@@ -137,3 +137,51 @@ pub fn names(list: &Value) -> Vec<String> {
         .map(|item| item["name"].as_str().expect("a name").to_string())
         .collect()
 }
+
+/// A registered user of the server at `url` whose file repo is `<home>/repo`.
+pub fn server_user(url: &str, name: &str) -> Env {
+    let env = Env::new();
+    let repo = env.path().join("repo");
+    let repo = repo.to_str().unwrap();
+    env.ok(&["profile", "init", "srv", "--server", url, "--repo", repo]);
+    let email = format!("{name}@example.com");
+    let password = format!("pw-{name}");
+    env.ok(&[
+        "register",
+        "--username",
+        name,
+        "--email",
+        &email,
+        "--password",
+        &password,
+    ]);
+    env
+}
+
+/// Creates pipe `p` in `env`'s profile on `bucket` of the test S3 `server`, folder `data`.
+pub fn create_s3_pipe(env: &Env, server: &dpipe_testkit::services::s3::S3Server, bucket: &str) {
+    use dpipe_testkit::services::s3;
+    let endpoint = format!("endpoint={}", server.endpoint);
+    let id = format!("aws_access_key_id={}", s3::ACCESS_KEY);
+    let secret = format!("aws_secret_access_key={}", s3::SECRET_KEY);
+    env.ok(&[
+        "pipe",
+        "create",
+        "--name",
+        "p",
+        "--protocol",
+        "s3",
+        "--location",
+        bucket,
+        "--dir",
+        "data",
+        "--setting",
+        &endpoint,
+        "--setting",
+        "region=us-east-1",
+        "--credential",
+        &id,
+        "--credential",
+        &secret,
+    ]);
+}

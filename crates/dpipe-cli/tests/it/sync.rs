@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use dpipe_testkit::server::TestServer;
-use dpipe_testkit::services::s3::{self, S3Server};
+use dpipe_testkit::services::s3::S3Server;
 use serde_json::Value;
 
-use crate::support::Env;
+use crate::support::{Env, create_s3_pipe, server_user};
 
 /// A key no client would send, planted as one file name (a path that climbs out elsewhere).
 const EVIL: &str = "..\\..\\evil.txt";
@@ -336,29 +336,7 @@ fn s3_pull_incremental_push_and_refused_key() {
     write_all(&prefix, &FILES);
     let env = Env::new();
     let repo = local_profile(&env);
-    let endpoint = format!("endpoint={}", server.endpoint);
-    let id = format!("aws_access_key_id={}", s3::ACCESS_KEY);
-    let secret = format!("aws_secret_access_key={}", s3::SECRET_KEY);
-    env.ok(&[
-        "pipe",
-        "create",
-        "--name",
-        "p",
-        "--protocol",
-        "s3",
-        "--location",
-        "sync-bucket",
-        "--dir",
-        "data",
-        "--setting",
-        &endpoint,
-        "--setting",
-        "region=us-east-1",
-        "--credential",
-        &id,
-        "--credential",
-        &secret,
-    ]);
+    create_s3_pipe(&env, &server, "sync-bucket");
     let local = repo.join("p");
     let first = sync(&env, "pull", &[]);
     assert_eq!(moved(&first), ["a.csv", "c.bin", "sub/b.txt"]);
@@ -407,24 +385,4 @@ fn read_only_grantee_pulls_but_cannot_push() {
     bob.fails(&["push", "--pipe", "p"], 4, "role on pipe p is read");
     assert!(!remote.path().join("bob.txt").exists());
     assert_eq!(moved(&sync(&ann, "pull", &[])), ["shared.csv"]);
-}
-
-/// A registered user of the server at `url` whose file repo is `<home>/repo`.
-fn server_user(url: &str, name: &str) -> Env {
-    let env = Env::new();
-    let repo = env.path().join("repo");
-    let repo = repo.to_str().unwrap();
-    env.ok(&["profile", "init", "srv", "--server", url, "--repo", repo]);
-    let email = format!("{name}@example.com");
-    let password = format!("pw-{name}");
-    env.ok(&[
-        "register",
-        "--username",
-        name,
-        "--email",
-        &email,
-        "--password",
-        &password,
-    ]);
-    env
 }
