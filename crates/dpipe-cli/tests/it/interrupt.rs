@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use dpipe_testkit::services::s3::S3Server;
 use serde_json::Value;
 
-use crate::support::{Env, create_s3_pipe};
+use crate::support::{Env, create_fs_pipe, create_s3_pipe, local_profile};
 
 /// The large file: first in the plan's order, still moving when the small ones arrive.
 const BIG: &str = "a-big.bin";
@@ -194,29 +194,11 @@ fn kill_midway(env: &Env, verb: &str, target: &Path) {
 /// `<home>/remote` (or on the S3 server, in a prefix of bucket `b`); returns the folder that
 /// holds the pipe's objects.
 fn pipe(env: &Env, server: Option<&S3Server>) -> PathBuf {
-    let repo = env.path().join("repo");
-    env.ok(&[
-        "profile",
-        "init",
-        "lap",
-        "--local",
-        "--repo",
-        repo.to_str().unwrap(),
-    ]);
+    local_profile(env);
     let Some(server) = server else {
         let remote = env.path().join("remote");
         std::fs::create_dir_all(&remote).unwrap();
-        let loc = remote.to_str().unwrap();
-        env.ok(&[
-            "pipe",
-            "create",
-            "--name",
-            "p",
-            "--protocol",
-            "fs",
-            "--location",
-            loc,
-        ]);
+        create_fs_pipe(env, &remote, &[]);
         return remote;
     };
     let bucket = server.create_bucket("kill-bucket");

@@ -8,7 +8,7 @@ use dpipe_testkit::server::TestServer;
 use dpipe_testkit::services::s3::S3Server;
 use serde_json::Value;
 
-use crate::support::{Env, create_s3_pipe, server_user};
+use crate::support::{Env, create_fs_pipe, create_s3_pipe, local_profile, server_user};
 
 /// A key no client would send, planted as one file name.
 const EVIL: &str = "..\\..\\evil.txt";
@@ -61,28 +61,10 @@ fn paths(list: &Value) -> Vec<String> {
 /// A local-mode profile with an `fs` pipe `p` over `<home>/remote` holding [`FILES`], pulled
 /// once; returns (repo, remote).
 fn pulled_fs_pipe(env: &Env) -> (PathBuf, PathBuf) {
-    let repo = env.path().join("repo");
+    let repo = local_profile(env);
     let remote = env.path().join("remote");
-    env.ok(&[
-        "profile",
-        "init",
-        "lap",
-        "--local",
-        "--repo",
-        repo.to_str().unwrap(),
-    ]);
     write_all(&remote, &FILES);
-    let loc = remote.to_str().unwrap();
-    env.ok(&[
-        "pipe",
-        "create",
-        "--name",
-        "p",
-        "--protocol",
-        "fs",
-        "--location",
-        loc,
-    ]);
+    create_fs_pipe(env, &remote, &[]);
     env.ok(&["pull", "--pipe", "p"]);
     (repo, remote)
 }
@@ -446,17 +428,7 @@ fn read_only_grantee_cannot_delete_remote_files() {
     let remote = tempfile::tempdir().unwrap();
     write_all(remote.path(), &[("shared.csv", "s"), ("extra.csv", "e")]);
     let ann = server_user(&server.url, "ann");
-    let loc = remote.path().to_str().unwrap();
-    ann.ok(&[
-        "pipe",
-        "create",
-        "--name",
-        "p",
-        "--protocol",
-        "fs",
-        "--location",
-        loc,
-    ]);
+    create_fs_pipe(&ann, remote.path(), &[]);
     let bob = server_user(&server.url, "bob");
     ann.ok(&["perm", "grant", "p", "--user", "bob", "--role", "read"]);
     bob.ok(&["pull", "--pipe", "p", "--files", "shared.csv"]);
@@ -491,15 +463,7 @@ fn s3_remove_orphans_and_delete() {
     let prefix = bucket.join("data");
     write_all(&prefix, &FILES);
     let env = Env::new();
-    let repo = env.path().join("repo");
-    env.ok(&[
-        "profile",
-        "init",
-        "lap",
-        "--local",
-        "--repo",
-        repo.to_str().unwrap(),
-    ]);
+    let repo = local_profile(&env);
     create_s3_pipe(&env, &server, "upkeep");
     env.ok(&["pull", "--pipe", "p", "--files", "a.csv,sub/b.txt"]);
     let dry = env.json(&["remove-orphans", "--pipe", "p", "remote"]);

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::support::Env;
+use crate::support::{Env, create_fs_pipe, local_profile};
 
 fn write_all(root: &Path, files: &[(&str, &str)]) {
     for (path, text) in files {
@@ -29,15 +29,7 @@ fn paths(listing: &Value) -> Vec<&str> {
 /// A local-mode profile and pipe `p` on an `fs` remote at `<home>/remote` that leaves out
 /// `*.tmp`; returns (remote, local folder).
 fn setup(env: &Env) -> (std::path::PathBuf, std::path::PathBuf) {
-    let repo = env.path().join("repo");
-    env.ok(&[
-        "profile",
-        "init",
-        "lap",
-        "--local",
-        "--repo",
-        repo.to_str().unwrap(),
-    ]);
+    let repo = local_profile(env);
     let remote = env.path().join("remote");
     write_all(
         &remote,
@@ -47,19 +39,7 @@ fn setup(env: &Env) -> (std::path::PathBuf, std::path::PathBuf) {
             ("junk.tmp", "t"),
         ],
     );
-    let loc = remote.to_str().unwrap();
-    env.ok(&[
-        "pipe",
-        "create",
-        "--name",
-        "p",
-        "--protocol",
-        "fs",
-        "--location",
-        loc,
-        "--exclude",
-        "*.tmp",
-    ]);
+    create_fs_pipe(env, &remote, &["--exclude", "*.tmp"]);
     (remote, repo.join("p"))
 }
 

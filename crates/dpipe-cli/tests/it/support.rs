@@ -185,3 +185,37 @@ pub fn create_s3_pipe(env: &Env, server: &dpipe_testkit::services::s3::S3Server,
         &secret,
     ]);
 }
+
+/// A local-mode profile `lap` whose file repo is `<home>/repo`; returns the repo.
+pub fn local_profile(env: &Env) -> PathBuf {
+    let repo = env.path().join("repo");
+    env.ok(&[
+        "profile",
+        "init",
+        "lap",
+        "--local",
+        "--repo",
+        repo.to_str().unwrap(),
+    ]);
+    repo
+}
+
+/// Creates pipe `p` in `env`'s profile on the local folder `remote` (protocol `fs`), with
+/// `extra` flags such as `--exclude GLOB`.
+pub fn create_fs_pipe(env: &Env, remote: &Path, extra: &[&str]) {
+    let location = remote.to_str().unwrap();
+    let args = [
+        &[
+            "pipe",
+            "create",
+            "--name",
+            "p",
+            "--protocol",
+            "fs",
+            "--location",
+            location,
+        ][..],
+        extra,
+    ];
+    env.ok(&args.concat());
+}

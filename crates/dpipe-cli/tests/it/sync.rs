@@ -9,24 +9,10 @@ use dpipe_testkit::server::TestServer;
 use dpipe_testkit::services::s3::S3Server;
 use serde_json::Value;
 
-use crate::support::{Env, create_s3_pipe, server_user};
+use crate::support::{Env, create_fs_pipe, create_s3_pipe, local_profile, server_user};
 
 /// A key no client would send, planted as one file name (a path that climbs out elsewhere).
 const EVIL: &str = "..\\..\\evil.txt";
-
-/// A local-mode profile whose file repo is `<home>/repo`; returns the repo.
-fn local_profile(env: &Env) -> PathBuf {
-    let repo = env.path().join("repo");
-    env.ok(&[
-        "profile",
-        "init",
-        "lap",
-        "--local",
-        "--repo",
-        repo.to_str().unwrap(),
-    ]);
-    repo
-}
 
 /// Writes `files` under `root`.
 fn write_all(root: &Path, files: &[(&str, &str)]) {
@@ -77,17 +63,7 @@ fn fs_pull_preview_incremental_push_and_conflicts() {
     let repo = local_profile(&env);
     let remote = env.path().join("remote");
     write_all(&remote, &FILES);
-    let loc = remote.to_str().unwrap();
-    env.ok(&[
-        "pipe",
-        "create",
-        "--name",
-        "p",
-        "--protocol",
-        "fs",
-        "--location",
-        loc,
-    ]);
+    create_fs_pipe(&env, &remote, &[]);
     let local = repo.join("p");
 
     // A preview says what would move and changes nothing.
@@ -242,17 +218,7 @@ fn fs_refused_keys_are_reported_and_others_sync() {
     let repo = local_profile(&env);
     let remote = env.path().join("remote");
     write_all(&remote, &[("ok.csv", "fine"), (EVIL, "evil")]);
-    let loc = remote.to_str().unwrap();
-    env.ok(&[
-        "pipe",
-        "create",
-        "--name",
-        "p",
-        "--protocol",
-        "fs",
-        "--location",
-        loc,
-    ]);
+    create_fs_pipe(&env, &remote, &[]);
     let run = env.run(&["pull", "--pipe", "p"]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stderr.contains("refused key"), "{run:?}");
@@ -273,17 +239,7 @@ fn fs_failed_files_do_not_stop_the_others() {
     let repo = local_profile(&env);
     let remote = env.path().join("remote");
     write_all(&remote, &FILES);
-    let loc = remote.to_str().unwrap();
-    env.ok(&[
-        "pipe",
-        "create",
-        "--name",
-        "p",
-        "--protocol",
-        "fs",
-        "--location",
-        loc,
-    ]);
+    create_fs_pipe(&env, &remote, &[]);
 
     // `--files` and `--nrecent` narrow a preview; `--quiet` prints no summary.
     let files = sync(&env, "pull", &["--preview", "--files", "a.csv,nope.csv"]);
@@ -366,17 +322,7 @@ fn read_only_grantee_pulls_but_cannot_push() {
     let remote = tempfile::tempdir().unwrap();
     write_all(remote.path(), &[("shared.csv", "s")]);
     let ann = server_user(&server.url, "ann");
-    let loc = remote.path().to_str().unwrap();
-    ann.ok(&[
-        "pipe",
-        "create",
-        "--name",
-        "p",
-        "--protocol",
-        "fs",
-        "--location",
-        loc,
-    ]);
+    create_fs_pipe(&ann, remote.path(), &[]);
     let bob = server_user(&server.url, "bob");
     ann.ok(&["perm", "grant", "p", "--user", "bob", "--role", "read"]);
     assert_eq!(moved(&sync(&bob, "pull", &[])), ["shared.csv"]);

@@ -16,7 +16,7 @@ use dpipe_testkit::services::sftp::SftpServer;
 use dpipe_testkit::services::user::TestUser;
 use serde_json::Value;
 
-use crate::support::Env;
+use crate::support::{Env, local_profile};
 
 const FILES: [(&str, &str); 3] = [
     ("a.csv", "x,y\n1,2\n"),
@@ -89,20 +89,6 @@ fn round_trip(env: &Env, user: &TestUser, root: &Path, repo: &Path, log: &dyn Fn
     assert_eq!(status["in_sync"], true, "{status}");
 }
 
-/// A local-mode profile in `env`; returns its file repo.
-fn profile(env: &Env) -> std::path::PathBuf {
-    let repo = env.path().join("repo");
-    env.ok(&[
-        "profile",
-        "init",
-        "lap",
-        "--local",
-        "--repo",
-        repo.to_str().unwrap(),
-    ]);
-    repo
-}
-
 /// `dir` of a pipe whose files are at the absolute `root` (relative to `/`).
 fn dir_setting(root: &Path) -> String {
     format!("dir={}", root.to_str().unwrap().trim_start_matches('/'))
@@ -116,7 +102,7 @@ fn sftp_pull_edit_push_with_a_private_key() {
         plant(server.user, &work.path, path, text);
     }
     let env = Env::new();
-    let repo = profile(&env);
+    let repo = local_profile(&env);
     let user = format!("username={}", server.user.name);
     let key = format!("private_key={}", server.key_text());
     env.ok(&[
@@ -148,7 +134,7 @@ fn ftp_pull_edit_push_with_a_password() {
         plant(server.user, &work.path, path, text);
     }
     let env = Env::new();
-    let repo = profile(&env);
+    let repo = local_profile(&env);
     let user = format!("username={}", server.user.name);
     let password = format!("password={}", server.user.password);
     env.ok(&[
