@@ -106,6 +106,8 @@ impl Error {
             K::ConfigInvalid => ErrorKind::Config,
             K::Unsupported => ErrorKind::Unsupported,
             K::RateLimited => ErrorKind::Transient,
+            // The object changed under a read pinned to its listed size or ETag.
+            K::RangeNotSatisfied | K::ConditionNotMatch => ErrorKind::Integrity,
             _ if e.is_temporary() => ErrorKind::Transient,
             _ => ErrorKind::Other,
         };
@@ -114,6 +116,9 @@ impl Error {
         let text = format!("{e:?}");
         let kind = if looks_like_expired_token(&text) {
             ErrorKind::ExpiredCredentials
+        } else if kind == ErrorKind::Other && text.contains("unexpected data size") {
+            // A ranged read that came back short: the object shrank since it was listed.
+            ErrorKind::Integrity
         } else if kind == ErrorKind::Other && looks_like_auth_failure(&text) {
             ErrorKind::PermissionDenied
         } else {
@@ -123,6 +128,24 @@ impl Error {
             .with("operation", operation)
             .with("path", path)
             .with_source(e)
+    }
+
+    /// Translates an error of a read stream of `key`: OpenDAL's own errors come wrapped in
+    /// an I/O error; anything else is a local I/O error on `local`.
+    pub(crate) fn from_stream(e: std::io::Error, key: &str, local: &std::path::Path) -> Self {
+        if !e
+            .get_ref()
+            .is_some_and(|inner| inner.is::<opendal::Error>())
+        {
+            return Self::from_io(e, "get", local);
+        }
+        match e
+            .into_inner()
+            .map(|inner| inner.downcast::<opendal::Error>())
+        {
+            Some(Ok(dal)) => Self::from_opendal(*dal, "get", key),
+            _ => unreachable!("checked to be an OpenDAL error just above"),
+        }
     }
 
     /// Translates a local I/O error during `operation` on `path`.

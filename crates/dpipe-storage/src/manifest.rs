@@ -1,12 +1,19 @@
-//! A recursive scan of a prefix into a [`Manifest`]: every file under it with its relative path,
+//! Scans of a storage into a [`Manifest`]: every file under a prefix with its relative path,
 //! size, modification time and, where the storage has one, its ETag or dpipe's own SHA-256.
 //! The manifest types and the key rule ([`check_key`]) are dpipe-core's; keys that fail the
 //! rule are reported as [`RejectedKey`]s.
+//!
+//! A scan walks the tree one folder at a time (S3: a delimiter listing per prefix), several
+//! folders at once. On S3 this is the listing rclone does by default: a wide tree is listed in
+//! parallel rather than one 1,000-key page after another, and a server that walks its disk for
+//! every listing (s3s-fs) walks only the folder asked for.
 
+use std::collections::BTreeSet;
 use std::time::SystemTime;
 
-use futures::TryStreamExt as _;
-use opendal::EntryMode;
+use futures::stream::FuturesUnordered;
+use futures::{StreamExt as _, TryStreamExt as _};
+use opendal::{Entry, EntryMode, Metadata};
 
 pub use dpipe_core::manifest::{Manifest, ManifestEntry, RejectedKey, check_key};
 
@@ -17,62 +24,106 @@ use crate::operator::Storage;
 /// S3 sends it as `x-amz-meta-dpipe-sha256`.
 pub const SHA256_METADATA_KEY: &str = "dpipe-sha256";
 
+/// What one folder listing found.
+struct Listed {
+    files: Vec<Entry>,
+    folders: Vec<String>,
+}
+
 impl Storage {
     /// Lists every file under `prefix` (relative to the location's root; `""` for all).
     pub async fn scan(&self, prefix: &str) -> Result<Manifest> {
         let prefix = normalize_prefix(prefix)?;
-        let mut lister = self
-            .op
-            .lister_with(&prefix)
-            .recursive(true)
-            .await
-            .map_err(|e| Error::from_opendal(e, "scan", &prefix))?;
+        self.walk(&prefix, vec![prefix.clone()], true).await
+    }
+
+    /// Lists the files directly in each of `folders` (relative to the location's root, `""`
+    /// for the root itself), not below them; paths in the manifest are relative to the root.
+    /// A push lists the folders it wrote to, to record its objects as a scan sees them.
+    pub async fn scan_folders(&self, folders: &BTreeSet<String>) -> Result<Manifest> {
+        let folders = folders
+            .iter()
+            .map(|f| normalize_prefix(f))
+            .collect::<Result<Vec<_>>>()?;
+        self.walk("", folders, false).await
+    }
+
+    /// Lists `folders` (normalised prefixes), `concurrency` at a time, and — when `descend` —
+    /// every folder found in them; paths are made relative to `base`.
+    async fn walk(&self, base: &str, mut folders: Vec<String>, descend: bool) -> Result<Manifest> {
         let mut manifest = Manifest::default();
-        while let Some(entry) = lister
-            .try_next()
-            .await
-            .map_err(|e| Error::from_opendal(e, "scan", &prefix))?
-        {
-            let mut meta = entry.metadata().clone();
-            if meta.mode() == EntryMode::DIR || entry.path().ends_with('/') {
-                continue;
-            }
-            let raw = entry.path();
-            // OpenDAL gives paths relative to the root without a leading `/`; strip the prefix.
-            let relative = raw.strip_prefix(prefix.as_str()).unwrap_or(raw);
-            // dpipe's own partial uploads (see `put`), left behind by a killed run.
-            if is_temp_name(relative) {
-                continue;
-            }
-            if let Err(reason) = check_key(relative) {
-                manifest.rejected.push(RejectedKey {
-                    key: relative.to_string(),
-                    reason,
-                });
-                continue;
-            }
-            // Some listings (FTP, S3 servers without sizes) leave fields out: stat once.
-            if meta.content_length() == 0
-                && meta.last_modified().is_none()
-                && let Ok(stat) = self.op.stat(raw).await
+        let mut running = FuturesUnordered::new();
+        loop {
+            while running.len() < self.tuning.concurrency.max(1)
+                && let Some(folder) = folders.pop()
             {
-                meta = stat;
+                running.push(self.list_folder(folder));
             }
-            manifest.entries.push(ManifestEntry {
-                path: relative.to_string(),
-                size: meta.content_length(),
-                modified: meta.last_modified().map(SystemTime::from),
-                etag: meta.etag().map(|t| t.trim_matches('"').to_string()),
-                sha256: meta
-                    .user_metadata()
-                    .and_then(|m| m.get(SHA256_METADATA_KEY))
-                    .map(str::to_string),
-                md5: None,
-            });
+            let Some(listed) = running.next().await else {
+                break;
+            };
+            let listed = listed?;
+            if descend {
+                folders.extend(listed.folders);
+            }
+            for entry in listed.files {
+                self.add_entry(base, entry, &mut manifest).await;
+            }
         }
         manifest.entries.sort_by(|a, b| a.path.cmp(&b.path));
         manifest.rejected.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(manifest)
+    }
+
+    /// The files and sub-folders directly in `folder` (a normalised prefix).
+    async fn list_folder(&self, folder: String) -> Result<Listed> {
+        let scan_error = |e| Error::from_opendal(e, "scan", &folder);
+        let mut lister = self.op.lister(&folder).await.map_err(scan_error)?;
+        let mut listed = Listed {
+            files: Vec::new(),
+            folders: Vec::new(),
+        };
+        while let Some(entry) = lister.try_next().await.map_err(scan_error)? {
+            let path = entry.path();
+            if entry.metadata().mode() == EntryMode::DIR || path.ends_with('/') {
+                // Some services list the folder itself.
+                if path.trim_start_matches('/') != folder {
+                    listed
+                        .folders
+                        .push(path.trim_start_matches('/').to_string());
+                }
+            } else {
+                listed.files.push(entry);
+            }
+        }
+        Ok(listed)
+    }
+
+    /// Adds the file `entry` to `manifest` under its path relative to `base`, or to its
+    /// rejected keys; dpipe's own temporary files are left out.
+    async fn add_entry(&self, base: &str, entry: Entry, manifest: &mut Manifest) {
+        let raw = entry.path();
+        let relative = raw.trim_start_matches('/');
+        let relative = relative.strip_prefix(base).unwrap_or(relative);
+        if is_temp_name(relative) {
+            return;
+        }
+        if let Err(reason) = check_key(relative) {
+            manifest.rejected.push(RejectedKey {
+                key: relative.to_string(),
+                reason,
+            });
+            return;
+        }
+        let mut meta = entry.metadata().clone();
+        // Some listings (FTP's LIST on some servers) leave size and time out: ask once.
+        if meta.content_length() == 0
+            && meta.last_modified().is_none()
+            && let Ok(stat) = self.op.stat(raw).await
+        {
+            meta = stat;
+        }
+        manifest.entries.push(entry_of(relative, &meta));
     }
 
     /// Metadata of one file at `path` (relative to the root).
@@ -89,18 +140,27 @@ impl Storage {
                     .with("path", path),
             );
         }
-        Ok(ManifestEntry {
-            path: path.to_string(),
-            size: meta.content_length(),
-            modified: meta.last_modified().map(SystemTime::from),
-            etag: meta.etag().map(|t| t.trim_matches('"').to_string()),
-            sha256: meta
-                .user_metadata()
-                .and_then(|m| m.get(SHA256_METADATA_KEY))
-                .map(str::to_string),
-            md5: None,
-        })
+        Ok(entry_of(path, &meta))
     }
+}
+
+/// The manifest entry of the object at `path` as `meta` describes it.
+pub(crate) fn entry_of(path: &str, meta: &Metadata) -> ManifestEntry {
+    ManifestEntry {
+        path: path.to_string(),
+        size: meta.content_length(),
+        modified: meta.last_modified().map(SystemTime::from),
+        etag: meta.etag().map(|t| t.trim_matches('"').to_string()),
+        sha256: sha256_of(meta),
+        md5: None,
+    }
+}
+
+/// The SHA-256 dpipe stored with an object (user metadata), if `meta` carries it.
+pub(crate) fn sha256_of(meta: &Metadata) -> Option<String> {
+    meta.user_metadata()
+        .and_then(|m| m.get(SHA256_METADATA_KEY))
+        .map(str::to_string)
 }
 
 pub(crate) fn unsafe_key(key: &str, reason: &str) -> Error {

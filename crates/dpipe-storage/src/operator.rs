@@ -11,9 +11,13 @@ use std::time::Duration;
 use opendal::Operator;
 use opendal::layers::{ConcurrentLimitLayer, RetryLayer, TimeoutLayer};
 use opendal::services;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::location::{Location, Protocol};
+
+/// One mebibyte, the unit of the memory budget.
+const MIB: usize = 1024 * 1024;
 
 /// Knobs of the adapter; [`Tuning::default`] suits real networks.
 #[derive(Debug, Clone)]
@@ -32,8 +36,11 @@ pub struct Tuning {
     pub concurrency: usize,
     /// Part size of multipart uploads; files larger than this are uploaded in parts.
     pub part_size: usize,
-    /// Parts uploaded at once for one file.
+    /// Parts uploaded (or, for a get, ranges fetched) at once for one file.
     pub part_concurrency: usize,
+    /// Bytes all transfers of this storage may buffer at once: each reserves its size, capped
+    /// at `part_size × (part_concurrency + 1)`, before it starts (rounded up to MiB).
+    pub memory_budget: usize,
 }
 
 impl Default for Tuning {
@@ -45,8 +52,9 @@ impl Default for Tuning {
             timeout: Duration::from_secs(60),
             io_timeout: Duration::from_secs(60),
             concurrency: 16,
-            part_size: 16 * 1024 * 1024,
+            part_size: 8 * MIB,
             part_concurrency: 4,
+            memory_budget: 128 * MIB,
         }
     }
 }
@@ -57,6 +65,8 @@ pub struct Storage {
     pub(crate) op: Operator,
     pub(crate) protocol: Protocol,
     pub(crate) tuning: Tuning,
+    /// The memory budget, in MiB permits, shared by every clone.
+    budget: Arc<Semaphore>,
     // The private key written for sftp's `private_key` credential lives as long as the storage.
     _key_file: Option<Arc<tempfile::TempPath>>,
 }
@@ -111,6 +121,7 @@ impl Storage {
         Ok(Self {
             op,
             protocol: location.protocol,
+            budget: Arc::new(Semaphore::new(budget_permits(&tuning) as usize)),
             tuning,
             _key_file: key_file,
         })
@@ -126,6 +137,20 @@ impl Storage {
         &self.tuning
     }
 
+    /// Waits for, and holds until dropped, the share of the memory budget that a transfer of
+    /// `size` bytes may buffer at most (see [`Tuning::memory_budget`]).
+    pub(crate) async fn reserve(&self, size: u64) -> SemaphorePermit<'_> {
+        let most = self.tuning.part_size as u64 * (self.tuning.part_concurrency as u64 + 1);
+        let mib = size.min(most).div_ceil(MIB as u64).max(1);
+        let permits = u32::try_from(mib)
+            .unwrap_or(u32::MAX)
+            .min(budget_permits(&self.tuning));
+        self.budget
+            .acquire_many(permits)
+            .await
+            .expect("the memory budget is never closed")
+    }
+
     /// Checks that the storage answers and accepts the credentials (lists the root).
     pub async fn check(&self) -> Result<()> {
         self.op
@@ -135,6 +160,11 @@ impl Storage {
             .map(|_| ())
             .map_err(|e| Error::from_opendal(e, "check", "/"))
     }
+}
+
+/// The memory budget in MiB permits (at least one).
+fn budget_permits(tuning: &Tuning) -> u32 {
+    u32::try_from(tuning.memory_budget.div_ceil(MIB).max(1)).unwrap_or(u32::MAX)
 }
 
 /// `/`-rooted, `/`-terminated root for OpenDAL from the location's `root` (remotepath).

@@ -1,16 +1,27 @@
 //! Streamed, verified transfers between a local file and a [`Storage`]. Memory stays bounded
-//! by the part size × part concurrency, whatever the file size.
+//! whatever the file sizes: each transfer first reserves, from the storage's memory budget
+//! ([`Tuning::memory_budget`]), what it may buffer at most (its size, capped at part size ×
+//! (part concurrency + 1)), so many large files wait for each other rather than pile up.
 //!
-//! * get: bytes stream into a temporary file in the target's folder while SHA-256 (and MD5,
-//!   for an S3 single-part ETag) is computed; the size and any hash the storage knows are
-//!   checked, the file is fsynced and only then renamed to its final name. A failed get leaves
-//!   no partial file under a final name.
-//! * put: files larger than the part size go up in parts (S3 multipart). On S3 the file's
-//!   SHA-256 is computed first and sent as user metadata ([`SHA256_METADATA_KEY`]), because a
-//!   multipart ETag is no MD5; the upload pass hashes again and a file changed meanwhile is an
-//!   [`ErrorKind::Integrity`] error with the object removed. On `fs` the upload goes to a
-//!   `.dpipe-*.part` key next to the final one and is renamed into place once whole, so a
-//!   killed upload leaves no partial file under a final name (scans skip such leftovers).
+//! * get: the object as a scan (or [`Storage::stat`]) described it is read without another
+//!   request for its size — in one streamed GET, or, beyond the part size, in ranged parts
+//!   fetched concurrently (pinned to the listed ETag, so a replaced object cannot mix in).
+//!   Bytes go to a temporary file in the target's folder while SHA-256 (and MD5, for an S3
+//!   single-part ETag) is computed; the size and any hash the storage knows (the ETag, or the
+//!   SHA-256 dpipe stored with the object, from the listing or the GET's own response) are
+//!   checked, the file is fsynced and only then renamed to its final name. A failed get
+//!   leaves no partial file under a final name.
+//! * put: files larger than the part size go up in parts (S3 multipart), with the file's
+//!   SHA-256 as user metadata ([`SHA256_METADATA_KEY`]), because a multipart ETag is no MD5;
+//!   a single-part object's ETag is its MD5 and needs none. The upload hashes what it sends:
+//!   a file that changed since its SHA-256 was taken is an [`ErrorKind::Integrity`] error and
+//!   the remote keeps its earlier version (on FTP, which cannot abort an upload, it gets the
+//!   file as read). An S3 object appears whole when its upload completes and OpenDAL's FTP
+//!   writer renames its own temporary upload into place; on `fs` and SFTP the upload goes to a
+//!   `.dpipe-*.part` key next to the final one, renamed into place once whole. A killed upload
+//!   leaves no partial file under a final name (scans skip dpipe's leftovers).
+//!
+//! [`Tuning::memory_budget`]: crate::Tuning::memory_budget
 
 use std::path::{Path, PathBuf};
 
@@ -21,25 +32,35 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::location::Protocol;
-use crate::manifest::{SHA256_METADATA_KEY, TEMP_PREFIX, check_key, unsafe_key};
+use crate::manifest::{
+    ManifestEntry, SHA256_METADATA_KEY, TEMP_PREFIX, check_key, sha256_of, unsafe_key,
+};
 use crate::operator::Storage;
 
 /// Local read size of a put.
 const READ_BUF: usize = 256 * 1024;
 
 /// What one transfer moved.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Transferred {
     /// Bytes moved.
     pub size: u64,
     /// SHA-256 of the bytes moved, hex.
     pub sha256: String,
+    /// MD5 of the bytes moved, hex, when it was computed (a get of an object whose ETag is
+    /// an MD5).
+    pub md5: Option<String>,
+    /// A get's local file as it was renamed into place (from its open handle, so no later
+    /// change can slip in): lets a caller cache the hashes without reading the file again.
+    pub file: Option<std::fs::Metadata>,
 }
 
 impl Storage {
-    /// Downloads `key` into `folder`, at the same relative path. The key is checked first
-    /// (no `..`, absolute path, backslash or NUL), and no folder on the way may be a symlink.
-    pub async fn get_into(&self, key: &str, folder: &Path) -> Result<Transferred> {
+    /// Downloads `object` (an entry of a scan or a stat) into `folder`, at the same relative
+    /// path. The key is checked first (no `..`, absolute path, backslash or NUL), and no
+    /// folder on the way may be a symlink.
+    pub async fn get_into(&self, object: &ManifestEntry, folder: &Path) -> Result<Transferred> {
+        let key = object.path.as_str();
         check_key(key).map_err(|reason| unsafe_key(key, reason))?;
         let dest = folder.join(key);
         let parent = dest.parent().unwrap_or(folder);
@@ -53,13 +74,15 @@ impl Storage {
                 "a folder on its way is a symlink out of the target folder",
             ));
         }
-        self.get_to_file(key, &dest).await
+        self.get_to_file(object, &dest).await
     }
 
-    /// Downloads `key` to the local file `dest` (its folder must exist), atomically.
-    pub async fn get_to_file(&self, key: &str, dest: &Path) -> Result<Transferred> {
+    /// Downloads `object` (an entry of a scan or a stat) to the local file `dest` (its folder
+    /// must exist), atomically.
+    pub async fn get_to_file(&self, object: &ManifestEntry, dest: &Path) -> Result<Transferred> {
+        let key = object.path.as_str();
         check_key(key).map_err(|reason| unsafe_key(key, reason))?;
-        let expected = self.stat(key).await?;
+        let _budget = self.reserve(object.size).await;
         let parent = match dest.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
@@ -72,31 +95,33 @@ impl Storage {
         let (std_file, temp_path) = temp.into_parts();
         let mut file = tokio::fs::File::from_std(std_file);
 
-        let reader = self
-            .op
-            .reader_with(key)
-            .chunk(self.tuning.part_size)
-            .await
-            .map_err(|e| Error::from_opendal(e, "get", key))?;
+        let reader = self.reader(object).await?;
         let mut stream = reader
+            .clone()
             .into_bytes_stream(..)
             .await
             .map_err(|e| Error::from_opendal(e, "get", key))?;
-        let etag_md5 = expected
-            .etag
-            .as_deref()
-            .filter(|t| is_md5_hex(t))
-            .map(str::to_ascii_lowercase);
         let mut sha = Sha256::new();
-        let mut md5 = etag_md5.as_ref().map(|_| Md5::new());
+        // The ETag to check the MD5 against: the listing's, else the GET's own (known once
+        // the first bytes arrived).
+        let mut md5: Option<(Md5, String)> = None;
         let mut size = 0u64;
         while let Some(chunk) = stream
             .try_next()
             .await
-            .map_err(|e| Error::from_io(e, "get", dest))?
+            .map_err(|e| Error::from_stream(e, key, dest))?
         {
+            if size == 0 {
+                md5 = object
+                    .etag
+                    .clone()
+                    .or_else(|| reader.metadata().and_then(|m| m.etag()).map(str::to_string))
+                    .map(|t| t.trim_matches('"').to_ascii_lowercase())
+                    .filter(|t| is_md5_hex(t))
+                    .map(|t| (Md5::new(), t));
+            }
             sha.update(&chunk);
-            if let Some(m) = md5.as_mut() {
+            if let Some((m, _)) = md5.as_mut() {
                 m.update(&chunk);
             }
             size += chunk.len() as u64;
@@ -108,28 +133,47 @@ impl Storage {
         let integrity = |what: &str| {
             Error::new(ErrorKind::Integrity, format!("get failed: {what}")).with("path", key)
         };
-        if size != expected.size {
+        if size != object.size {
             return Err(integrity(&format!(
                 "got {size} bytes, the storage said {}",
-                expected.size
+                object.size
             )));
         }
-        if let Some(want) = &expected.sha256
+        let stored_sha = object
+            .sha256
+            .clone()
+            .or_else(|| reader.metadata().and_then(sha256_of));
+        if let Some(want) = stored_sha
             && !want.eq_ignore_ascii_case(&sha256)
         {
             return Err(integrity(
                 "SHA-256 differs from the one stored with the object",
             ));
         }
-        if let (Some(want), Some(m)) = (etag_md5, md5)
-            && hex::encode(m.finalize()) != want
+        let md5 = md5.map(|(m, want)| (hex::encode(m.finalize()), want));
+        if let Some((got, want)) = &md5
+            && got != want
         {
             return Err(integrity("MD5 differs from the object's ETag"));
         }
-        file.sync_all()
+        file.flush()
             .await
-            .map_err(|e| Error::from_io(e, "fsync", &temp_path))?;
-        drop(file);
+            .map_err(|e| Error::from_io(e, "write", &temp_path))?;
+        let file = file.into_std().await;
+        let modified = object.modified;
+        let local = tokio::task::spawn_blocking(move || {
+            // The object's time, as rclone and `aws s3 sync` do: the file's own time then lies
+            // in the past, so its hashes can be cached at once (see dpipe-client's local scan).
+            // A file system that refuses it keeps the time of the download; nothing is lost.
+            if let Some(time) = modified {
+                let _ = file.set_modified(time);
+            }
+            file.sync_all()?;
+            file.metadata()
+        })
+        .await
+        .map_err(|e| Error::from_io(e.into(), "fsync", &temp_path))?
+        .map_err(|e| Error::from_io(e, "fsync", &temp_path))?;
         temp_path
             .persist(dest)
             .map_err(|e| Error::from_io(e.error, "rename into place", dest))?;
@@ -137,11 +181,40 @@ impl Storage {
         if let Ok(dir) = std::fs::File::open(&parent) {
             let _ = dir.sync_all();
         }
-        Ok(Transferred { size, sha256 })
+        Ok(Transferred {
+            size,
+            sha256,
+            md5: md5.map(|(got, _)| got),
+            file: Some(local),
+        })
+    }
+
+    /// A reader of `object` that needs no request for its size: one streamed GET up to the
+    /// part size, concurrent ranged GETs beyond it (pinned to the listed ETag, if any).
+    async fn reader(&self, object: &ManifestEntry) -> Result<opendal::Reader> {
+        let mut reader = self
+            .op
+            .reader_with(&object.path)
+            .content_length_hint(object.size);
+        if object.size > self.tuning.part_size as u64 {
+            reader = reader
+                .chunk(self.tuning.part_size)
+                .concurrent(self.tuning.part_concurrency.max(1));
+            if let Some(etag) = &object.etag {
+                reader = reader.if_match(&format!("\"{etag}\""));
+            }
+        }
+        reader
+            .await
+            .map_err(|e| Error::from_opendal(e, "get", &object.path))
     }
 
     /// Uploads the local file `source` to `key`, in parts when it is larger than the part size.
-    pub async fn put(&self, source: &Path, key: &str) -> Result<Transferred> {
+    /// `sha256` is the file's SHA-256 when the caller knows it (a scan hashed it): an upload
+    /// in parts then announces it without reading the file twice, and on every protocol bytes
+    /// that hash differently (the file changed since) are an [`ErrorKind::Integrity`] error
+    /// with nothing left at `key`.
+    pub async fn put(&self, source: &Path, key: &str, sha256: Option<&str>) -> Result<Transferred> {
         check_key(key).map_err(|reason| unsafe_key(key, reason))?;
         let size = tokio::fs::metadata(source)
             .await
@@ -156,14 +229,16 @@ impl Storage {
             )
             .with("path", key));
         }
-        // On `fs` the bytes go to a temporary key next to the final one, renamed into place
-        // once whole: a killed upload leaves no partial file under the final name.
-        let target = if self.protocol == Protocol::Fs {
-            temp_key(key)
-        } else {
-            key.to_string()
+        // An S3 object appears whole when its upload completes, and OpenDAL's FTP writer
+        // uploads to a temporary name it renames at the end (FTP offers no other rename).
+        // Elsewhere the bytes go to a temporary key next to the final one, renamed into place
+        // once whole. Either way a killed upload leaves no partial file under the final name.
+        let target = match self.protocol {
+            Protocol::S3 | Protocol::Ftp => key.to_string(),
+            Protocol::Fs | Protocol::Sftp => temp_key(key),
         };
-        let result = self.put_to(source, key, &target, size).await;
+        let _budget = self.reserve(size).await;
+        let result = self.put_to(source, key, &target, size, sha256).await;
         if target != key {
             match result {
                 Ok(done) => {
@@ -182,23 +257,31 @@ impl Storage {
         result
     }
 
-    /// Uploads `source` (`size` bytes) to `target`, the final `key` or a temporary key.
+    /// Uploads `source` (`size` bytes, SHA-256 `sha256` if known) to `target`, the final
+    /// `key` or a temporary key.
     async fn put_to(
         &self,
         source: &Path,
         key: &str,
         target: &str,
         size: u64,
+        sha256: Option<&str>,
     ) -> Result<Transferred> {
         let mut writer = self.op.writer_with(target);
-        let mut announced = None;
+        // What the bytes sent must hash to: the caller's SHA-256, or the one announced.
+        let mut expected = sha256.map(str::to_ascii_lowercase);
         if self.protocol == Protocol::S3 {
-            let sha = hash_file(source).await?;
             writer = writer
                 .chunk(self.tuning.part_size)
-                .concurrent(self.tuning.part_concurrency.max(1))
-                .user_metadata([(SHA256_METADATA_KEY.to_string(), sha.clone())]);
-            announced = Some(sha);
+                .concurrent(self.tuning.part_concurrency.max(1));
+            if size > self.tuning.part_size as u64 {
+                let sha = match expected.take() {
+                    Some(known) => known,
+                    None => hash_file(source).await?,
+                };
+                writer = writer.user_metadata([(SHA256_METADATA_KEY.to_string(), sha.clone())]);
+                expected = Some(sha);
+            }
         }
         let mut writer = writer
             .await
@@ -221,18 +304,19 @@ impl Storage {
             sha.update(&buf);
             sent += n as u64;
             if let Err(e) = writer.write(buf).await {
-                let _ = writer.abort().await;
+                discard(&mut writer).await;
                 return Err(Error::from_opendal(e, "put", key));
             }
         }
         let sha256 = hex::encode(sha.finalize());
-        let changed = sent != size || announced.as_ref().is_some_and(|a| *a != sha256);
+        let changed = sent != size || expected.as_ref().is_some_and(|e| *e != sha256);
         if changed {
-            let _ = writer.abort().await;
-            let _ = self.op.delete(target).await;
+            // Nothing reaches the final key (but on FTP, see `discard`): S3 drops the upload,
+            // elsewhere the caller deletes the temporary key.
+            discard(&mut writer).await;
             return Err(Error::new(
                 ErrorKind::Integrity,
-                "put failed: the local file changed during the upload",
+                "put failed: the local file changed since it was hashed, or during the upload",
             )
             .with("local", source.display().to_string())
             .with("path", key));
@@ -241,19 +325,23 @@ impl Storage {
             .close()
             .await
             .map_err(|e| Error::from_opendal(e, "put", key))?;
-        Ok(Transferred { size: sent, sha256 })
+        Ok(Transferred {
+            size: sent,
+            sha256,
+            md5: None,
+            file: None,
+        })
     }
 
-    /// SHA-256 (hex) of the content of `key`, streamed (nothing is written).
-    pub async fn hash_object(&self, key: &str) -> Result<String> {
+    /// SHA-256 (hex) of the content of `object` (an entry of a scan or a stat), streamed
+    /// (nothing is written).
+    pub async fn hash_object(&self, object: &ManifestEntry) -> Result<String> {
+        let key = object.path.as_str();
         check_key(key).map_err(|reason| unsafe_key(key, reason))?;
-        let reader = self
-            .op
-            .reader_with(key)
-            .chunk(self.tuning.part_size)
-            .await
-            .map_err(|e| Error::from_opendal(e, "get", key))?;
-        let mut stream = reader
+        let _budget = self.reserve(object.size).await;
+        let mut stream = self
+            .reader(object)
+            .await?
             .into_bytes_stream(..)
             .await
             .map_err(|e| Error::from_opendal(e, "get", key))?;
@@ -261,7 +349,7 @@ impl Storage {
         while let Some(chunk) = stream
             .try_next()
             .await
-            .map_err(|e| Error::from_io(e, "get", Path::new(key)))?
+            .map_err(|e| Error::from_stream(e, key, Path::new(key)))?
         {
             sha.update(&chunk);
         }
@@ -275,6 +363,15 @@ impl Storage {
             .delete(key)
             .await
             .map_err(|e| Error::from_opendal(e, "delete", key))
+    }
+}
+
+/// Ends an upload that must not complete. OpenDAL's FTP writer cannot abort: it is closed
+/// instead, which puts the file as it was read — a whole version of it — at its key, rather
+/// than leave OpenDAL's temporary upload behind under a name scans would list.
+async fn discard(writer: &mut opendal::Writer) {
+    if writer.abort().await.is_err() {
+        let _ = writer.close().await;
     }
 }
 

@@ -1,7 +1,9 @@
 //! The arguments of `dpipe pull`, `dpipe push` and `dpipe status`: which pipe, which files (mode, filters, a
-//! file list, the N newest), how to resolve conflicts, and whether to only preview.
+//! file list, the N newest), how to resolve conflicts, how many files move at once, and whether
+//! to only preview.
 
 use clap::{Args, ValueEnum};
+use dpipe_client::sync::DEFAULT_CONCURRENCY;
 
 /// `dpipe pull` and `dpipe push`.
 #[derive(Args)]
@@ -31,6 +33,10 @@ pub struct SyncArgs {
     /// version, or overwrite it (default: refuse the whole run).
     #[arg(long, value_enum)]
     pub merge: Option<MergeArg>,
+    /// Files transferred at once (1 to 256).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_CONCURRENCY as u16,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub transfers: u16,
     /// Print no summary (errors and refused keys are still reported).
     #[arg(long, short)]
     pub quiet: bool,

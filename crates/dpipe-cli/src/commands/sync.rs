@@ -28,8 +28,9 @@ pub fn run(ctx: &Context, args: SyncArgs, direction: Direction) -> anyhow::Resul
     let api = ctx.api()?;
     let runtime = runtime()?;
     let bar = Bar::new(!args.quiet && !ctx.out.is_json() && std::io::stderr().is_terminal());
-    let syncer =
-        Syncer::new(api.as_ref(), profile.repo(), runtime.handle().clone()).with_progress(&bar);
+    let syncer = Syncer::new(api.as_ref(), profile.repo(), runtime.handle().clone())
+        .with_progress(&bar)
+        .with_concurrency(usize::from(args.transfers));
     let options = options(&args);
     let report = match direction {
         Direction::Pull => syncer.pull(&args.pipe, &options)?,

@@ -15,8 +15,8 @@
 //! caller gives. Call [`Syncer::pull`] and [`Syncer::push`] from outside any async task.
 //! Nothing here prints.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 use std::time::SystemTime;
 
 use dpipe_core::filter::Filter;
@@ -32,11 +32,12 @@ use futures::StreamExt as _;
 use serde_json::Value;
 use tokio::runtime::Handle;
 
+use super::local_scan::written_file_record;
 use super::location::{location_for, storage_error};
 use super::report::{
     Direction, FileMove, PathNote, PlanView, StatusReport, SyncReport, conflict_text, reason_text,
 };
-use super::{SyncState, scan_local};
+use super::{HashRecord, Hashes, SyncState, scan_local};
 use crate::{Error, ErrorKind, RepoApi, Result};
 
 /// Transfers in flight at once, by default.
@@ -160,12 +161,34 @@ impl<'a> Syncer<'a> {
             &run.scan,
             |storage, path| {
                 let folder = folder.clone();
-                async move { storage.get_into(&path, &folder).await }
+                // Planned transfers come from the remote manifest: the entry is there.
+                let object = remote.get(&path).cloned();
+                async move {
+                    let object = match object {
+                        Some(object) => object,
+                        None => storage.stat(&path).await?,
+                    };
+                    storage.get_into(&object, &folder).await
+                }
             },
         )?;
+        // The downloads carry the object's time: their hashes are cached now, and the next
+        // scan reads none of them again.
+        let cached: Vec<HashRecord> = moved
+            .iter()
+            .filter_map(|(path, result)| {
+                let done = result.as_ref().ok()?;
+                let hashes = Hashes {
+                    sha256: done.sha256.clone(),
+                    md5: done.md5.clone(),
+                };
+                written_file_record(path, done.file.as_ref()?, hashes)
+            })
+            .collect();
+        run.state.store_hashes(pipe, &cached)?;
         // What the scan saw of each object is what it looked like when it was synced.
-        let mut out = self.finish(run, Direction::Pull, &plan, moved, &remote, |path| {
-            mtime(&folder.join(path))
+        let mut out = self.finish(run, Direction::Pull, &plan, moved, &remote, |_, done| {
+            done.file.as_ref().and_then(|m| m.modified().ok())
         })?;
         out.first_pulled = first_pulled(&out.transferred, &synced);
         Ok(out)
@@ -200,12 +223,14 @@ impl<'a> Syncer<'a> {
         let folder = run.folder.clone();
         let moved = self.transfer(&plan, &run.view, Access::Write, &write, |storage, path| {
             let source = folder.join(&path);
-            async move { storage.put(&source, &path).await }
+            let sha256 = local.get(&path).and_then(|e| e.sha256.clone());
+            async move { storage.put(&source, &path, sha256.as_deref()).await }
         })?;
-        // The objects as a listing shows them (as d6tpipe does, list again after a push): a
-        // HEAD may report them differently (no ETag, a coarser time) than the next scan will.
-        let after = self.scan_remote(&run.scan).unwrap_or_default();
-        self.finish(run, Direction::Push, &plan, moved, &after, |path| {
+        // The objects as a listing shows them (d6tpipe lists again after a push): a HEAD may
+        // report them differently (no ETag, a coarser time) than the next scan will. Only
+        // the folders written to are listed, not the whole pipe.
+        let after = self.scan_folders(&run.scan, &written_folders(&moved));
+        self.finish(run, Direction::Push, &plan, moved, &after, |path, _| {
             local.get(path).and_then(|e| e.modified)
         })
     }
@@ -261,7 +286,7 @@ impl<'a> Syncer<'a> {
             let storage = storage.clone();
             async move {
                 let same = storage
-                    .hash_object(&r.path)
+                    .hash_object(r)
                     .await
                     .is_ok_and(|remote_sha| remote_sha.eq_ignore_ascii_case(&sha));
                 same.then(|| SyncedFile {
@@ -326,6 +351,20 @@ impl<'a> Syncer<'a> {
     fn try_scan_remote(&self, location: &Location) -> dpipe_storage::Result<Manifest> {
         let storage = Storage::connect(location, self.tuning.clone())?;
         self.runtime.block_on(async move { storage.scan("").await })
+    }
+
+    /// The files directly in `folders` of the pipe; empty if nothing is asked or the listing
+    /// fails (the files are then seen as changed remotely, and checked by content, next time).
+    fn scan_folders(&self, location: &Location, folders: &BTreeSet<String>) -> Manifest {
+        if folders.is_empty() {
+            return Manifest::default();
+        }
+        let Ok(storage) = Storage::connect(location, self.tuning.clone()) else {
+            return Manifest::default();
+        };
+        self.runtime
+            .block_on(async move { storage.scan_folders(folders).await })
+            .unwrap_or_default()
     }
 
     /// The location of `view` with credentials for `access` renewed by the repo API.
@@ -433,19 +472,20 @@ impl<'a> Syncer<'a> {
         plan: &Plan,
         moved: Vec<(String, Result<Transferred, String>)>,
         remote: &Manifest,
-        local_modified: impl Fn(&str) -> Option<SystemTime>,
+        local_modified: impl Fn(&str, &Transferred) -> Option<SystemTime>,
     ) -> Result<SyncReport> {
         let mut out = report(&run, direction, false, plan);
+        let reasons: BTreeMap<&str, _> = plan
+            .transfers
+            .iter()
+            .map(|t| (t.path.as_str(), reason_text(t.reason)))
+            .collect();
         let mut synced = Vec::new();
         for (path, result) in moved {
             match result {
                 Ok(done) => {
                     let seen = remote.get(&path);
-                    let reason = plan
-                        .transfers
-                        .iter()
-                        .find(|t| t.path == path)
-                        .map_or("new", |t| reason_text(t.reason));
+                    let reason = reasons.get(path.as_str()).copied().unwrap_or("new");
                     out.bytes += done.size;
                     out.transferred.push(FileMove {
                         path: path.clone(),
@@ -453,7 +493,7 @@ impl<'a> Syncer<'a> {
                         reason,
                     });
                     synced.push(SyncedFile {
-                        local_modified: local_modified(&path),
+                        local_modified: local_modified(&path, &done),
                         path,
                         size: done.size,
                         sha256: done.sha256,
@@ -553,13 +593,22 @@ fn first_pulled(transferred: &[FileMove], synced: &BTreeMap<String, SyncedFile>)
         .collect()
 }
 
-/// The modification time of a local file, if it can be read.
-fn mtime(path: &Path) -> Option<SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+/// The folders (relative to the pipe, `""` for its top) that received a file in `moved`.
+fn written_folders(moved: &[(String, Result<Transferred, String>)]) -> BTreeSet<String> {
+    moved
+        .iter()
+        .filter(|(_, result)| result.is_ok())
+        .map(|(path, _)| {
+            path.rsplit_once('/')
+                .map_or("", |(folder, _)| folder)
+                .to_string()
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
     use std::sync::Mutex;
 
     use serde_json::json;

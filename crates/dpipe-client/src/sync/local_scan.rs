@@ -58,7 +58,8 @@ thread_local! {
 /// Scans `folder`, the local folder of `pipe`, using and updating the hash cache of `state`
 /// (see the module docs). A missing folder is an empty manifest (nothing pulled yet); a
 /// `folder` that is a symbolic link or not a folder is an [`ErrorKind::Config`] error. The
-/// entries' `etag` is `None`; `sha256` and `md5` are always set.
+/// entries' `etag` is `None`; `sha256` is always set, `md5` unless the cache lacks it (a
+/// download that had no ETag to check it against).
 pub fn scan_local(folder: &Path, pipe: &str, state: &SyncState) -> Result<Manifest> {
     let scan_started = time_to_ns(SystemTime::now());
     match fs::symlink_metadata(folder) {
@@ -99,6 +100,23 @@ pub fn scan_local(folder: &Path, pipe: &str, state: &SyncState) -> Result<Manife
     entries.sort_by(|a, b| a.path.cmp(&b.path));
     rejected.sort_by(|a, b| a.key.cmp(&b.key));
     Ok(Manifest { entries, rejected })
+}
+
+/// The hash-cache record of `path`, a file dpipe itself just wrote (a download) with
+/// `hashes`, from the metadata of its handle; `None` when its time is too recent to be trusted
+/// (see the module docs) or unreadable.
+pub(super) fn written_file_record(
+    path: &str,
+    meta: &Metadata,
+    hashes: Hashes,
+) -> Option<HashRecord> {
+    let stamp = stamp(meta, Path::new(path)).ok()?;
+    let now = time_to_ns(SystemTime::now());
+    (stamp.mtime_ns < now.saturating_sub(RACY_NS)).then(|| HashRecord {
+        path: path.to_string(),
+        stamp,
+        hashes,
+    })
 }
 
 /// A regular file found by the walk.
@@ -192,7 +210,7 @@ fn hash_file(
             modified,
             etag: None,
             sha256: Some(hashes.sha256),
-            md5: Some(hashes.md5),
+            md5: hashes.md5,
         };
         if let Some(hashes) = state.cached_hash(pipe, &rel, stamp)? {
             return Ok(Some((entry(hashes), None)));
@@ -265,7 +283,7 @@ fn read_hashes(path: &Path, inode: u64, buffer: &mut [u8]) -> Result<Outcome> {
     let after = file.metadata().map_err(|e| io_error("read", path, e))?;
     let hashes = Hashes {
         sha256: hex::encode(sha256.finalize()),
-        md5: hex::encode(md5.finalize()),
+        md5: Some(hex::encode(md5.finalize())),
     };
     Ok(Outcome::Done(stamp(&after, path)?, hashes))
 }

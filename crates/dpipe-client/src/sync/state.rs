@@ -25,7 +25,8 @@ pub const STATE_DIR: &str = ".dpipe";
 const STATE_FILE: &str = "state.sqlite";
 
 /// Every migration, oldest first; the position + 1 is the schema version it produces.
-const MIGRATIONS: &[&str] = &["
+pub(super) const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE hash_cache (
         pipe TEXT NOT NULL,
         path TEXT NOT NULL,
@@ -47,7 +48,24 @@ const MIGRATIONS: &[&str] = &["
         synced_at INTEGER NOT NULL,
         PRIMARY KEY (pipe, path)
     );
-"];
+",
+    "
+    -- A download's MD5 is computed only when an ETag asks for it: the cache may lack it.
+    CREATE TABLE hash_cache_v2 (
+        pipe TEXT NOT NULL,
+        path TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        inode INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        md5 TEXT,
+        PRIMARY KEY (pipe, path)
+    );
+    INSERT INTO hash_cache_v2 SELECT pipe, path, size, mtime_ns, inode, sha256, md5 FROM hash_cache;
+    DROP TABLE hash_cache;
+    ALTER TABLE hash_cache_v2 RENAME TO hash_cache;
+",
+];
 
 /// What identifies one version of a local file without reading it: if none of the three
 /// changed, neither did the content (see [`crate::sync::scan_local`] for the one exception it
@@ -67,8 +85,9 @@ pub struct FileStamp {
 pub struct Hashes {
     /// SHA-256, the hash dpipe compares content by.
     pub sha256: String,
-    /// MD5, to compare with the ETag of a single-part S3 upload.
-    pub md5: String,
+    /// MD5, to compare with the ETag of a single-part S3 upload; a download records it only
+    /// when it computed it.
+    pub md5: Option<String>,
 }
 
 /// One entry of the hash cache: the hashes of the file at `path` when it had `stamp`.

@@ -25,7 +25,7 @@ fn record(path: &str, stamp: FileStamp, fill: char) -> HashRecord {
         stamp,
         hashes: Hashes {
             sha256: fill.to_string().repeat(64),
-            md5: fill.to_string().repeat(32),
+            md5: Some(fill.to_string().repeat(32)),
         },
     }
 }
@@ -49,7 +49,7 @@ fn open_creates_a_private_wal_database_in_the_repo() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 1);
+    assert_eq!(version, 2);
     drop(conn);
     drop(state);
 
@@ -214,4 +214,45 @@ fn a_state_from_a_newer_dpipe_is_refused() {
     let message = err.to_string();
     assert!(message.contains(&file.display().to_string()), "{message}");
     assert!(message.contains("schema version 99, newer"), "{message}");
+}
+
+#[test]
+fn a_state_of_schema_one_is_migrated_with_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join(STATE_DIR)).unwrap();
+    let file = dir.path().join(STATE_DIR).join("state.sqlite");
+    let old = rusqlite::Connection::open(&file).unwrap();
+    old.execute_batch(state::MIGRATIONS[0]).unwrap();
+    old.pragma_update(None, "user_version", 1).unwrap();
+    old.execute(
+        "INSERT INTO hash_cache VALUES ('p', 'a.csv', 3, 42, 7, ?1, ?2)",
+        ["a".repeat(64), "b".repeat(32)],
+    )
+    .unwrap();
+    drop(old);
+
+    let state = SyncState::open(dir.path()).unwrap();
+    let stamp = FileStamp {
+        size: 3,
+        mtime_ns: 42,
+        inode: 7,
+    };
+    let hashes = state.cached_hash("p", "a.csv", stamp).unwrap().unwrap();
+    assert_eq!(hashes.md5, Some("b".repeat(32)));
+    // Schema two caches hashes without an MD5.
+    state
+        .store_hashes(
+            "p",
+            &[HashRecord {
+                path: "b.csv".into(),
+                stamp,
+                hashes: Hashes {
+                    sha256: "c".repeat(64),
+                    md5: None,
+                },
+            }],
+        )
+        .unwrap();
+    let hashes = state.cached_hash("p", "b.csv", stamp).unwrap().unwrap();
+    assert_eq!(hashes.md5, None);
 }

@@ -4,7 +4,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use dpipe_storage::{ErrorKind, Location, Protocol, Storage, hash_file};
+use dpipe_storage::{ErrorKind, Location, ManifestEntry, Protocol, Storage, hash_file};
 use sha2::{Digest as _, Sha256};
 
 use crate::backends::{Backend, PART_SIZE, tuning};
@@ -38,8 +38,10 @@ async fn round_trip(storage: &Storage, key: &str, size: usize, seed: u64) {
     let local = tempfile::tempdir().unwrap();
     let source = local.path().join("source");
     let sha = make_file(&source, size, seed);
+    // Odd seeds give the SHA-256 as a scan would; even ones let the upload find it.
+    let known = (seed % 2 == 1).then_some(sha.as_str());
     let put = storage
-        .put(&source, key)
+        .put(&source, key, known)
         .await
         .unwrap_or_else(|e| panic!("put {key:?} ({size} B): {e}"));
     assert_eq!(
@@ -53,16 +55,28 @@ async fn round_trip(storage: &Storage, key: &str, size: usize, seed: u64) {
         .unwrap_or_else(|e| panic!("stat {key:?}: {e}"));
     assert_eq!(stat.size, size as u64, "stat {key:?}");
     if storage.protocol() == Protocol::S3 {
+        // Uploaded in parts: the ETag is no MD5, so dpipe keeps the SHA-256 with the object.
+        let multipart = size > PART_SIZE;
         assert_eq!(
             stat.sha256.as_deref(),
-            Some(sha.as_str()),
-            "S3 keeps dpipe's SHA-256 in metadata"
+            multipart.then_some(sha.as_str()),
+            "S3 keeps dpipe's SHA-256 in metadata exactly for multipart objects"
         );
     }
+    // The get starts from the object as a scan lists it (no ETag on s3s-fs, no SHA-256 in any
+    // S3 listing): what it verifies against comes from the GET's own response then.
+    let folder = key.rsplit_once('/').map_or("", |(folder, _)| folder);
+    let listed = storage.scan(folder).await.unwrap();
+    let name = key.rsplit_once('/').map_or(key, |(_, name)| name);
+    let mut object = listed
+        .get(name)
+        .unwrap_or_else(|| panic!("{key:?} listed in {listed:?}"))
+        .clone();
+    object.path = key.to_string();
     let into = local.path().join("into");
     std::fs::create_dir(&into).unwrap();
     let got = storage
-        .get_into(key, &into)
+        .get_into(&object, &into)
         .await
         .unwrap_or_else(|e| panic!("get {key:?} ({size} B): {e}"));
     assert_eq!(
@@ -104,6 +118,18 @@ fn leftovers(dir: &Path) -> Vec<PathBuf> {
     found
 }
 
+/// An object as a listing could describe it: only its key and size.
+fn object(key: &str, size: u64) -> ManifestEntry {
+    ManifestEntry {
+        path: key.to_string(),
+        size,
+        modified: None,
+        etag: None,
+        sha256: None,
+        md5: None,
+    }
+}
+
 fn paths(manifest: &dpipe_storage::Manifest) -> Vec<&str> {
     manifest.entries.iter().map(|e| e.path.as_str()).collect()
 }
@@ -123,7 +149,7 @@ pub async fn round_trip_sizes(b: &Backend) {
             // A known gap (OpenDAL's FTP writer): refused loudly, never a silent no-op.
             let empty = tempfile::NamedTempFile::new().unwrap();
             let err = storage
-                .put(empty.path(), "sizes/empty.bin")
+                .put(empty.path(), "sizes/empty.bin", None)
                 .await
                 .unwrap_err();
             assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
@@ -197,7 +223,7 @@ pub async fn scan_nested(b: &Backend) {
         "ab/four.txt",
     ] {
         storage
-            .put(&source, key)
+            .put(&source, key, None)
             .await
             .unwrap_or_else(|e| panic!("put {key}: {e}"));
     }
@@ -236,7 +262,7 @@ pub async fn missing_objects(b: &Backend) {
     let storage = b.storage();
     let into = tempfile::tempdir().unwrap();
     let err = storage
-        .get_into("no/such.txt", into.path())
+        .get_into(&object("no/such.txt", 5), into.path())
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
@@ -251,7 +277,7 @@ pub async fn missing_objects(b: &Backend) {
         ErrorKind::NotFound
     );
     let err = storage
-        .put(&into.path().join("absent"), "x.txt")
+        .put(&into.path().join("absent"), "x.txt", None)
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
@@ -262,8 +288,8 @@ pub async fn delete(b: &Backend) {
     let local = tempfile::tempdir().unwrap();
     let source = local.path().join("source");
     make_file(&source, 123, 9);
-    storage.put(&source, "d/gone.txt").await.unwrap();
-    storage.put(&source, "d/kept.txt").await.unwrap();
+    storage.put(&source, "d/gone.txt", None).await.unwrap();
+    storage.put(&source, "d/kept.txt", None).await.unwrap();
     storage.delete("d/gone.txt").await.unwrap();
     assert_eq!(
         storage.stat("d/gone.txt").await.unwrap_err().kind(),
@@ -288,7 +314,7 @@ pub async fn unsafe_keys_reported(b: &Backend) {
     let local = tempfile::tempdir().unwrap();
     let source = local.path().join("source");
     make_file(&source, 5, 1);
-    storage.put(&source, "ok/fine.txt").await.unwrap();
+    storage.put(&source, "ok/fine.txt", None).await.unwrap();
     let planted = b.raw_root.join("ok").join("..\\..\\evil.txt");
     std::fs::write(&planted, b"evil").unwrap();
 
@@ -314,7 +340,7 @@ pub async fn unsafe_keys_reported(b: &Backend) {
         "/etc/evil.txt",
         "a\0b",
     ] {
-        let err = storage.get_into(key, &repo).await.unwrap_err();
+        let err = storage.get_into(&object(key, 4), &repo).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::UnsafeKey, "{key:?}: {err}");
     }
     // Nothing was written anywhere: not in the repo, not beside it.
@@ -379,11 +405,84 @@ pub async fn own_temp_files_and_hash(b: &Backend) {
     let local = tempfile::tempdir().unwrap();
     let source = local.path().join("source");
     let sha = make_file(&source, 3 * PART_SIZE + 5, 11);
-    storage.put(&source, "d/data.bin").await.unwrap();
+    storage.put(&source, "d/data.bin", None).await.unwrap();
     let raw = b.raw_root.join("d/.dpipe-123-4-5.part");
     std::fs::write(&raw, "partial").unwrap();
     let all = storage.scan("").await.unwrap();
     assert_eq!(paths(&all), ["d/data.bin"]);
-    assert_eq!(storage.hash_object("d/data.bin").await.unwrap(), sha);
+    assert_eq!(storage.hash_object(&all.entries[0]).await.unwrap(), sha);
     assert_eq!(leftovers(local.path()), Vec::<PathBuf>::new());
+}
+
+/// The object as listed is what a get verifies against: replaced since (another size), the get
+/// fails as an integrity error and leaves neither a partial nor a final file. A put given the
+/// SHA-256 of an earlier version of its file (a scan hashed it, then it changed) is refused the
+/// same way, and the remote keeps the version it had.
+pub async fn stale_listing_and_changed_source(b: &Backend) {
+    let storage = b.storage();
+    let local = tempfile::tempdir().unwrap();
+    let source = local.path().join("source");
+    make_file(&source, 2 * PART_SIZE + 1, 21);
+    storage.put(&source, "d/data.bin", None).await.unwrap();
+    let listed = storage.scan("").await.unwrap().entries[0].clone();
+    make_file(&source, PART_SIZE + 7, 22);
+    storage.put(&source, "d/data.bin", None).await.unwrap();
+
+    let into = local.path().join("into");
+    std::fs::create_dir(&into).unwrap();
+    let err = storage.get_into(&listed, &into).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Integrity, "{err}");
+    assert!(!into.join("d/data.bin").exists());
+    assert_eq!(leftovers(&into), Vec::<PathBuf>::new());
+
+    let first = make_file(&source, 5, 20);
+    storage.put(&source, "d/changed.bin", None).await.unwrap();
+    for size in [10, 2 * PART_SIZE + 3] {
+        let earlier = make_file(&source, size, 23);
+        make_file(&source, size, 24);
+        let err = storage
+            .put(&source, "d/changed.bin", Some(&earlier))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Integrity, "{size} B: {err}");
+        let all = storage.scan("").await.unwrap();
+        assert_eq!(paths(&all), ["d/changed.bin", "d/data.bin"], "{size} B");
+        assert!(all.rejected.is_empty(), "{size} B: {:?}", all.rejected);
+        // FTP cannot abort an upload: the file as read (a whole version of it) went up.
+        let kept = if b.protocol() == Protocol::Ftp {
+            hash_file(&source).await.unwrap()
+        } else {
+            first.clone()
+        };
+        assert_eq!(
+            storage.hash_object(&all.entries[0]).await.unwrap(),
+            kept,
+            "{size} B: the remote keeps its earlier version"
+        );
+    }
+}
+
+/// `scan_folders` lists the files directly in the folders asked for, not below them.
+pub async fn scan_folders_is_shallow(b: &Backend) {
+    let storage = b.storage();
+    let local = tempfile::tempdir().unwrap();
+    let source = local.path().join("source");
+    make_file(&source, 10, 25);
+    for key in ["top.txt", "a/one.txt", "a/b/two.txt", "c/three.txt"] {
+        storage.put(&source, key, None).await.unwrap();
+    }
+    let folders = ["".to_string(), "a".to_string()].into_iter().collect();
+    let found = storage.scan_folders(&folders).await.unwrap();
+    assert_eq!(paths(&found), ["a/one.txt", "top.txt"]);
+    assert!(found.entries.iter().all(|e| e.size == 10));
+    let none = storage
+        .scan_folders(&["missing".to_string()].into_iter().collect())
+        .await;
+    assert!(
+        none.as_ref().is_ok_and(|m| m.entries.is_empty())
+            || none
+                .as_ref()
+                .is_err_and(|e| e.kind() == ErrorKind::NotFound),
+        "{none:?}"
+    );
 }
