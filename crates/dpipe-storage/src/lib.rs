@@ -7,6 +7,8 @@
 //! * [`manifest`]: a recursive scan of a prefix into a sorted [`Manifest`]; keys that would
 //!   escape the folder are reported as [`RejectedKey`]s.
 //! * [`transfer`]: streamed, hash-verified, atomic get; streamed (multipart) put; delete.
+//! * `local_io`: the local side of transfers, batched onto Tokio's blocking pool; download
+//!   folders created without following symlinks.
 //! * [`error`]: the one [`Error`] type, with an [`ErrorKind`].
 //!
 //! ```no_run
@@ -19,12 +21,13 @@
 //! let storage = Storage::connect(&location, Tuning::default())?;
 //! let manifest = storage.scan("").await?;
 //! for entry in &manifest.entries {
-//!     storage.get_into(&entry.path, std::path::Path::new("/data/sales")).await?;
+//!     storage.get_into(entry, std::path::Path::new("/data/sales")).await?;
 //! }
 //! # Ok(()) }
 //! ```
 
 pub mod error;
+mod local_io;
 pub mod location;
 pub mod manifest;
 pub mod operator;

@@ -38,8 +38,14 @@ pub struct Tuning {
     pub part_size: usize,
     /// Parts uploaded (or, for a get, ranges fetched) at once for one file.
     pub part_concurrency: usize,
-    /// Bytes all transfers of this storage may buffer at once: each reserves its size, capped
-    /// at `part_size × (part_concurrency + 1)`, before it starts (rounded up to MiB).
+    /// Objects at least this large are fetched in ranged parts (`part_size` each,
+    /// `part_concurrency` at a time); smaller ones in one streamed GET. Ranged parts speed up
+    /// a lone huge object, but each is a request of its own (and some servers hash the whole
+    /// object for every one): below this size, the concurrency across files is enough.
+    pub ranged_get_cutoff: u64,
+    /// Bytes all transfers of this storage may buffer at once: each reserves what it may
+    /// buffer at most before it starts (rounded up to MiB), so large files wait for each other
+    /// rather than pile up in memory.
     pub memory_budget: usize,
 }
 
@@ -54,6 +60,7 @@ impl Default for Tuning {
             concurrency: 16,
             part_size: 8 * MIB,
             part_concurrency: 4,
+            ranged_get_cutoff: 1024 * MIB as u64,
             memory_budget: 128 * MIB,
         }
     }
@@ -137,11 +144,10 @@ impl Storage {
         &self.tuning
     }
 
-    /// Waits for, and holds until dropped, the share of the memory budget that a transfer of
-    /// `size` bytes may buffer at most (see [`Tuning::memory_budget`]).
-    pub(crate) async fn reserve(&self, size: u64) -> SemaphorePermit<'_> {
-        let most = self.tuning.part_size as u64 * (self.tuning.part_concurrency as u64 + 1);
-        let mib = size.min(most).div_ceil(MIB as u64).max(1);
+    /// Waits for, and holds until dropped, `bytes` of the memory budget (at least one MiB,
+    /// at most the whole budget; see [`Tuning::memory_budget`]).
+    pub(crate) async fn reserve(&self, bytes: u64) -> SemaphorePermit<'_> {
+        let mib = bytes.div_ceil(MIB as u64).max(1);
         let permits = u32::try_from(mib)
             .unwrap_or(u32::MAX)
             .min(budget_permits(&self.tuning));

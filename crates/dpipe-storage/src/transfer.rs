@@ -1,16 +1,16 @@
 //! Streamed, verified transfers between a local file and a [`Storage`]. Memory stays bounded
 //! whatever the file sizes: each transfer first reserves, from the storage's memory budget
-//! ([`Tuning::memory_budget`]), what it may buffer at most (its size, capped at part size ×
-//! (part concurrency + 1)), so many large files wait for each other rather than pile up.
+//! ([`Tuning::memory_budget`]), what it may buffer at most (parts in flight, write batches),
+//! so many large files wait for each other rather than pile up.
 //!
 //! * get: the object as a scan (or [`Storage::stat`]) described it is read without another
-//!   request for its size — in one streamed GET, or, beyond the part size, in ranged parts
-//!   fetched concurrently (pinned to the listed ETag, so a replaced object cannot mix in).
-//!   Bytes go to a temporary file in the target's folder while SHA-256 (and MD5, for an S3
-//!   single-part ETag) is computed; the size and any hash the storage knows (the ETag, or the
-//!   SHA-256 dpipe stored with the object, from the listing or the GET's own response) are
-//!   checked, the file is fsynced and only then renamed to its final name. A failed get
-//!   leaves no partial file under a final name.
+//!   request for its size — in one streamed GET, or, from [`Tuning::ranged_get_cutoff`] on,
+//!   in ranged parts fetched concurrently (pinned to the listed ETag, so a replaced object
+//!   cannot mix in). Bytes go to a temporary file in the target's folder and are hashed
+//!   (SHA-256, and MD5 for an S3 single-part ETag) on the way; the size and any hash the
+//!   storage knows (the ETag, or the SHA-256 dpipe stored with the object, from the listing
+//!   or the GET's own response) are checked, the file is fsynced and only then renamed to its
+//!   final name. A failed get leaves no partial file under a final name.
 //! * put: files larger than the part size go up in parts (S3 multipart), with the file's
 //!   SHA-256 as user metadata ([`SHA256_METADATA_KEY`]), because a multipart ETag is no MD5;
 //!   a single-part object's ETag is its MD5 and needs none. The upload hashes what it sends:
@@ -22,15 +22,15 @@
 //!   leaves no partial file under a final name (scans skip dpipe's leftovers).
 //!
 //! [`Tuning::memory_budget`]: crate::Tuning::memory_budget
+//! [`Tuning::ranged_get_cutoff`]: crate::Tuning::ranged_get_cutoff
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use futures::TryStreamExt as _;
-use md5::Md5;
 use sha2::{Digest as _, Sha256};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::local_io::{Hashed, LocalReader, TempWriter, WRITE_BATCH};
 use crate::location::Protocol;
 use crate::manifest::{
     ManifestEntry, SHA256_METADATA_KEY, TEMP_PREFIX, check_key, sha256_of, unsafe_key,
@@ -38,7 +38,7 @@ use crate::manifest::{
 use crate::operator::Storage;
 
 /// Local read size of a put.
-const READ_BUF: usize = 256 * 1024;
+const READ_BUF: usize = 1024 * 1024;
 
 /// What one transfer moved.
 #[derive(Debug, Clone)]
@@ -62,38 +62,22 @@ impl Storage {
     pub async fn get_into(&self, object: &ManifestEntry, folder: &Path) -> Result<Transferred> {
         let key = object.path.as_str();
         check_key(key).map_err(|reason| unsafe_key(key, reason))?;
-        let dest = folder.join(key);
-        let parent = dest.parent().unwrap_or(folder);
-        tokio::fs::create_dir_all(parent)
-            .await
-            .map_err(|e| Error::from_io(e, "create folder", parent))?;
-        let real_folder = canonical(folder).await?;
-        if !canonical(parent).await?.starts_with(&real_folder) {
-            return Err(unsafe_key(
-                key,
-                "a folder on its way is a symlink out of the target folder",
-            ));
-        }
-        self.get_to_file(object, &dest).await
+        self.get(object, TempWriter::into_folder(folder, key)).await
     }
 
     /// Downloads `object` (an entry of a scan or a stat) to the local file `dest` (its folder
-    /// must exist), atomically.
+    /// must exist), atomically: the file's data is fsynced before the rename; making the
+    /// rename durable (an fsync of the folder) is the caller's, once per folder.
     pub async fn get_to_file(&self, object: &ManifestEntry, dest: &Path) -> Result<Transferred> {
         let key = object.path.as_str();
         check_key(key).map_err(|reason| unsafe_key(key, reason))?;
-        let _budget = self.reserve(object.size).await;
-        let parent = match dest.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let temp = tempfile::Builder::new()
-            .prefix(".dpipe-")
-            .suffix(".part")
-            .tempfile_in(&parent)
-            .map_err(|e| Error::from_io(e, "create temporary file", &parent))?;
-        let (std_file, temp_path) = temp.into_parts();
-        let mut file = tokio::fs::File::from_std(std_file);
+        self.get(object, TempWriter::to_file(dest)).await
+    }
+
+    /// Downloads `object` (its key checked) through `file`.
+    async fn get(&self, object: &ManifestEntry, mut file: TempWriter) -> Result<Transferred> {
+        let key = object.path.as_str();
+        let _budget = self.reserve(self.get_buffer(object.size)).await;
 
         let reader = self.reader(object).await?;
         let mut stream = reader
@@ -101,102 +85,103 @@ impl Storage {
             .into_bytes_stream(..)
             .await
             .map_err(|e| Error::from_opendal(e, "get", key))?;
-        let mut sha = Sha256::new();
         // The ETag to check the MD5 against: the listing's, else the GET's own (known once
         // the first bytes arrived).
-        let mut md5: Option<(Md5, String)> = None;
-        let mut size = 0u64;
+        let mut md5_etag: Option<String> = None;
+        let mut first = true;
         while let Some(chunk) = stream
             .try_next()
             .await
-            .map_err(|e| Error::from_stream(e, key, dest))?
+            .map_err(|e| Error::from_stream(e, key, Path::new(key)))?
         {
-            if size == 0 {
-                md5 = object
+            if std::mem::take(&mut first) {
+                md5_etag = object
                     .etag
                     .clone()
                     .or_else(|| reader.metadata().and_then(|m| m.etag()).map(str::to_string))
                     .map(|t| t.trim_matches('"').to_ascii_lowercase())
-                    .filter(|t| is_md5_hex(t))
-                    .map(|t| (Md5::new(), t));
+                    .filter(|t| is_md5_hex(t));
+                if md5_etag.is_some() {
+                    file.with_md5();
+                }
             }
-            sha.update(&chunk);
-            if let Some((m, _)) = md5.as_mut() {
-                m.update(&chunk);
-            }
-            size += chunk.len() as u64;
-            file.write_all(&chunk)
-                .await
-                .map_err(|e| Error::from_io(e, "write", &temp_path))?;
+            file.write(chunk).await?;
         }
-        let sha256 = hex::encode(sha.finalize());
-        let integrity = |what: &str| {
-            Error::new(ErrorKind::Integrity, format!("get failed: {what}")).with("path", key)
-        };
-        if size != object.size {
-            return Err(integrity(&format!(
-                "got {size} bytes, the storage said {}",
-                object.size
-            )));
-        }
+        let (owned_key, size) = (key.to_string(), object.size);
         let stored_sha = object
             .sha256
             .clone()
             .or_else(|| reader.metadata().and_then(sha256_of));
-        if let Some(want) = stored_sha
-            && !want.eq_ignore_ascii_case(&sha256)
-        {
-            return Err(integrity(
-                "SHA-256 differs from the one stored with the object",
-            ));
-        }
-        let md5 = md5.map(|(m, want)| (hex::encode(m.finalize()), want));
-        if let Some((got, want)) = &md5
-            && got != want
-        {
-            return Err(integrity("MD5 differs from the object's ETag"));
-        }
-        file.flush()
-            .await
-            .map_err(|e| Error::from_io(e, "write", &temp_path))?;
-        let file = file.into_std().await;
-        let modified = object.modified;
-        let local = tokio::task::spawn_blocking(move || {
-            // The object's time, as rclone and `aws s3 sync` do: the file's own time then lies
-            // in the past, so its hashes can be cached at once (see dpipe-client's local scan).
-            // A file system that refuses it keeps the time of the download; nothing is lost.
-            if let Some(time) = modified {
-                let _ = file.set_modified(time);
+        let check = move |got: &Hashed| {
+            let integrity = |what: &str| {
+                Err(
+                    Error::new(ErrorKind::Integrity, format!("get failed: {what}"))
+                        .with("path", owned_key.clone()),
+                )
+            };
+            if got.size != size {
+                return integrity(&format!("got {} bytes, the storage said {size}", got.size));
             }
-            file.sync_all()?;
-            file.metadata()
-        })
-        .await
-        .map_err(|e| Error::from_io(e.into(), "fsync", &temp_path))?
-        .map_err(|e| Error::from_io(e, "fsync", &temp_path))?;
-        temp_path
-            .persist(dest)
-            .map_err(|e| Error::from_io(e.error, "rename into place", dest))?;
-        // The rename itself must survive a crash: fsync the folder.
-        if let Ok(dir) = std::fs::File::open(&parent) {
-            let _ = dir.sync_all();
-        }
+            if let Some(want) = stored_sha
+                && !want.eq_ignore_ascii_case(&got.sha256)
+            {
+                return integrity("SHA-256 differs from the one stored with the object");
+            }
+            if let (Some(want), Some(md5)) = (md5_etag, &got.md5)
+                && *md5 != want
+            {
+                return integrity("MD5 differs from the object's ETag");
+            }
+            Ok(())
+        };
+        // The object's time, as rclone and `aws s3 sync` do: the file's own time then lies in
+        // the past, so its hashes can be cached at once (see dpipe-client's local scan).
+        let (hashed, local) = file.persist(object.modified, check).await?;
         Ok(Transferred {
-            size,
-            sha256,
-            md5: md5.map(|(got, _)| got),
+            size: hashed.size,
+            sha256: hashed.sha256,
+            md5: hashed.md5,
             file: Some(local),
         })
     }
 
-    /// A reader of `object` that needs no request for its size: one streamed GET up to the
-    /// part size, concurrent ranged GETs beyond it (pinned to the listed ETag, if any).
+    /// Whether an object of `size` bytes is fetched in ranged parts.
+    fn ranged(&self, size: u64) -> bool {
+        size >= self.tuning.ranged_get_cutoff && size > self.tuning.part_size as u64
+    }
+
+    /// The most a get of `size` bytes buffers: its ranged parts in flight, or (streamed) a
+    /// write batch and what the network hands over meanwhile.
+    fn get_buffer(&self, size: u64) -> u64 {
+        let parts = if self.ranged(size) {
+            self.tuning.part_size as u64 * self.tuning.part_concurrency.max(1) as u64
+        } else {
+            0
+        };
+        size.min(parts + 2 * WRITE_BATCH as u64)
+    }
+
+    /// The most a put of `size` bytes buffers: on S3 the object up to one part, then its parts
+    /// in flight and the one being filled; elsewhere the read batches in flight.
+    fn put_buffer(&self, size: u64) -> u64 {
+        let most = match self.protocol {
+            Protocol::S3 => {
+                self.tuning.part_size as u64 * (self.tuning.part_concurrency.max(1) as u64 + 1)
+            }
+            Protocol::Fs | Protocol::Ftp | Protocol::Sftp => 2 * READ_BUF as u64,
+        };
+        size.min(most)
+    }
+
+    /// A reader of `object` that needs no request for its size: one streamed GET below the
+    /// ranged-get cutoff, concurrent ranged GETs from it on (pinned to the listed ETag, if
+    /// any).
     async fn reader(&self, object: &ManifestEntry) -> Result<opendal::Reader> {
         let mut reader = self
             .op
             .reader_with(&object.path)
             .content_length_hint(object.size);
-        if object.size > self.tuning.part_size as u64 {
+        if self.ranged(object.size) {
             reader = reader
                 .chunk(self.tuning.part_size)
                 .concurrent(self.tuning.part_concurrency.max(1));
@@ -216,10 +201,8 @@ impl Storage {
     /// with nothing left at `key`.
     pub async fn put(&self, source: &Path, key: &str, sha256: Option<&str>) -> Result<Transferred> {
         check_key(key).map_err(|reason| unsafe_key(key, reason))?;
-        let size = tokio::fs::metadata(source)
-            .await
-            .map_err(|e| Error::from_io(e, "put", source))?
-            .len();
+        let (file, meta) = LocalReader::open(source).await?;
+        let size = meta.len();
         if size == 0 && self.protocol == Protocol::Ftp {
             // OpenDAL's FTP writer opens the upload on the first non-empty write, so an empty
             // file would silently not be created: refuse instead.
@@ -237,8 +220,8 @@ impl Storage {
             Protocol::S3 | Protocol::Ftp => key.to_string(),
             Protocol::Fs | Protocol::Sftp => temp_key(key),
         };
-        let _budget = self.reserve(size).await;
-        let result = self.put_to(source, key, &target, size, sha256).await;
+        let _budget = self.reserve(self.put_buffer(size)).await;
+        let result = self.put_to(file, source, key, &target, size, sha256).await;
         if target != key {
             match result {
                 Ok(done) => {
@@ -257,10 +240,11 @@ impl Storage {
         result
     }
 
-    /// Uploads `source` (`size` bytes, SHA-256 `sha256` if known) to `target`, the final
-    /// `key` or a temporary key.
+    /// Uploads `file`, open on `source` (`size` bytes, SHA-256 `sha256` if known), to
+    /// `target`, the final `key` or a temporary key.
     async fn put_to(
         &self,
+        mut file: LocalReader,
         source: &Path,
         key: &str,
         target: &str,
@@ -286,29 +270,19 @@ impl Storage {
         let mut writer = writer
             .await
             .map_err(|e| Error::from_opendal(e, "put", key))?;
-        let mut file = tokio::fs::File::open(source)
-            .await
-            .map_err(|e| Error::from_io(e, "put", source))?;
-        let mut sha = Sha256::new();
         let mut sent = 0u64;
         loop {
-            let mut buf = vec![0u8; READ_BUF];
-            let n = file
-                .read(&mut buf)
-                .await
-                .map_err(|e| Error::from_io(e, "read", source))?;
-            if n == 0 {
+            let buf = file.read(READ_BUF).await?;
+            if buf.is_empty() {
                 break;
             }
-            buf.truncate(n);
-            sha.update(&buf);
-            sent += n as u64;
+            sent += buf.len() as u64;
             if let Err(e) = writer.write(buf).await {
                 discard(&mut writer).await;
                 return Err(Error::from_opendal(e, "put", key));
             }
         }
-        let sha256 = hex::encode(sha.finalize());
+        let sha256 = file.sha256();
         let changed = sent != size || expected.as_ref().is_some_and(|e| *e != sha256);
         if changed {
             // Nothing reaches the final key (but on FTP, see `discard`): S3 drops the upload,
@@ -338,7 +312,7 @@ impl Storage {
     pub async fn hash_object(&self, object: &ManifestEntry) -> Result<String> {
         let key = object.path.as_str();
         check_key(key).map_err(|reason| unsafe_key(key, reason))?;
-        let _budget = self.reserve(object.size).await;
+        let _budget = self.reserve(self.get_buffer(object.size)).await;
         let mut stream = self
             .reader(object)
             .await?
@@ -392,29 +366,11 @@ fn temp_key(key: &str) -> String {
 
 /// SHA-256 (hex) of a local file, streamed.
 pub async fn hash_file(path: &Path) -> Result<String> {
-    let mut file = tokio::fs::File::open(path)
-        .await
-        .map_err(|e| Error::from_io(e, "hash", path))?;
-    let mut sha = Sha256::new();
-    let mut buf = vec![0u8; READ_BUF];
-    loop {
-        let n = file
-            .read(&mut buf)
-            .await
-            .map_err(|e| Error::from_io(e, "hash", path))?;
-        if n == 0 {
-            return Ok(hex::encode(sha.finalize()));
-        }
-        sha.update(&buf[..n]);
-    }
+    let (mut file, _) = LocalReader::open(path).await?;
+    while !file.read(READ_BUF).await?.is_empty() {}
+    Ok(file.sha256())
 }
 
 fn is_md5_hex(tag: &str) -> bool {
     tag.len() == 32 && tag.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-async fn canonical(path: &Path) -> Result<PathBuf> {
-    tokio::fs::canonicalize(path)
-        .await
-        .map_err(|e| Error::from_io(e, "resolve folder", path))
 }

@@ -16,7 +16,7 @@
 //! Nothing here prints.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use dpipe_core::filter::Filter;
@@ -41,7 +41,7 @@ use super::{HashRecord, Hashes, SyncState, scan_local};
 use crate::{Error, ErrorKind, RepoApi, Result};
 
 /// Transfers in flight at once, by default.
-pub const DEFAULT_CONCURRENCY: usize = 8;
+pub const DEFAULT_CONCURRENCY: usize = 16;
 
 /// What the user asked a pull or push to do.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -100,7 +100,9 @@ struct Run {
 }
 
 impl<'a> Syncer<'a> {
-    /// A syncer for the file repo at `repo`, running storage work on `runtime`.
+    /// A syncer for the file repo at `repo`, running storage work on `runtime`, which must be
+    /// a multi-thread runtime: [`Handle::block_on`] cannot drive a current-thread runtime's
+    /// I/O, and a pull would wait forever.
     pub fn new(api: &'a dyn RepoApi, repo: impl Into<PathBuf>, runtime: Handle) -> Syncer<'a> {
         Syncer {
             api,
@@ -172,6 +174,8 @@ impl<'a> Syncer<'a> {
                 }
             },
         )?;
+        // The renames into place are durable before the state records them.
+        sync_folders(&folder, &written_folders(&moved))?;
         // The downloads carry the object's time: their hashes are cached now, and the next
         // scan reads none of them again.
         let cached: Vec<HashRecord> = moved
@@ -593,6 +597,22 @@ fn first_pulled(transferred: &[FileMove], synced: &BTreeMap<String, SyncedFile>)
         .collect()
 }
 
+/// Fsyncs each of `folders` (relative to `base`), so that the renames in them survive a crash.
+fn sync_folders(base: &Path, folders: &BTreeSet<String>) -> Result<()> {
+    for folder in folders {
+        let path = base.join(folder);
+        std::fs::File::open(&path)
+            .and_then(|dir| dir.sync_all())
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Io,
+                    format!("cannot fsync the folder {}: {e}", path.display()),
+                )
+            })?;
+    }
+    Ok(())
+}
+
 /// The folders (relative to the pipe, `""` for its top) that received a file in `moved`.
 fn written_folders(moved: &[(String, Result<Transferred, String>)]) -> BTreeSet<String> {
     moved
@@ -608,7 +628,6 @@ fn written_folders(moved: &[(String, Result<Transferred, String>)]) -> BTreeSet<
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
     use std::sync::Mutex;
 
     use serde_json::json;

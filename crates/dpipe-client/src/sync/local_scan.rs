@@ -8,7 +8,7 @@
 //! * dpipe's own files are skipped: partial downloads (`.dpipe-*` files, see
 //!   `dpipe_storage`'s transfers) and the sync state folder when the scanned folder contains it.
 //! * Content is hashed by streaming through a 64 KiB buffer (memory does not grow with file
-//!   size), unless the hash cache of the [`SyncState`] has the hashes for the file's exact
+//!   size) — on up to four threads when there are 64 MiB or more to read — unless the hash cache of the [`SyncState`] has the hashes for the file's exact
 //!   [`FileStamp`] (size, mtime, inode): an unchanged tree is not read again.
 //! * A file whose stamp changed while it was read (it was being written, or replaced) is read
 //!   again, up to three times; if it is still changing the scan fails with an
@@ -38,6 +38,9 @@ const TEMP_PREFIX: &str = ".dpipe-";
 const BUFFER_SIZE: usize = 64 * 1024;
 /// How many times a file that changes while it is read is read.
 const MAX_ATTEMPTS: usize = 3;
+/// Threads that hash at most, and the bytes to read from which more than one is used.
+const MAX_HASH_THREADS: usize = 4;
+const PARALLEL_BYTES: u64 = 64 * 1024 * 1024;
 /// Files modified this recently before the scan are hashed but not cached.
 const RACY_NS: i64 = 2_000_000_000;
 
@@ -82,16 +85,17 @@ pub fn scan_local(folder: &Path, pipe: &str, state: &SyncState) -> Result<Manife
     let mut rejected = Vec::new();
     walk(folder, state, &mut files, &mut rejected)?;
 
-    let mut buffer = vec![0; BUFFER_SIZE];
     let mut entries = Vec::with_capacity(files.len());
-    let mut computed = Vec::new();
+    let mut pending = Vec::new();
     for file in files {
-        let Some((entry, fresh)) = hash_file(pipe, state, file, &mut buffer)? else {
-            continue;
-        };
-        if let Some(record) = fresh
-            && record.stamp.mtime_ns < scan_started.saturating_sub(RACY_NS)
-        {
+        match cached_entry(pipe, state, &file)? {
+            Some(entry) => entries.push(entry),
+            None => pending.push(file),
+        }
+    }
+    let mut computed = Vec::new();
+    for (entry, record) in hash_all(pending)? {
+        if record.stamp.mtime_ns < scan_started.saturating_sub(RACY_NS) {
             computed.push(record);
         }
         entries.push(entry);
@@ -183,14 +187,80 @@ fn walk(
     Ok(())
 }
 
-/// The manifest entry of `file`, with the hash record to cache when it was read (`None` when
-/// the cache had it); `None` if the file disappeared.
-fn hash_file(
-    pipe: &str,
-    state: &SyncState,
-    file: Found,
-    buffer: &mut [u8],
-) -> Result<Option<(ManifestEntry, Option<HashRecord>)>> {
+/// The manifest entry of `file` as the hash cache knows it, if it does (for its exact stamp).
+fn cached_entry(pipe: &str, state: &SyncState, file: &Found) -> Result<Option<ManifestEntry>> {
+    let stamp = stamp(&file.meta, &file.abs)?;
+    Ok(state
+        .cached_hash(pipe, &file.rel, stamp)?
+        .map(|hashes| entry_of(&file.rel, stamp, file.meta.modified().ok(), hashes)))
+}
+
+/// The manifest entry of a file at `rel` with `stamp`, modified at `modified`, and `hashes`.
+fn entry_of(
+    rel: &str,
+    stamp: FileStamp,
+    modified: Option<SystemTime>,
+    hashes: Hashes,
+) -> ManifestEntry {
+    ManifestEntry {
+        path: rel.to_string(),
+        size: stamp.size,
+        modified,
+        etag: None,
+        sha256: Some(hashes.sha256),
+        md5: hashes.md5,
+    }
+}
+
+/// Reads and hashes `files` (see [`hash_file`]): on several threads when there is enough to
+/// read that it pays (the storage is idle while a push scans), else on this one.
+fn hash_all(files: Vec<Found>) -> Result<Vec<(ManifestEntry, HashRecord)>> {
+    let bytes: u64 = files.iter().map(|f| f.meta.len()).sum();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(MAX_HASH_THREADS)
+        .min(files.len());
+    if bytes < PARALLEL_BYTES || threads < 2 {
+        let mut buffer = vec![0; BUFFER_SIZE];
+        let mut done = Vec::with_capacity(files.len());
+        for file in files {
+            done.extend(hash_file(file, &mut buffer)?);
+        }
+        return Ok(done);
+    }
+    // Round robin, so that each thread gets a share of the large files too.
+    let mut shares: Vec<Vec<Found>> = (0..threads).map(|_| Vec::new()).collect();
+    for (i, file) in files.into_iter().enumerate() {
+        shares[i % threads].push(file);
+    }
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = shares
+            .into_iter()
+            .map(|share| {
+                scope.spawn(move || {
+                    let mut buffer = vec![0; BUFFER_SIZE];
+                    let mut done = Vec::with_capacity(share.len());
+                    for file in share {
+                        done.extend(hash_file(file, &mut buffer)?);
+                    }
+                    Ok::<_, Error>(done)
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for worker in workers {
+            let done = worker.join().map_err(|_| {
+                Error::new(ErrorKind::Io, "a hashing thread of the scan panicked")
+            })??;
+            all.extend(done);
+        }
+        Ok(all)
+    })
+}
+
+/// The manifest entry of `file`, read and hashed, with its hash record; `None` if the file
+/// disappeared.
+fn hash_file(file: Found, buffer: &mut [u8]) -> Result<Option<(ManifestEntry, HashRecord)>> {
     let Found { abs, rel, mut meta } = file;
     for _ in 0..MAX_ATTEMPTS {
         if !meta.is_file() {
@@ -204,17 +274,6 @@ fn hash_file(
         }
         let stamp = stamp(&meta, &abs)?;
         let modified = meta.modified().ok();
-        let entry = |hashes: Hashes| ManifestEntry {
-            path: rel.clone(),
-            size: stamp.size,
-            modified,
-            etag: None,
-            sha256: Some(hashes.sha256),
-            md5: hashes.md5,
-        };
-        if let Some(hashes) = state.cached_hash(pipe, &rel, stamp)? {
-            return Ok(Some((entry(hashes), None)));
-        }
         let read = read_hashes(&abs, stamp.inode, buffer)?;
         meta = match fs::symlink_metadata(&abs) {
             Ok(meta) => meta,
@@ -232,7 +291,7 @@ fn hash_file(
                 stamp,
                 hashes: hashes.clone(),
             };
-            return Ok(Some((entry(hashes), Some(record))));
+            return Ok(Some((entry_of(&rel, stamp, modified, hashes), record)));
         }
     }
     Err(Error::new(

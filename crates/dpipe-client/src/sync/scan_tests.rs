@@ -342,3 +342,32 @@ fn a_file_that_keeps_changing_fails_the_scan() {
         "{err}"
     );
 }
+
+#[test]
+fn a_large_tree_is_hashed_on_several_threads_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipe = dir.path().join("p");
+    // Enough bytes for the threads (64 MiB), in files of different sizes, and small ones.
+    let mut want = Vec::new();
+    for (i, size) in [(0u8, 40 << 20), (1, 30 << 20), (2, 7), (3, 0), (4, 123_457)] {
+        let contents: Vec<u8> = (0..size).map(|b: usize| (b % 253) as u8 ^ i).collect();
+        let path = format!("d{}/f{i}.bin", i % 2);
+        write_aged(&pipe.join(&path), &contents, HOUR);
+        want.push((path, hex::encode(Sha256::digest(&contents))));
+    }
+    want.sort();
+    let state = SyncState::open(dir.path()).unwrap();
+    let manifest = scan_local(&pipe, "p", &state).unwrap();
+    let got: Vec<(String, String)> = manifest
+        .entries
+        .iter()
+        .map(|e| (e.path.clone(), e.sha256.clone().unwrap()))
+        .collect();
+    assert_eq!(got, want);
+    assert!(manifest.entries.iter().all(|e| e.md5.is_some()));
+    // All cached: a rescan reads nothing.
+    let before = hashed();
+    let again = scan_local(&pipe, "p", &state).unwrap();
+    assert_eq!(hashed(), before);
+    assert_eq!(again, manifest);
+}

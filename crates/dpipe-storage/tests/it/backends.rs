@@ -38,6 +38,8 @@ pub fn tuning() -> Tuning {
         timeout: Duration::from_secs(30),
         io_timeout: Duration::from_secs(30),
         part_size: PART_SIZE,
+        // Objects beyond two parts are fetched in ranged parts: the suite covers both ways.
+        ranged_get_cutoff: 2 * PART_SIZE as u64,
         ..Tuning::default()
     }
 }

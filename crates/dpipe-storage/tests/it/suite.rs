@@ -352,6 +352,17 @@ pub async fn unsafe_keys_reported(b: &Backend) {
         1
     );
     assert!(!local.path().join("evil.txt").exists());
+
+    // A link planted in the target folder is never followed, nor a folder created through it.
+    let outside = local.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    std::os::unix::fs::symlink(&outside, repo.join("linked")).unwrap();
+    for key in ["linked/new/fine.txt", "linked/fine.txt"] {
+        storage.put(&source, key, None).await.unwrap();
+        let err = storage.get_into(&object(key, 5), &repo).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::UnsafeKey, "{key:?}: {err}");
+    }
+    assert!(std::fs::read_dir(&outside).unwrap().next().is_none());
 }
 
 pub async fn wrong_credentials(b: &Backend) {

@@ -1,0 +1,298 @@
+//! The local side of transfers: reading (and hashing) a file to upload, and writing (and
+//! hashing) a download to a temporary file that is verified, fsynced and renamed into place.
+//! Blocking file calls and hashing run on Tokio's blocking pool in batches — one hand-off per
+//! MiB rather than one per call, and a single one for a whole small download (folders,
+//! temporary file, bytes, hashes, time, fsync, rename) — which matters when thousands of small
+//! files move, and leaves the runtime's own threads to the network.
+//!
+//! The folders of a download are created without following a symlink, so that nothing is ever
+//! written outside the target folder.
+
+use std::fs::{File, Metadata};
+use std::io::{Read as _, Write as _};
+use std::path::{Component, Path, PathBuf};
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use md5::Md5;
+use sha2::{Digest as _, Sha256};
+use tempfile::TempPath;
+
+use crate::error::{Error, Result};
+use crate::manifest::unsafe_key;
+
+/// Bytes gathered before a download hands them to the blocking pool.
+pub(crate) const WRITE_BATCH: usize = 1024 * 1024;
+
+/// Runs `f` on the blocking pool; a panicked task becomes an I/O error on `path`.
+async fn blocking<T: Send + 'static>(
+    operation: &'static str,
+    path: &Path,
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::from_io(e.into(), operation, path))?
+}
+
+/// Creates `folder` if missing, then the folders of `key` below it one by one, never through
+/// a symbolic link: a component that is a link or not a folder is an unsafe-key error, so a
+/// link planted in the file repo cannot send a download (or its folders) elsewhere.
+fn prepare_folders(folder: &Path, key: &str) -> Result<()> {
+    // The target folder itself is the caller's choice, links in its path included.
+    std::fs::create_dir_all(folder).map_err(|e| Error::from_io(e, "create folder", folder))?;
+    let parts: Vec<Component> = Path::new(key).components().collect();
+    let mut at = folder.to_path_buf();
+    for part in &parts[..parts.len().saturating_sub(1)] {
+        at.push(part);
+        match is_real_folder(&at) {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(unsafe_key(
+                    key,
+                    "a folder on its way is a symlink or a file",
+                ));
+            }
+            Err(e) => return Err(Error::from_io(e, "create folder", &at)),
+        }
+    }
+    Ok(())
+}
+
+/// Whether `path` is a folder (not a link to one), creating it if it is missing.
+fn is_real_folder(path: &Path) -> std::io::Result<bool> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) => Ok(meta.is_dir()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => match std::fs::create_dir(path) {
+            Ok(()) => Ok(true),
+            // Made meanwhile by another download: look again.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Ok(std::fs::symlink_metadata(path)?.is_dir())
+            }
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    }
+}
+
+/// A local file read in batches, for an upload, and hashed (SHA-256) as it is read.
+pub(crate) struct LocalReader {
+    file: Option<(File, Sha256)>,
+    path: PathBuf,
+}
+
+impl LocalReader {
+    /// Opens `path`; returns the reader and the file's metadata (from the open handle).
+    pub(crate) async fn open(path: &Path) -> Result<(LocalReader, Metadata)> {
+        let owned = path.to_path_buf();
+        let (file, meta) = blocking("open", path, move || {
+            let io = |e| Error::from_io(e, "open", &owned);
+            let file = File::open(&owned).map_err(io)?;
+            let meta = file.metadata().map_err(io)?;
+            Ok((file, meta))
+        })
+        .await?;
+        let reader = LocalReader {
+            file: Some((file, Sha256::new())),
+            path: path.to_path_buf(),
+        };
+        Ok((reader, meta))
+    }
+
+    /// Up to `max` bytes (fewer only at the end of the file; none at its end).
+    pub(crate) async fn read(&mut self, max: usize) -> Result<Vec<u8>> {
+        let Some((mut file, mut sha)) = self.file.take() else {
+            return Ok(Vec::new());
+        };
+        let path = self.path.clone();
+        let (file, sha, buf) = blocking("read", &self.path, move || {
+            let mut buf = Vec::with_capacity(max);
+            (&mut file)
+                .take(max as u64)
+                .read_to_end(&mut buf)
+                .map_err(|e| Error::from_io(e, "read", &path))?;
+            sha.update(&buf);
+            Ok((file, sha, buf))
+        })
+        .await?;
+        self.file = Some((file, sha));
+        Ok(buf)
+    }
+
+    /// The SHA-256 (hex) of what was read.
+    pub(crate) fn sha256(self) -> String {
+        self.file
+            .map_or_else(String::new, |(_, sha)| hex::encode(sha.finalize()))
+    }
+}
+
+/// The hashes of the bytes a download wrote.
+pub(crate) struct Hashed {
+    /// Bytes written.
+    pub(crate) size: u64,
+    /// Their SHA-256, hex.
+    pub(crate) sha256: String,
+    /// Their MD5, hex, if it was asked for ([`TempWriter::with_md5`]).
+    pub(crate) md5: Option<String>,
+}
+
+/// Where a download goes, its temporary file once opened, and the hashes so far. Moved into
+/// each blocking call and back.
+struct Target {
+    dest: PathBuf,
+    /// The target folder and key whose folders are to be created first (a get into a folder).
+    folders: Option<(PathBuf, String)>,
+    open: Option<(File, TempPath)>,
+    size: u64,
+    sha: Sha256,
+    md5: Option<Md5>,
+}
+
+impl Target {
+    /// Creates the folders (once) and the temporary file (once), appends `chunks` and hashes
+    /// them.
+    fn write(&mut self, chunks: &[Bytes]) -> Result<()> {
+        if self.open.is_none() {
+            if let Some((folder, key)) = self.folders.take() {
+                prepare_folders(&folder, &key)?;
+            }
+            let parent = match self.dest.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
+            let temp = tempfile::Builder::new()
+                .prefix(".dpipe-")
+                .suffix(".part")
+                .tempfile_in(parent)
+                .map_err(|e| Error::from_io(e, "create temporary file", parent))?;
+            self.open = Some(temp.into_parts());
+        }
+        if let Some((file, temp)) = self.open.as_mut() {
+            for chunk in chunks {
+                self.sha.update(chunk);
+                if let Some(md5) = self.md5.as_mut() {
+                    md5.update(chunk);
+                }
+                self.size += chunk.len() as u64;
+                file.write_all(chunk)
+                    .map_err(|e| Error::from_io(e, "write", temp))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A download in progress: a temporary file in the target's folder, written and hashed in
+/// batches and created only with the first batch (a small download touches the disk once, at
+/// the end). Dropped without [`TempWriter::persist`], the temporary file is deleted.
+pub(crate) struct TempWriter {
+    target: Option<Target>,
+    pending: Vec<Bytes>,
+    pending_len: usize,
+}
+
+impl TempWriter {
+    /// A download to `dest`, whose folder must exist.
+    pub(crate) fn to_file(dest: &Path) -> TempWriter {
+        Self::new(dest.to_path_buf(), None)
+    }
+
+    /// A download of `key` into `folder` (created if missing); the folders of `key` are
+    /// created without following a symlink (a link on the way is an unsafe-key error).
+    pub(crate) fn into_folder(folder: &Path, key: &str) -> TempWriter {
+        Self::new(
+            folder.join(key),
+            Some((folder.to_path_buf(), key.to_string())),
+        )
+    }
+
+    fn new(dest: PathBuf, folders: Option<(PathBuf, String)>) -> TempWriter {
+        TempWriter {
+            target: Some(Target {
+                dest,
+                folders,
+                open: None,
+                size: 0,
+                sha: Sha256::new(),
+                md5: None,
+            }),
+            pending: Vec::new(),
+            pending_len: 0,
+        }
+    }
+
+    /// Computes the MD5 too; call it before the first byte is written.
+    pub(crate) fn with_md5(&mut self) {
+        if let Some(target) = self.target.as_mut() {
+            target.md5 = Some(Md5::new());
+        }
+    }
+
+    /// Appends `chunk` (written and hashed once a batch is full).
+    pub(crate) async fn write(&mut self, chunk: Bytes) -> Result<()> {
+        self.pending_len += chunk.len();
+        self.pending.push(chunk);
+        if self.pending_len >= WRITE_BATCH {
+            let pending = std::mem::take(&mut self.pending);
+            self.pending_len = 0;
+            let mut target = self.take()?;
+            let dest = target.dest.clone();
+            self.target = Some(
+                blocking("write", &dest, move || {
+                    target.write(&pending)?;
+                    Ok(target)
+                })
+                .await?,
+            );
+        }
+        Ok(())
+    }
+
+    /// Writes what is left and lets `check` judge the hashes of the whole download; if it
+    /// passes, gives the file the time `modified` (if any; a file system that refuses keeps
+    /// the current time), fsyncs it and renames it into place. Returns the hashes and the
+    /// metadata of the file as renamed (from its handle). Making the rename itself durable
+    /// (an fsync of the folder) is the caller's, once per folder.
+    pub(crate) async fn persist(
+        mut self,
+        modified: Option<SystemTime>,
+        check: impl FnOnce(&Hashed) -> Result<()> + Send + 'static,
+    ) -> Result<(Hashed, Metadata)> {
+        let pending = std::mem::take(&mut self.pending);
+        let mut target = self.take()?;
+        let dest = target.dest.clone();
+        blocking("rename into place", &dest, move || {
+            target.write(&pending)?;
+            let hashed = Hashed {
+                size: target.size,
+                sha256: hex::encode(target.sha.finalize()),
+                md5: target.md5.map(|m| hex::encode(m.finalize())),
+            };
+            check(&hashed)?;
+            let Some((file, temp)) = target.open else {
+                unreachable!("write opened the temporary file");
+            };
+            if let Some(time) = modified {
+                let _ = file.set_modified(time);
+            }
+            let io = |e| Error::from_io(e, "fsync", &temp);
+            file.sync_all().map_err(io)?;
+            let meta = file.metadata().map_err(io)?;
+            temp.persist(&target.dest)
+                .map_err(|e| Error::from_io(e.error, "rename into place", &target.dest))?;
+            Ok((hashed, meta))
+        })
+        .await
+    }
+
+    /// The target, back from the last blocking call (gone only if that call failed).
+    fn take(&mut self) -> Result<Target> {
+        self.target.take().ok_or_else(|| {
+            Error::from_io(
+                std::io::Error::other("an earlier write failed"),
+                "write",
+                Path::new(""),
+            )
+        })
+    }
+}
