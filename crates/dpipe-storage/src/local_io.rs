@@ -79,6 +79,8 @@ fn is_real_folder(path: &Path) -> std::io::Result<bool> {
 pub(crate) struct LocalReader {
     file: Option<(File, Sha256)>,
     path: PathBuf,
+    /// A read came back short: the end is reached, no need to ask the file again.
+    at_end: bool,
 }
 
 impl LocalReader {
@@ -95,12 +97,16 @@ impl LocalReader {
         let reader = LocalReader {
             file: Some((file, Sha256::new())),
             path: path.to_path_buf(),
+            at_end: false,
         };
         Ok((reader, meta))
     }
 
     /// Up to `max` bytes (fewer only at the end of the file; none at its end).
     pub(crate) async fn read(&mut self, max: usize) -> Result<Vec<u8>> {
+        if self.at_end {
+            return Ok(Vec::new());
+        }
         let Some((mut file, mut sha)) = self.file.take() else {
             return Ok(Vec::new());
         };
@@ -116,6 +122,7 @@ impl LocalReader {
         })
         .await?;
         self.file = Some((file, sha));
+        self.at_end = buf.len() < max;
         Ok(buf)
     }
 
