@@ -15,8 +15,12 @@
 #              rclone a HEAD per object on S3) and with --size-only,
 #              AWS CLI `aws s3 cp --recursive` / `aws s3 sync` with --endpoint-url.
 #   server     crates/dpipe-testkit's `dpipe-test-s3` (s3s-fs with TCP_NODELAY, DESIGN.md §8),
-#              release build, on 127.0.0.1.  s3s-fs is slow at listing (it re-walks the bucket
-#              for every page) and reads GET bodies in 4 KiB chunks: every tool pays that.
+#              release build, on 127.0.0.1.  s3s-fs is slow at listing (a flat listing walks
+#              the whole bucket for every page; a delimiter listing walks only its folder) and
+#              reads GET bodies in 4 KiB chunks: every tool pays that.  The pull source is
+#              uploaded through S3 once (rclone, single parts) before the runs: a file planted
+#              in s3s-fs's folder has no stored ETag, and s3s-fs then hashes the whole file on
+#              every GET (see docs/benchmarks.md for figures both ways).
 # Targets (issue "Pull and push", judged at BENCH_SCALE=1): small-file pull/push <= 0.6 x
 # rclone's best; large files <= 1.0 x best peer; no-change re-sync of the 10,000-file set
 # <= 1.2 x `rclone --size-only`.
@@ -207,10 +211,14 @@ for wl in $WORKLOADS; do
     esac
     gen "$wl" "$N" "$SIZE"
     DATA="$WORK/data/$wl"
-    # The pull source: the dataset planted straight into the server's bucket folder (s3s-fs
-    # serves a file there as an object).
-    mkdir -p "$WORK/s3/$BUCKET/$wl"
-    cp -r "$DATA" "$WORK/s3/$BUCKET/$wl/src"
+    # The pull source, uploaded once through S3 (not timed), in single parts so that every
+    # object has an MD5 ETag stored with it: s3s-fs hashes the whole content of a file planted
+    # in its folder (no stored ETag) on every GET, ranged GETs included, and the pulls would
+    # measure that rather than the tools.
+    say "uploading the pull source of $wl"
+    "$RCLONE" copy --transfers 16 --s3-upload-cutoff 5G "$DATA" "bs3:$BUCKET/$wl/src/" \
+        >"$WORK/cmd.out" 2>"$WORK/cmd.err" || die "uploading the pull source: $(tail -3 "$WORK/cmd.err")"
+    expect_count "$WORK/s3/$BUCKET/$wl/src" "$N" "the pull source"
 
     for r in $(seq "$RUNS"); do
         # dpipe ------------------------------------------------------------------------------
