@@ -107,6 +107,21 @@ pub fn or_dash(value: Option<&str>) -> String {
     value.filter(|v| !v.is_empty()).unwrap_or("-").to_string()
 }
 
+/// Bytes for people: `512 B`, `3.4 KiB`, `1.0 MiB`, ….
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,5 +147,13 @@ mod tests {
             ("remotepath", "s3://b/".into()),
         ]);
         assert_eq!(text, "name:       p\nremotepath: s3://b/");
+    }
+
+    #[test]
+    fn sizes_for_people() {
+        assert_eq!(super::human_size(0), "0 B");
+        assert_eq!(super::human_size(1023), "1023 B");
+        assert_eq!(super::human_size(3482), "3.4 KiB");
+        assert_eq!(super::human_size(1024 * 1024), "1.0 MiB");
     }
 }

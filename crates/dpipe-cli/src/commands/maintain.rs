@@ -11,7 +11,7 @@ use crate::cli::maintain::{
     DeleteArgs, FilesArgs, ImportArgs, ListArgs, ListWhat, MaintainCommand, RemoveOrphansArgs,
     ResetArgs, SideArg, SortArg,
 };
-use crate::output::{Output, table};
+use crate::output::{Output, human_size, table};
 use crate::settings::Context;
 
 /// Runs one upkeep command.
@@ -82,13 +82,13 @@ fn print_removal(out: &Output, r: &Removal, what: &str) -> anyhow::Result<()> {
             for (label, list) in [("local", &r.local), ("remote", &r.remote)] {
                 lines.extend(
                     list.iter()
-                        .map(|d| format!("{label:<6}  {}  {}", d.path, size(d.size))),
+                        .map(|d| format!("{label:<6}  {}  {}", d.path, human_size(d.size))),
                 );
             }
             lines.push(format!(
                 "would delete {count} {what}{}, {} (dry run: nothing deleted; --apply to delete)",
                 if count == 1 { "" } else { "s" },
-                size(r.bytes)
+                human_size(r.bytes)
             ));
         }
         out.text(&lines.join("\n"))?;
@@ -151,7 +151,7 @@ fn files(ctx: &Context, syncer: &Syncer, args: FilesArgs) -> anyhow::Result<()> 
         .map(|f| {
             vec![
                 f.path.clone(),
-                size(f.size),
+                human_size(f.size),
                 f.sha256[..12.min(f.sha256.len())].to_string(),
             ]
         })
@@ -171,7 +171,7 @@ fn list(ctx: &Context, syncer: &Syncer, args: ListArgs) -> anyhow::Result<()> {
     }
     let rows: Vec<Vec<String>> = pipes
         .iter()
-        .map(|p| vec![p.pipe.clone(), p.files.to_string(), size(p.bytes)])
+        .map(|p| vec![p.pipe.clone(), p.files.to_string(), human_size(p.bytes)])
         .collect();
     ctx.out.text(&table(&["PIPE", "FILES", "SIZE"], &rows))
 }
@@ -194,24 +194,9 @@ fn import(ctx: &Context, syncer: &Syncer, args: ImportArgs) -> anyhow::Result<()
             if args.move_files { "moved" } else { "imported" },
             r.imported.len(),
             if r.imported.len() == 1 { "" } else { "s" },
-            size(r.bytes),
+            human_size(r.bytes),
             r.unchanged.len()
         ));
         lines.join("\n")
     })
-}
-
-/// Bytes for people: `512 B`, `3.4 KiB`, `1.0 MiB`, ….
-fn size(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
 }

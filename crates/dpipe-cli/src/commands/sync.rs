@@ -19,7 +19,7 @@ use dpipe_core::plan::{Merge, Mode};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::sync::{MergeArg, ModeArg, StatusArgs, SyncArgs};
-use crate::output::Output;
+use crate::output::{Output, human_size};
 use crate::settings::Context;
 
 /// Runs a pull or a push of `args.pipe`.
@@ -258,7 +258,12 @@ fn print(out: &Output, report: &SyncReport, quiet: bool) -> anyhow::Result<()> {
     let mut lines = Vec::new();
     let (count, bytes) = if report.preview {
         for t in &plan.transfers {
-            lines.push(format!("{:<8}  {}  {}", t.reason, t.path, size(t.size)));
+            lines.push(format!(
+                "{:<8}  {}  {}",
+                t.reason,
+                t.path,
+                human_size(t.size)
+            ));
         }
         (plan.transfers.len(), plan.bytes)
     } else {
@@ -272,7 +277,7 @@ fn print(out: &Output, report: &SyncReport, quiet: bool) -> anyhow::Result<()> {
     let mut summary = format!(
         "{done} {count} file{}, {}; {} unchanged",
         if count == 1 { "" } else { "s" },
-        size(bytes),
+        human_size(bytes),
         plan.unchanged
     );
     if plan.skipped > 0 {
@@ -283,21 +288,6 @@ fn print(out: &Output, report: &SyncReport, quiet: bool) -> anyhow::Result<()> {
     }
     lines.push(summary);
     out.text(&lines.join("\n"))
-}
-
-/// Bytes for people: `512 B`, `3.4 KiB`, `1.0 MiB`, ….
-fn size(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
 }
 
 #[cfg(test)]
@@ -313,13 +303,5 @@ mod tests {
         assert!(shown.contains("line 40\n… (5 more lines)\n"), "{shown}");
         assert!(!shown.contains("line 41"), "{shown}");
         assert_eq!(super::excerpt("L", "x"), "===== L =====\nx\n=============");
-    }
-
-    #[test]
-    fn sizes_for_people() {
-        assert_eq!(super::size(0), "0 B");
-        assert_eq!(super::size(1023), "1023 B");
-        assert_eq!(super::size(3482), "3.4 KiB");
-        assert_eq!(super::size(1024 * 1024), "1.0 MiB");
     }
 }
