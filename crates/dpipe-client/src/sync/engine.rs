@@ -90,6 +90,14 @@ pub struct Syncer<'a> {
     progress: Option<&'a dyn Progress>,
 }
 
+/// Both sides of a run, what the last sync recorded (with adopted copies), and the plan.
+struct Planned {
+    local: Manifest,
+    remote: Manifest,
+    synced: BTreeMap<String, SyncedFile>,
+    plan: Plan,
+}
+
 /// A pipe resolved for one run: how it is shown, where its files are, and the state.
 struct Run {
     view: PipeView,
@@ -141,20 +149,15 @@ impl<'a> Syncer<'a> {
     /// [`ErrorKind::Conflict`] error listing the paths, returned before any transfer.
     pub fn pull(&self, pipe: &str, options: &SyncOptions) -> Result<SyncReport> {
         let mut run = self.resolve(pipe)?;
-        let (local, remote) = self.scan(&mut run)?;
-        let (synced, adopted) = self.adopt_identical(&run, &local, &remote)?;
-        let plan = plan_pull(
-            &local,
-            &remote,
-            &synced,
-            &request(&run, options)?,
-            run.rules,
-        );
+        let Planned {
+            remote,
+            synced,
+            plan,
+            ..
+        } = self.plan(&mut run, Direction::Pull, options)?;
         if options.preview {
             return Ok(report(&run, Direction::Pull, true, &plan));
         }
-        refuse_if_blocked(Direction::Pull, pipe, &plan)?;
-        run.state.record_synced(pipe, &adopted)?;
         let folder = run.folder.clone();
         let moved = self.transfer(
             &plan,
@@ -209,20 +212,10 @@ impl<'a> Syncer<'a> {
                 format!("push refused: your role on pipe {pipe} is read; pushing needs write"),
             ));
         }
-        let (local, remote) = self.scan(&mut run)?;
-        let (synced, adopted) = self.adopt_identical(&run, &local, &remote)?;
-        let plan = plan_push(
-            &local,
-            &remote,
-            &synced,
-            &request(&run, options)?,
-            run.rules,
-        );
+        let Planned { local, plan, .. } = self.plan(&mut run, Direction::Push, options)?;
         if options.preview {
             return Ok(report(&run, Direction::Push, true, &plan));
         }
-        refuse_if_blocked(Direction::Push, pipe, &plan)?;
-        run.state.record_synced(pipe, &adopted)?;
         let write = location_for(&run.view, &self.api.credentials(pipe, Access::Write)?)?;
         let folder = run.folder.clone();
         let moved = self.transfer(&plan, &run.view, Access::Write, &write, |storage, path| {
@@ -236,6 +229,30 @@ impl<'a> Syncer<'a> {
         let after = self.scan_folders(&run.scan, &written_folders(&moved));
         self.finish(run, Direction::Push, &plan, moved, &after, |path, _| {
             local.get(path).and_then(|e| e.modified)
+        })
+    }
+
+    /// Scans both sides of `run`, adopts identical unrecorded copies (see
+    /// [`Syncer::adopt_identical`]) and plans a run in `direction`. Unless it is a preview, a
+    /// plan that would lose a change is refused here, before any transfer, and the adopted
+    /// copies are recorded.
+    fn plan(&self, run: &mut Run, direction: Direction, options: &SyncOptions) -> Result<Planned> {
+        let (local, remote) = self.scan(run)?;
+        let (synced, adopted) = self.adopt_identical(run, &local, &remote)?;
+        let request = request(run, options)?;
+        let plan = match direction {
+            Direction::Pull => plan_pull(&local, &remote, &synced, &request, run.rules),
+            Direction::Push => plan_push(&local, &remote, &synced, &request, run.rules),
+        };
+        if !options.preview {
+            refuse_if_blocked(direction, &run.view.name, &plan)?;
+            run.state.record_synced(&run.view.name, &adopted)?;
+        }
+        Ok(Planned {
+            local,
+            remote,
+            synced,
+            plan,
         })
     }
 
