@@ -64,7 +64,9 @@ fn round_trip(env: &Env, user: &TestUser, root: &Path, repo: &Path, log: &dyn Fn
     }
     assert!(moved(&env.json(&["pull", "--pipe", "p"])).is_empty());
 
-    // A same-size edit on the server, its mtime an hour later: found, pulled, verified.
+    // A same-size edit on the server, its mtime two days earlier: found, pulled, verified.
+    // (Not later: a time in the future is listed by vsftpd as a date without time, which
+    // just before midnight lands within the 60 s window of the old time.)
     let edited = root.join("c.bin");
     let before = std::fs::metadata(&edited).unwrap().modified().unwrap();
     plant(user, root, "c.bin", "9876543210");
@@ -72,7 +74,7 @@ fn round_trip(env: &Env, user: &TestUser, root: &Path, repo: &Path, log: &dyn Fn
         .write(true)
         .open(&edited)
         .unwrap()
-        .set_modified(before + Duration::from_secs(3600))
+        .set_modified(before - Duration::from_secs(2 * 24 * 3600))
         .unwrap();
     let status = env.json(&["status", "--pipe", "p"]);
     assert_eq!(status["to_pull"], serde_json::json!(["c.bin"]), "{status}");
