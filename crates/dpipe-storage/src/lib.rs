@@ -6,7 +6,10 @@
 //!   jittered backoff, timeouts and a concurrency limit), tuned by [`Tuning`].
 //! * [`manifest`]: a recursive scan of a prefix into a sorted [`Manifest`]; keys that would
 //!   escape the folder are reported as [`RejectedKey`]s.
-//! * [`transfer`]: streamed, hash-verified, atomic get; streamed (multipart) put; delete.
+//! * [`transfer`]: streamed, hash-verified get to a staged temporary file; streamed
+//!   (multipart) put; delete.
+//! * [`staging`]: staged downloads made durable and renamed into place, one by one or in
+//!   batches (one flush per batch).
 //! * `local_io`: the local side of transfers, batched onto Tokio's blocking pool; download
 //!   folders created without following symlinks.
 //! * [`error`]: the one [`Error`] type, with an [`ErrorKind`].
@@ -31,10 +34,12 @@ mod local_io;
 pub mod location;
 pub mod manifest;
 pub mod operator;
+pub mod staging;
 pub mod transfer;
 
 pub use error::{Error, ErrorKind, Result};
 pub use location::{Location, Protocol};
 pub use manifest::{Manifest, ManifestEntry, RejectedKey, SHA256_METADATA_KEY, check_key};
 pub use operator::{Storage, Tuning};
+pub use staging::{Staged, Stager};
 pub use transfer::{Transferred, hash_file};

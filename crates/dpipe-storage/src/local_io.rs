@@ -1,8 +1,9 @@
 //! The local side of transfers: reading (and hashing) a file to upload, and writing (and
-//! hashing) a download to a temporary file that is verified, fsynced and renamed into place.
+//! hashing) a download to a temporary file that is verified, then staged (see
+//! [`crate::staging`]: made durable and renamed into place, alone or in a batch).
 //! Blocking file calls and hashing run on Tokio's blocking pool in batches — one hand-off per
 //! MiB rather than one per call, and a single one for a whole small download (folders,
-//! temporary file, bytes, hashes, time, fsync, rename) — which matters when thousands of small
+//! temporary file, bytes, hashes, time) — which matters when thousands of small
 //! files move, and leaves the runtime's own threads to the network.
 //!
 //! The folders of a download are created without following a symlink, so that nothing is ever
@@ -20,9 +21,14 @@ use tempfile::TempPath;
 
 use crate::error::{Error, Result};
 use crate::manifest::unsafe_key;
+use crate::staging::Staged;
 
 /// Bytes gathered before a download hands them to the blocking pool.
 pub(crate) const WRITE_BATCH: usize = 1024 * 1024;
+
+/// Bytes a download writes before it has the system start writing them to disk (see
+/// [`start_writeback`]).
+const WRITEBACK_STEP: u64 = 8 * 1024 * 1024;
 
 /// Runs `f` on the blocking pool; a panicked task becomes an I/O error on `path`.
 async fn blocking<T: Send + 'static>(
@@ -147,10 +153,12 @@ pub(crate) struct Hashed {
 /// each blocking call and back.
 struct Target {
     dest: PathBuf,
-    /// The target folder and key whose folders are to be created first (a get into a folder).
-    folders: Option<(PathBuf, String)>,
+    /// The target folder and the key whose folders are created with the temporary file.
+    folders: (PathBuf, String),
     open: Option<(File, TempPath)>,
     size: u64,
+    /// Bytes already handed to [`start_writeback`].
+    written_back: u64,
     sha: Sha256,
     md5: Option<Md5>,
 }
@@ -160,9 +168,7 @@ impl Target {
     /// them.
     fn write(&mut self, chunks: &[Bytes]) -> Result<()> {
         if self.open.is_none() {
-            if let Some((folder, key)) = self.folders.take() {
-                prepare_folders(&folder, &key)?;
-            }
+            prepare_folders(&self.folders.0, &self.folders.1)?;
             let parent = match self.dest.parent() {
                 Some(p) if !p.as_os_str().is_empty() => p,
                 _ => Path::new("."),
@@ -184,14 +190,31 @@ impl Target {
                 file.write_all(chunk)
                     .map_err(|e| Error::from_io(e, "write", temp))?;
             }
+            if self.size - self.written_back >= WRITEBACK_STEP {
+                start_writeback(file, self.written_back, self.size - self.written_back);
+                self.written_back = self.size;
+            }
         }
         Ok(())
     }
 }
 
+/// Has the system start writing `len` bytes of `file` from `offset` to disk, without waiting
+/// for it (on Linux, `fadvise(DONTNEED)` starts the writeback of the range's dirty pages), so
+/// that the disk works while a large download goes on and its final flush finds little left.
+/// Only advice: a refusal changes nothing.
+#[cfg(target_os = "linux")]
+fn start_writeback(file: &File, offset: u64, len: u64) {
+    let advice = rustix::fs::Advice::DontNeed;
+    let _ = rustix::fs::fadvise(file, offset, std::num::NonZeroU64::new(len), advice);
+}
+
+#[cfg(not(target_os = "linux"))]
+fn start_writeback(_: &File, _: u64, _: u64) {}
+
 /// A download in progress: a temporary file in the target's folder, written and hashed in
 /// batches and created only with the first batch (a small download touches the disk once, at
-/// the end). Dropped without [`TempWriter::persist`], the temporary file is deleted.
+/// the end). Dropped before [`TempWriter::stage`], the temporary file is deleted.
 pub(crate) struct TempWriter {
     target: Option<Target>,
     pending: Vec<Bytes>,
@@ -199,27 +222,16 @@ pub(crate) struct TempWriter {
 }
 
 impl TempWriter {
-    /// A download to `dest`, whose folder must exist.
-    pub(crate) fn to_file(dest: &Path) -> TempWriter {
-        Self::new(dest.to_path_buf(), None)
-    }
-
     /// A download of `key` into `folder` (created if missing); the folders of `key` are
     /// created without following a symlink (a link on the way is an unsafe-key error).
     pub(crate) fn into_folder(folder: &Path, key: &str) -> TempWriter {
-        Self::new(
-            folder.join(key),
-            Some((folder.to_path_buf(), key.to_string())),
-        )
-    }
-
-    fn new(dest: PathBuf, folders: Option<(PathBuf, String)>) -> TempWriter {
         TempWriter {
             target: Some(Target {
-                dest,
-                folders,
+                dest: folder.join(key),
+                folders: (folder.to_path_buf(), key.to_string()),
                 open: None,
                 size: 0,
+                written_back: 0,
                 sha: Sha256::new(),
                 md5: None,
             }),
@@ -257,18 +269,19 @@ impl TempWriter {
 
     /// Writes what is left and lets `check` judge the hashes of the whole download; if it
     /// passes, gives the file the time `modified` (if any; a file system that refuses keeps
-    /// the current time), fsyncs it and renames it into place. Returns the hashes and the
-    /// metadata of the file as renamed (from its handle). Making the rename itself durable
-    /// (an fsync of the folder) is the caller's, once per folder.
-    pub(crate) async fn persist(
+    /// the current time) and closes it. The download is then staged: whole and verified in
+    /// its temporary file, neither durable nor at its final name yet (see [`Staged`]).
+    pub(crate) async fn stage(
         mut self,
+        key: &str,
         modified: Option<SystemTime>,
         check: impl FnOnce(&Hashed) -> Result<()> + Send + 'static,
-    ) -> Result<(Hashed, Metadata)> {
+    ) -> Result<Staged> {
         let pending = std::mem::take(&mut self.pending);
         let mut target = self.take()?;
         let dest = target.dest.clone();
-        blocking("rename into place", &dest, move || {
+        let key = key.to_string();
+        blocking("write", &dest, move || {
             target.write(&pending)?;
             let hashed = Hashed {
                 size: target.size,
@@ -282,12 +295,10 @@ impl TempWriter {
             if let Some(time) = modified {
                 let _ = file.set_modified(time);
             }
-            let io = |e| Error::from_io(e, "fsync", &temp);
-            file.sync_all().map_err(io)?;
-            let meta = file.metadata().map_err(io)?;
-            temp.persist(&target.dest)
-                .map_err(|e| Error::from_io(e.error, "rename into place", &target.dest))?;
-            Ok((hashed, meta))
+            let meta = file
+                .metadata()
+                .map_err(|e| Error::from_io(e, "write", &temp))?;
+            Ok(Staged::new(key, temp, target.dest, hashed, meta))
         })
         .await
     }

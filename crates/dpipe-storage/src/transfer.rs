@@ -9,8 +9,9 @@
 //!   cannot mix in). Bytes go to a temporary file in the target's folder and are hashed
 //!   (SHA-256, and MD5 for an S3 single-part ETag) on the way; the size and any hash the
 //!   storage knows (the ETag, or the SHA-256 dpipe stored with the object, from the listing
-//!   or the GET's own response) are checked, the file is fsynced and only then renamed to its
-//!   final name. A failed get leaves no partial file under a final name.
+//!   or the GET's own response) are checked; the download is then staged, and only made
+//!   durable and renamed to its final name when committed ([`crate::staging`]). A failed get
+//!   leaves no partial file under a final name.
 //! * put: files larger than the part size go up in parts (S3 multipart), with the file's
 //!   SHA-256 as user metadata ([`SHA256_METADATA_KEY`]), because a multipart ETag is no MD5;
 //!   a single-part object's ETag is its MD5 and needs none. The upload hashes what it sends:
@@ -36,6 +37,7 @@ use crate::manifest::{
     ManifestEntry, SHA256_METADATA_KEY, TEMP_PREFIX, check_key, sha256_of, unsafe_key,
 };
 use crate::operator::Storage;
+use crate::staging::Staged;
 
 /// Local read size of a put.
 const READ_BUF: usize = 1024 * 1024;
@@ -50,33 +52,29 @@ pub struct Transferred {
     /// MD5 of the bytes moved, hex, when it was computed (a get of an object whose ETag is
     /// an MD5).
     pub md5: Option<String>,
-    /// A get's local file as it was renamed into place (from its open handle, so no later
-    /// change can slip in): lets a caller cache the hashes without reading the file again.
+    /// A get's local file as it was written (from its open handle, so no later change can
+    /// slip in; the rename into place keeps it): lets a caller cache the hashes without reading the file again.
     pub file: Option<std::fs::Metadata>,
 }
 
 impl Storage {
     /// Downloads `object` (an entry of a scan or a stat) into `folder`, at the same relative
-    /// path. The key is checked first (no `..`, absolute path, backslash or NUL), and no
-    /// folder on the way may be a symlink.
+    /// path, and commits it on its own (fsync, rename; see [`Staged::commit`]). The key is
+    /// checked first (no `..`, absolute path, backslash or NUL), and no folder on the way may
+    /// be a symlink. Many files are better staged ([`Storage::stage_into`]) and committed in
+    /// batches by a [`Stager`](crate::Stager).
     pub async fn get_into(&self, object: &ManifestEntry, folder: &Path) -> Result<Transferred> {
-        let key = object.path.as_str();
-        check_key(key).map_err(|reason| unsafe_key(key, reason))?;
-        self.get(object, TempWriter::into_folder(folder, key)).await
+        self.stage_into(object, folder).await?.commit().await
     }
 
-    /// Downloads `object` (an entry of a scan or a stat) to the local file `dest` (its folder
-    /// must exist), atomically: the file's data is fsynced before the rename; making the
-    /// rename durable (an fsync of the folder) is the caller's, once per folder.
-    pub async fn get_to_file(&self, object: &ManifestEntry, dest: &Path) -> Result<Transferred> {
+    /// Downloads `object` (an entry of a scan or a stat) to a temporary file in `folder`, at
+    /// the same relative path, and verifies it: the download is then [`Staged`], to be
+    /// committed (made durable and renamed into place). The key is checked first (no `..`,
+    /// absolute path, backslash or NUL), and no folder on the way may be a symlink.
+    pub async fn stage_into(&self, object: &ManifestEntry, folder: &Path) -> Result<Staged> {
         let key = object.path.as_str();
         check_key(key).map_err(|reason| unsafe_key(key, reason))?;
-        self.get(object, TempWriter::to_file(dest)).await
-    }
-
-    /// Downloads `object` (its key checked) through `file`.
-    async fn get(&self, object: &ManifestEntry, mut file: TempWriter) -> Result<Transferred> {
-        let key = object.path.as_str();
+        let mut file = TempWriter::into_folder(folder, key);
         let _budget = self.reserve(self.get_buffer(object.size)).await;
 
         let reader = self.reader(object).await?;
@@ -136,13 +134,7 @@ impl Storage {
         };
         // The object's time, as rclone and `aws s3 sync` do: the file's own time then lies in
         // the past, so its hashes can be cached at once (see dpipe-client's local scan).
-        let (hashed, local) = file.persist(object.modified, check).await?;
-        Ok(Transferred {
-            size: hashed.size,
-            sha256: hashed.sha256,
-            md5: hashed.md5,
-            file: Some(local),
-        })
+        file.stage(key, object.modified, check).await
     }
 
     /// Whether an object of `size` bytes is fetched in ranged parts.

@@ -28,7 +28,9 @@ const NEW_BIG: Version = Version {
     seed: 2,
     len: 32 << 20,
 };
-/// Small files, new in the second version.
+/// Small files, new in the second version: 30 MiB, which a pull puts in place in several
+/// batches (of 16 MiB at most, see dpipe-storage's staging), so that a kill can come between
+/// two.
 const SMALL: usize = 120;
 const SMALL_LEN: usize = 256 << 10;
 /// A file of the first version that the second leaves alone.

@@ -6,6 +6,8 @@
 //! pure planner against what the sync state recorded, then — unless it is a preview — refuse
 //! before any transfer if the plan would lose a change, or transfer concurrently and record
 //! each file that went through. A failing file does not stop the others: the report lists it.
+//! Downloads are staged next to their final names and put in place in batches, each made
+//! durable with one flush (dpipe-storage's `Stager`), before the state records them.
 //! Files that both sides hold identically though no sync recorded them (a run killed after its
 //! transfers but before it recorded them) are recognised and recorded, not reported as
 //! conflicts: a rerun reaches the end state of an uninterrupted run.
@@ -27,7 +29,9 @@ use dpipe_core::plan::{
 };
 use dpipe_core::role::Access;
 use dpipe_core::wire::PipeView;
-use dpipe_storage::{ErrorKind as StorageErrorKind, Location, Storage, Transferred, Tuning};
+use dpipe_storage::{
+    ErrorKind as StorageErrorKind, Location, Stager, Storage, Transferred, Tuning,
+};
 use futures::StreamExt as _;
 use serde_json::Value;
 use tokio::runtime::Handle;
@@ -159,6 +163,8 @@ impl<'a> Syncer<'a> {
             return Ok(report(&run, Direction::Pull, true, &plan));
         }
         let folder = run.folder.clone();
+        // Downloads are staged, then made durable and renamed into place in batches.
+        let stager = Stager::new();
         let moved = self.transfer(
             &plan,
             &run.view,
@@ -168,15 +174,17 @@ impl<'a> Syncer<'a> {
                 let folder = folder.clone();
                 // Planned transfers come from the remote manifest: the entry is there.
                 let object = remote.get(&path).cloned();
+                let stager = &stager;
                 async move {
                     let object = match object {
                         Some(object) => object,
                         None => storage.stat(&path).await?,
                     };
-                    storage.get_into(&object, &folder).await
+                    Ok(stager.add(storage.stage_into(&object, &folder).await?))
                 }
             },
         )?;
+        let moved = with_failures(moved, self.runtime.block_on(stager.finish()));
         // The renames into place are durable before the state records them.
         sync_folders(&folder, &written_folders(&moved))?;
         // The downloads carry the object's time: their hashes are cached now, and the next
@@ -611,6 +619,24 @@ fn first_pulled(transferred: &[FileMove], synced: &BTreeMap<String, SyncedFile>)
         .filter(|t| SHOWN_WHEN_FIRST_PULLED.contains(&t.path.as_str()))
         .filter(|t| !synced.contains_key(&t.path))
         .map(|t| t.path.clone())
+        .collect()
+}
+
+/// `moved` with the files of `failed` (keys whose commit failed) turned into errors.
+fn with_failures(
+    moved: Vec<(String, Result<Transferred, String>)>,
+    failed: Vec<(String, dpipe_storage::Error)>,
+) -> Vec<(String, Result<Transferred, String>)> {
+    let mut failed: BTreeMap<String, String> = failed
+        .into_iter()
+        .map(|(key, e)| (key, e.to_string()))
+        .collect();
+    moved
+        .into_iter()
+        .map(|(path, result)| match failed.remove(&path) {
+            Some(message) => (path, Err(message)),
+            None => (path, result),
+        })
         .collect()
 }
 

@@ -23,8 +23,8 @@ macro_rules! storage_suite {
 }
 
 storage_suite! {
-    fs: [round_trip_sizes, big_file, ugly_names, scan_nested, missing_objects, delete, unsafe_keys_reported, own_temp_files_and_hash, stale_listing_and_changed_source, scan_folders_is_shallow];
-    s3: [round_trip_sizes, big_file, ugly_names, scan_nested, missing_objects, delete, unsafe_keys_reported, wrong_credentials, own_temp_files_and_hash, stale_listing_and_changed_source, scan_folders_is_shallow];
+    fs: [round_trip_sizes, big_file, ugly_names, scan_nested, missing_objects, delete, unsafe_keys_reported, own_temp_files_and_hash, stale_listing_and_changed_source, scan_folders_is_shallow, staged_in_batches];
+    s3: [round_trip_sizes, big_file, ugly_names, scan_nested, missing_objects, delete, unsafe_keys_reported, wrong_credentials, own_temp_files_and_hash, stale_listing_and_changed_source, scan_folders_is_shallow, staged_in_batches];
     sftp: [round_trip_sizes, big_file, ugly_names, scan_nested, missing_objects, delete, unsafe_keys_reported, wrong_credentials, stale_listing_and_changed_source, scan_folders_is_shallow];
     ftp: [round_trip_sizes, big_file, ugly_names, scan_nested, missing_objects, delete, unsafe_keys_reported, wrong_credentials, stale_listing_and_changed_source, scan_folders_is_shallow];
 }

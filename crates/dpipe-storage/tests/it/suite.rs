@@ -497,3 +497,49 @@ pub async fn scan_folders_is_shallow(b: &Backend) {
         "{none:?}"
     );
 }
+
+/// Downloads staged and committed by a `Stager`: more files than one batch holds, all in place
+/// and whole after `finish`; none of the last batch at its final name before it. A file whose
+/// rename fails (a folder holds its final name) is reported alone, its temporary file deleted.
+pub async fn staged_in_batches(b: &Backend) {
+    const FILES: usize = 260; // more than a batch (256 files)
+    let storage = b.storage();
+    let local = tempfile::tempdir().unwrap();
+    let source = local.path().join("source");
+    let mut sha = std::collections::BTreeMap::new();
+    for i in 0..FILES {
+        let key = format!("batch/f{i:03}");
+        sha.insert(key.clone(), make_file(&source, 100 + i, i as u64));
+        storage.put(&source, &key, None).await.unwrap();
+    }
+    let into = local.path().join("into");
+    let blocked = into.join("batch/f259");
+    std::fs::create_dir_all(blocked.join("kept")).unwrap();
+
+    let stager = dpipe_storage::Stager::new();
+    let listed = storage.scan("batch").await.unwrap();
+    assert_eq!(listed.entries.len(), FILES);
+    for entry in &listed.entries {
+        let mut object = entry.clone();
+        object.path = format!("batch/{}", entry.path);
+        let staged = storage.stage_into(&object, &into).await.unwrap();
+        assert_eq!(staged.key(), object.path);
+        assert_eq!(staged.transferred().sha256, sha[&object.path]);
+        stager.add(staged);
+    }
+    assert!(
+        !into.join("batch/f258").exists(),
+        "the last batch is not in place before finish"
+    );
+    let failed = stager.finish().await;
+    let keys: Vec<&str> = failed.iter().map(|(key, _)| key.as_str()).collect();
+    assert_eq!(keys, ["batch/f259"], "{failed:?}");
+    assert!(
+        blocked.join("kept").is_dir(),
+        "the folder in the way is kept"
+    );
+    for (key, want) in sha.iter().filter(|(key, _)| key.as_str() != "batch/f259") {
+        assert_eq!(hash_file(&into.join(key)).await.unwrap(), *want, "{key}");
+    }
+    assert_eq!(leftovers(&into), Vec::<PathBuf>::new());
+}
