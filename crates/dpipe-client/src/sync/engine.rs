@@ -25,7 +25,7 @@ use dpipe_core::filter::Filter;
 use dpipe_core::manifest::{Manifest, ManifestEntry, SyncedFile};
 use dpipe_core::plan::{
     ChangeRules, Merge, Mode, Plan, PlanRequest, Sameness, compare, local_changed_since_sync,
-    plan_pull, plan_push, remote_changed_since_sync, status,
+    md5_may_decide, plan_pull, plan_push, remote_changed_since_sync, status,
 };
 use dpipe_core::role::Access;
 use dpipe_core::wire::PipeView;
@@ -36,12 +36,12 @@ use futures::StreamExt as _;
 use serde_json::Value;
 use tokio::runtime::Handle;
 
-use super::local_scan::written_file_record;
+use super::local_scan::{scan_local_for, written_file_record};
 use super::location::{location_for, storage_error};
 use super::report::{
     Direction, FileMove, PathNote, PlanView, StatusReport, SyncReport, conflict_text, reason_text,
 };
-use super::{HashRecord, Hashes, SyncState, scan_local};
+use super::{HashRecord, Hashes, SyncState};
 use crate::{Error, ErrorKind, RepoApi, Result};
 
 /// Transfers in flight at once, by default.
@@ -368,7 +368,14 @@ impl<'a> Syncer<'a> {
             }
             other => other.map_err(storage_error)?,
         };
-        let local = scan_local(&run.folder, &run.view.name, &run.state)?;
+        // The MD5 of a local file is computed only where it may tell more than the record.
+        let synced = run.state.synced(&run.view.name)?;
+        let md5_wanted = |path: &str| {
+            remote
+                .get(path)
+                .is_some_and(|object| md5_may_decide(object, synced.get(path), run.rules))
+        };
+        let local = scan_local_for(&run.folder, &run.view.name, &run.state, &md5_wanted)?;
         Ok((local, remote))
     }
 

@@ -62,8 +62,20 @@ thread_local! {
 /// (see the module docs). A missing folder is an empty manifest (nothing pulled yet); a
 /// `folder` that is a symbolic link or not a folder is an [`ErrorKind::Config`] error. The
 /// entries' `etag` is `None`; `sha256` is always set, `md5` unless the cache lacks it (a
-/// download that had no ETag to check it against).
+/// download that had no ETag to check it against, a file hashed without it by
+/// [`scan_local_for`]).
 pub fn scan_local(folder: &Path, pipe: &str, state: &SyncState) -> Result<Manifest> {
+    scan_local_for(folder, pipe, state, &|_| true)
+}
+
+/// [`scan_local`], computing the MD5 (the costlier hash) only of the files at the paths
+/// `md5_wanted` names; other files have one only if the cache has it.
+pub(super) fn scan_local_for(
+    folder: &Path,
+    pipe: &str,
+    state: &SyncState,
+    md5_wanted: &dyn Fn(&str) -> bool,
+) -> Result<Manifest> {
     let scan_started = time_to_ns(SystemTime::now());
     match fs::symlink_metadata(folder) {
         Ok(meta) if meta.is_dir() => {}
@@ -87,7 +99,8 @@ pub fn scan_local(folder: &Path, pipe: &str, state: &SyncState) -> Result<Manife
 
     let mut entries = Vec::with_capacity(files.len());
     let mut pending = Vec::new();
-    for file in files {
+    for mut file in files {
+        file.md5 = md5_wanted(&file.rel);
         match cached_entry(pipe, state, &file)? {
             Some(entry) => entries.push(entry),
             None => pending.push(file),
@@ -128,6 +141,8 @@ struct Found {
     abs: PathBuf,
     rel: String,
     meta: Metadata,
+    /// Whether its MD5 is wanted too.
+    md5: bool,
 }
 
 /// Lists the regular files under `root` without following links, depth first.
@@ -180,18 +195,25 @@ fn walk(
             } else if file_type.is_dir() {
                 folders.push((abs, format!("{rel}/")));
             } else {
-                files.push(Found { abs, rel, meta });
+                files.push(Found {
+                    abs,
+                    rel,
+                    meta,
+                    md5: true,
+                });
             }
         }
     }
     Ok(())
 }
 
-/// The manifest entry of `file` as the hash cache knows it, if it does (for its exact stamp).
+/// The manifest entry of `file` as the hash cache knows it, if it does (for its exact stamp,
+/// with an MD5 if one is wanted).
 fn cached_entry(pipe: &str, state: &SyncState, file: &Found) -> Result<Option<ManifestEntry>> {
     let stamp = stamp(&file.meta, &file.abs)?;
     Ok(state
         .cached_hash(pipe, &file.rel, stamp)?
+        .filter(|hashes| !file.md5 || hashes.md5.is_some())
         .map(|hashes| entry_of(&file.rel, stamp, file.meta.modified().ok(), hashes)))
 }
 
@@ -261,7 +283,12 @@ fn hash_all(files: Vec<Found>) -> Result<Vec<(ManifestEntry, HashRecord)>> {
 /// The manifest entry of `file`, read and hashed, with its hash record; `None` if the file
 /// disappeared.
 fn hash_file(file: Found, buffer: &mut [u8]) -> Result<Option<(ManifestEntry, HashRecord)>> {
-    let Found { abs, rel, mut meta } = file;
+    let Found {
+        abs,
+        rel,
+        mut meta,
+        md5,
+    } = file;
     for _ in 0..MAX_ATTEMPTS {
         if !meta.is_file() {
             return Err(Error::new(
@@ -274,7 +301,7 @@ fn hash_file(file: Found, buffer: &mut [u8]) -> Result<Option<(ManifestEntry, Ha
         }
         let stamp = stamp(&meta, &abs)?;
         let modified = meta.modified().ok();
-        let read = read_hashes(&abs, stamp.inode, buffer)?;
+        let read = read_hashes(&abs, stamp.inode, md5, buffer)?;
         meta = match fs::symlink_metadata(&abs) {
             Ok(meta) => meta,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -312,8 +339,8 @@ enum Outcome {
 }
 
 /// Reads the file at `path` through `buffer` if it is still inode `inode` (a path swapped for a
-/// link after the walk is not read through).
-fn read_hashes(path: &Path, inode: u64, buffer: &mut [u8]) -> Result<Outcome> {
+/// link after the walk is not read through), hashing it with SHA-256 and, if `with_md5`, MD5.
+fn read_hashes(path: &Path, inode: u64, with_md5: bool, buffer: &mut [u8]) -> Result<Outcome> {
     let mut file = match File::open(path) {
         Ok(file) => file,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Outcome::Replaced),
@@ -326,7 +353,7 @@ fn read_hashes(path: &Path, inode: u64, buffer: &mut [u8]) -> Result<Outcome> {
     #[cfg(test)]
     FILES_HASHED.with(|n| n.set(n.get() + 1));
     let mut sha256 = Sha256::new();
-    let mut md5 = Md5::new();
+    let mut md5 = with_md5.then(Md5::new);
     loop {
         let n = match file.read(buffer) {
             Ok(0) => break,
@@ -335,14 +362,16 @@ fn read_hashes(path: &Path, inode: u64, buffer: &mut [u8]) -> Result<Outcome> {
             Err(err) => return Err(io_error("read", path, err)),
         };
         sha256.update(&buffer[..n]);
-        md5.update(&buffer[..n]);
+        if let Some(md5) = md5.as_mut() {
+            md5.update(&buffer[..n]);
+        }
     }
     #[cfg(test)]
     AFTER_READ.with_borrow_mut(|hook| hook.as_mut().map(|hook| hook(path)));
     let after = file.metadata().map_err(|e| io_error("read", path, e))?;
     let hashes = Hashes {
         sha256: hex::encode(sha256.finalize()),
-        md5: Some(hex::encode(md5.finalize())),
+        md5: md5.map(|md5| hex::encode(md5.finalize())),
     };
     Ok(Outcome::Done(stamp(&after, path)?, hashes))
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 
-use super::local_scan::{AFTER_READ, FILES_HASHED};
+use super::local_scan::{AFTER_READ, FILES_HASHED, scan_local_for};
 use super::*;
 use crate::ErrorKind;
 
@@ -99,6 +99,32 @@ fn an_unchanged_tree_is_not_read_again() {
     let start = hashed();
     scan_local(&folder, "other", &state).unwrap();
     assert_eq!(hashed() - start, 5);
+}
+
+#[test]
+fn the_md5_is_computed_only_where_wanted_and_then_cached() {
+    let (dir, state) = tree();
+    let folder = dir.path().join("p");
+    let start = hashed();
+    let first = scan_local_for(&folder, "p", &state, &|_| false).unwrap();
+    assert_eq!(hashed() - start, 5);
+    for entry in &first.entries {
+        assert!(entry.sha256.is_some(), "{}", entry.path);
+        assert_eq!(entry.md5, None, "{}", entry.path);
+    }
+    // Unwanted still: the cache serves. Wanted for one file: only that one is read again.
+    let start = hashed();
+    assert_eq!(
+        scan_local_for(&folder, "p", &state, &|_| false).unwrap(),
+        first
+    );
+    assert_eq!(hashed() - start, 0, "nothing read");
+    let second = scan_local_for(&folder, "p", &state, &|path| path == "empty").unwrap();
+    assert_eq!(hashed() - start, 1, "only the file whose MD5 is wanted");
+    assert_eq!(second.get("empty").unwrap().md5.as_deref(), Some(EMPTY_MD5));
+    let start = hashed();
+    scan_local_for(&folder, "p", &state, &|path| path == "empty").unwrap();
+    assert_eq!(hashed() - start, 0, "its MD5 is cached now");
 }
 
 #[test]

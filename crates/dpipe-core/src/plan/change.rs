@@ -115,6 +115,29 @@ pub fn compare(
     }
 }
 
+/// Whether the MD5 of the local version of a file could tell [`compare`] more than the rest
+/// does, so that a scan must compute it: only for an S3 object whose ETag is an MD5, with no
+/// stored SHA-256, and no record of a sync that saw that very ETag (with such a record, the
+/// record decides: the local file is unchanged since, or it differs from the object). Reading
+/// a file only for SHA-256 spares the MD5, the costlier of the two, where it cannot matter
+/// (a file new on one side, or synced and not replaced since).
+pub fn md5_may_decide(
+    remote: &ManifestEntry,
+    synced: Option<&SyncedFile>,
+    rules: ChangeRules,
+) -> bool {
+    let Some(etag) = remote.etag.as_deref() else {
+        return false;
+    };
+    let seen_at_sync = synced
+        .and_then(|record| record.remote_etag.as_deref())
+        .is_some_and(|seen| same_hash(seen, etag));
+    rules.protocol == Protocol::S3
+        && remote.sha256.is_none()
+        && is_single_part_etag(etag)
+        && !seen_at_sync
+}
+
 /// Whether the local file changed since its last sync: its SHA-256 differs from the one
 /// synced, or it was never synced, or it has no hash to tell.
 pub fn local_changed_since_sync(local: &ManifestEntry, synced: Option<&SyncedFile>) -> bool {

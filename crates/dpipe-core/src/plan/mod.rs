@@ -20,7 +20,7 @@ pub mod status;
 mod testutil;
 
 pub use change::{
-    ChangeRules, Sameness, compare, is_single_part_etag, local_changed_since_sync,
+    ChangeRules, Sameness, compare, is_single_part_etag, local_changed_since_sync, md5_may_decide,
     remote_changed_since_sync,
 };
 pub use orphans::{Orphans, orphans};

@@ -42,6 +42,72 @@ fn single_part_etags() {
 }
 
 #[test]
+fn md5_is_wanted_only_where_it_may_decide() {
+    let l = local("f", "v1", 100);
+    let object = s3("f", "v1", 100);
+    let replaced = s3("f", "v2", 100);
+    let rec = record(&l, &object);
+    let cases = [
+        (
+            "single-part etag, never synced",
+            &object,
+            None,
+            Protocol::S3,
+            true,
+        ),
+        (
+            "synced with this etag",
+            &object,
+            Some(&rec),
+            Protocol::S3,
+            false,
+        ),
+        (
+            "replaced since the sync",
+            &replaced,
+            Some(&rec),
+            Protocol::S3,
+            true,
+        ),
+        (
+            "multipart etag",
+            &multipart("f", "v1", 5),
+            None,
+            Protocol::S3,
+            false,
+        ),
+        (
+            "stored sha256",
+            &dpipe_upload("f", "v1", 5),
+            None,
+            Protocol::S3,
+            false,
+        ),
+        ("no etag", &ftp("f", 2, 100), None, Protocol::S3, false),
+        ("not S3", &object, None, Protocol::Fs, false),
+    ];
+    for (name, remote, synced, protocol, wanted) in cases {
+        assert_eq!(
+            md5_may_decide(remote, synced, rules(protocol)),
+            wanted,
+            "{name}"
+        );
+        // Where it is not wanted, compare decides the same without it.
+        let without = ManifestEntry {
+            md5: None,
+            ..l.clone()
+        };
+        if !wanted {
+            assert_eq!(
+                compare(&without, remote, synced, rules(protocol)),
+                compare(&l, remote, synced, rules(protocol)),
+                "{name}"
+            );
+        }
+    }
+}
+
+#[test]
 fn compare_table() {
     use Sameness::*;
     let l = local("f", "v1", 100);
