@@ -132,11 +132,27 @@ impl LocalReader {
         Ok(buf)
     }
 
-    /// The SHA-256 (hex) of what was read.
-    pub(crate) fn sha256(self) -> String {
-        self.file
-            .map_or_else(String::new, |(_, sha)| hex::encode(sha.finalize()))
+    /// The SHA-256 (hex) of what was read, and the file's metadata now (from the handle).
+    pub(crate) fn finish(self) -> Result<(String, Metadata)> {
+        let Some((file, sha)) = self.file else {
+            return Err(Error::from_io(
+                std::io::Error::other("an earlier read failed"),
+                "read",
+                &self.path,
+            ));
+        };
+        let meta = file
+            .metadata()
+            .map_err(|e| Error::from_io(e, "read", &self.path))?;
+        Ok((hex::encode(sha.finalize()), meta))
     }
+}
+
+/// Whether `a` and `b`, metadata of one open file at two moments, show the same version of it:
+/// same inode, size and modification time (a write in between changes the time).
+pub(crate) fn same_version(a: &Metadata, b: &Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    a.ino() == b.ino() && a.len() == b.len() && a.modified().ok() == b.modified().ok()
 }
 
 /// The hashes of the bytes a download wrote.
@@ -312,5 +328,31 @@ impl TempWriter {
                 Path::new(""),
             )
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_file_written_while_it_is_read_is_another_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, "first").unwrap();
+        let (mut reader, opened) = LocalReader::open(&path).await.unwrap();
+        assert_eq!(reader.read(1024).await.unwrap(), b"first");
+        let (sha, now) = reader.finish().unwrap();
+        assert_eq!(sha, hex::encode(Sha256::digest(b"first")));
+        assert!(same_version(&opened, &now), "untouched: the same version");
+
+        let (mut reader, opened) = LocalReader::open(&path).await.unwrap();
+        reader.read(2).await.unwrap();
+        let mut file = std::fs::File::options().append(true).open(&path).unwrap();
+        file.write_all(b" and more").unwrap();
+        file.set_modified(SystemTime::now() + std::time::Duration::from_secs(1))
+            .unwrap();
+        let (_, now) = reader.finish().unwrap();
+        assert!(!same_version(&opened, &now), "written meanwhile");
     }
 }

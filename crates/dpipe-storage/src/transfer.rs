@@ -15,7 +15,8 @@
 //! * put: files larger than the part size go up in parts (S3 multipart), with the file's
 //!   SHA-256 as user metadata ([`SHA256_METADATA_KEY`]), because a multipart ETag is no MD5;
 //!   a single-part object's ETag is its MD5 and needs none. The upload hashes what it sends:
-//!   a file that changed since its SHA-256 was taken is an [`ErrorKind::Integrity`] error and
+//!   a file that changed since its SHA-256 was taken, or while it was read (its size, time or
+//!   inode moved), is an [`ErrorKind::Integrity`] error and
 //!   the remote keeps its earlier version (on FTP, which cannot abort an upload, it gets the
 //!   file as read). An S3 object appears whole when its upload completes and OpenDAL's FTP
 //!   writer renames its own temporary upload into place; on `fs` and SFTP the upload goes to a
@@ -31,7 +32,7 @@ use futures::TryStreamExt as _;
 use sha2::{Digest as _, Sha256};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::local_io::{Hashed, LocalReader, TempWriter, WRITE_BATCH};
+use crate::local_io::{Hashed, LocalReader, TempWriter, WRITE_BATCH, same_version};
 use crate::location::Protocol;
 use crate::manifest::{
     ManifestEntry, SHA256_METADATA_KEY, TEMP_PREFIX, check_key, sha256_of, unsafe_key,
@@ -52,8 +53,8 @@ pub struct Transferred {
     /// MD5 of the bytes moved, hex, when it was computed (a get of an object whose ETag is
     /// an MD5).
     pub md5: Option<String>,
-    /// A get's local file as it was written (from its open handle, so no later change can
-    /// slip in; the rename into place keeps it): lets a caller cache the hashes without reading the file again.
+    /// The local file as a get wrote it or a put read it (from its open handle, so no later
+    /// change can slip in; the rename into place of a get keeps it): lets a caller cache the hashes without reading the file again.
     pub file: Option<std::fs::Metadata>,
 }
 
@@ -190,7 +191,8 @@ impl Storage {
     /// `sha256` is the file's SHA-256 when the caller knows it (a scan hashed it): an upload
     /// in parts then announces it without reading the file twice, and on every protocol bytes
     /// that hash differently (the file changed since) are an [`ErrorKind::Integrity`] error
-    /// with nothing left at `key`.
+    /// with nothing left at `key` — as is a file whose size, time or inode changed while it
+    /// was read. The result's `file` is the metadata of the version sent.
     pub async fn put(&self, source: &Path, key: &str, sha256: Option<&str>) -> Result<Transferred> {
         check_key(key).map_err(|reason| unsafe_key(key, reason))?;
         let (file, meta) = LocalReader::open(source).await?;
@@ -213,7 +215,7 @@ impl Storage {
             Protocol::Fs | Protocol::Sftp => temp_key(key),
         };
         let _budget = self.reserve(self.put_buffer(size)).await;
-        let result = self.put_to(file, source, key, &target, size, sha256).await;
+        let result = self.put_to(file, source, key, &target, &meta, sha256).await;
         if target != key {
             match result {
                 Ok(done) => {
@@ -232,17 +234,18 @@ impl Storage {
         result
     }
 
-    /// Uploads `file`, open on `source` (`size` bytes, SHA-256 `sha256` if known), to
-    /// `target`, the final `key` or a temporary key.
+    /// Uploads `file`, open on `source` (`opened`: its metadata then; SHA-256 `sha256` if
+    /// known), to `target`, the final `key` or a temporary key.
     async fn put_to(
         &self,
         mut file: LocalReader,
         source: &Path,
         key: &str,
         target: &str,
-        size: u64,
+        opened: &std::fs::Metadata,
         sha256: Option<&str>,
     ) -> Result<Transferred> {
+        let size = opened.len();
         let mut writer = self.op.writer_with(target);
         // What the bytes sent must hash to: the caller's SHA-256, or the one announced.
         let mut expected = sha256.map(str::to_ascii_lowercase);
@@ -274,8 +277,10 @@ impl Storage {
                 return Err(Error::from_opendal(e, "put", key));
             }
         }
-        let sha256 = file.sha256();
-        let changed = sent != size || expected.as_ref().is_some_and(|e| *e != sha256);
+        let (sha256, now) = file.finish()?;
+        let changed = sent != size
+            || expected.as_ref().is_some_and(|e| *e != sha256)
+            || !same_version(opened, &now);
         if changed {
             // Nothing reaches the final key (but on FTP, see `discard`): S3 drops the upload,
             // elsewhere the caller deletes the temporary key.
@@ -295,7 +300,7 @@ impl Storage {
             size: sent,
             sha256,
             md5: None,
-            file: None,
+            file: Some(now),
         })
     }
 
@@ -360,7 +365,7 @@ fn temp_key(key: &str) -> String {
 pub async fn hash_file(path: &Path) -> Result<String> {
     let (mut file, _) = LocalReader::open(path).await?;
     while !file.read(READ_BUF).await?.is_empty() {}
-    Ok(file.sha256())
+    Ok(file.finish()?.0)
 }
 
 fn is_md5_hex(tag: &str) -> bool {

@@ -36,7 +36,7 @@ use futures::StreamExt as _;
 use serde_json::Value;
 use tokio::runtime::Handle;
 
-use super::local_scan::{scan_local_for, written_file_record};
+use super::local_scan::{Hashing, scan_local_for, transferred_file_record};
 use super::location::{location_for, storage_error};
 use super::report::{
     Direction, FileMove, PathNote, PlanView, StatusReport, SyncReport, conflict_text, reason_text,
@@ -187,20 +187,8 @@ impl<'a> Syncer<'a> {
         let moved = with_failures(moved, self.runtime.block_on(stager.finish()));
         // The renames into place are durable before the state records them.
         sync_folders(&folder, &written_folders(&moved))?;
-        // The downloads carry the object's time: their hashes are cached now, and the next
-        // scan reads none of them again.
-        let cached: Vec<HashRecord> = moved
-            .iter()
-            .filter_map(|(path, result)| {
-                let done = result.as_ref().ok()?;
-                let hashes = Hashes {
-                    sha256: done.sha256.clone(),
-                    md5: done.md5.clone(),
-                };
-                written_file_record(path, done.file.as_ref()?, hashes)
-            })
-            .collect();
-        run.state.store_hashes(pipe, &cached)?;
+        // The downloads carry the object's time: their hashes can be cached at once.
+        cache_hashes(&run.state, pipe, &moved)?;
         // What the scan saw of each object is what it looked like when it was synced.
         let mut out = self.finish(run, Direction::Pull, &plan, moved, &remote, |_, done| {
             done.file.as_ref().and_then(|m| m.modified().ok())
@@ -235,6 +223,8 @@ impl<'a> Syncer<'a> {
         // report them differently (no ETag, a coarser time) than the next scan will. Only
         // the folders written to are listed, not the whole pipe.
         let after = self.scan_folders(&run.scan, &written_folders(&moved));
+        // The scan left new files unhashed: the uploads hashed them.
+        cache_hashes(&run.state, pipe, &moved)?;
         self.finish(run, Direction::Push, &plan, moved, &after, |path, _| {
             local.get(path).and_then(|e| e.modified)
         })
@@ -368,14 +358,18 @@ impl<'a> Syncer<'a> {
             }
             other => other.map_err(storage_error)?,
         };
-        // The MD5 of a local file is computed only where it may tell more than the record.
+        // A local file is read only for the hashes a comparison may need: none for a file
+        // new on this side (a push hashes what it sends), its MD5 only where it may tell
+        // more than the record.
         let synced = run.state.synced(&run.view.name)?;
-        let md5_wanted = |path: &str| {
-            remote
-                .get(path)
-                .is_some_and(|object| md5_may_decide(object, synced.get(path), run.rules))
+        let hashing = |path: &str| match (remote.get(path), synced.get(path)) {
+            (None, None) => Hashing::Not,
+            (Some(object), record) if md5_may_decide(object, record, run.rules) => {
+                Hashing::Sha256AndMd5
+            }
+            _ => Hashing::Sha256,
         };
-        let local = scan_local_for(&run.folder, &run.view.name, &run.state, &md5_wanted)?;
+        let local = scan_local_for(&run.folder, &run.view.name, &run.state, &hashing)?;
         Ok((local, remote))
     }
 
@@ -629,6 +623,28 @@ fn first_pulled(transferred: &[FileMove], synced: &BTreeMap<String, SyncedFile>)
         .collect()
 }
 
+/// Caches the hashes of the local files that `moved` went through whole (downloaded, or read
+/// unchanged for an upload; see [`Transferred::file`]), so that the next scan reads none of
+/// them again.
+fn cache_hashes(
+    state: &SyncState,
+    pipe: &str,
+    moved: &[(String, Result<Transferred, String>)],
+) -> Result<()> {
+    let records: Vec<HashRecord> = moved
+        .iter()
+        .filter_map(|(path, result)| {
+            let done = result.as_ref().ok()?;
+            let hashes = Hashes {
+                sha256: done.sha256.clone(),
+                md5: done.md5.clone(),
+            };
+            transferred_file_record(path, done.file.as_ref()?, hashes)
+        })
+        .collect();
+    state.store_hashes(pipe, &records)
+}
+
 /// `moved` with the files of `failed` (keys whose commit failed) turned into errors.
 fn with_failures(
     moved: Vec<(String, Result<Transferred, String>)>,
@@ -756,6 +772,65 @@ mod tests {
         assert_eq!(
             std::fs::read_to_string(repo.join("p/same.txt")).unwrap(),
             "same"
+        );
+    }
+
+    /// Writes `text` at `path` with a time an hour ago (old enough for the hash cache).
+    fn write_old(path: &Path, text: &str) {
+        write(path, text);
+        let file = std::fs::File::options().write(true).open(path).unwrap();
+        file.set_modified(SystemTime::now() - std::time::Duration::from_secs(3600))
+            .unwrap();
+    }
+
+    #[test]
+    fn new_files_are_read_once_by_their_upload_and_not_by_the_next_scans() {
+        use super::super::local_scan::FILES_HASHED;
+        let hashed = || FILES_HASHED.with(|n| n.get());
+        let dir = tempfile::tempdir().unwrap();
+        let api = setup(dir.path());
+        let repo = dir.path().join("repo");
+        write_old(&repo.join("p/a.txt"), "alpha");
+        write_old(&repo.join("p/sub/b.txt"), "beta");
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let syncer = Syncer::new(&api, &repo, rt.handle().clone());
+
+        let start = hashed();
+        let pushed = syncer.push("p", &SyncOptions::default()).unwrap();
+        assert_eq!(pushed.transferred.len(), 2, "{pushed:?}");
+        assert_eq!(
+            hashed() - start,
+            0,
+            "the scan leaves new files to the upload"
+        );
+        let synced = SyncState::open(&repo).unwrap().synced("p").unwrap();
+        let sha_alpha = {
+            use sha2::Digest as _;
+            hex::encode(sha2::Sha256::digest(b"alpha"))
+        };
+        assert_eq!(
+            synced["a.txt"].sha256, sha_alpha,
+            "the upload's hash is recorded"
+        );
+
+        let again = syncer.push("p", &SyncOptions::default()).unwrap();
+        assert!(again.transferred.is_empty(), "{again:?}");
+        assert_eq!(hashed() - start, 0, "the upload's hashes were cached");
+
+        // An edit is still seen (the scan hashes a synced file that changed).
+        write_old(&repo.join("p/a.txt"), "ALPHA");
+        std::fs::File::options()
+            .write(true)
+            .open(repo.join("p/a.txt"))
+            .unwrap()
+            .set_modified(SystemTime::now() - std::time::Duration::from_secs(60))
+            .unwrap();
+        let edited = syncer.push("p", &SyncOptions::default()).unwrap();
+        assert_eq!(edited.transferred.len(), 1, "{edited:?}");
+        assert_eq!(
+            hashed() - start,
+            1,
+            "only the edited file is read by the scan"
         );
     }
 

@@ -65,16 +65,28 @@ thread_local! {
 /// download that had no ETag to check it against, a file hashed without it by
 /// [`scan_local_for`]).
 pub fn scan_local(folder: &Path, pipe: &str, state: &SyncState) -> Result<Manifest> {
-    scan_local_for(folder, pipe, state, &|_| true)
+    scan_local_for(folder, pipe, state, &|_| Hashing::Sha256AndMd5)
 }
 
-/// [`scan_local`], computing the MD5 (the costlier hash) only of the files at the paths
-/// `md5_wanted` names; other files have one only if the cache has it.
+/// What a scan must know of a file's content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Hashing {
+    /// Nothing: the file is listed without hashes unless the cache has them (a file that
+    /// only this side has and no sync recorded: a push hashes what it sends).
+    Not,
+    /// Its SHA-256.
+    Sha256,
+    /// Its SHA-256 and its MD5 (the costlier of the two).
+    Sha256AndMd5,
+}
+
+/// [`scan_local`], reading each file only for what `hashing` says its path needs; a file
+/// hashed less has only what the cache knows of it besides.
 pub(super) fn scan_local_for(
     folder: &Path,
     pipe: &str,
     state: &SyncState,
-    md5_wanted: &dyn Fn(&str) -> bool,
+    hashing: &dyn Fn(&str) -> Hashing,
 ) -> Result<Manifest> {
     let scan_started = time_to_ns(SystemTime::now());
     match fs::symlink_metadata(folder) {
@@ -100,9 +112,13 @@ pub(super) fn scan_local_for(
     let mut entries = Vec::with_capacity(files.len());
     let mut pending = Vec::new();
     for mut file in files {
-        file.md5 = md5_wanted(&file.rel);
+        file.hashing = hashing(&file.rel);
         match cached_entry(pipe, state, &file)? {
             Some(entry) => entries.push(entry),
+            None if file.hashing == Hashing::Not => {
+                let stamp = stamp(&file.meta, &file.abs)?;
+                entries.push(unhashed_entry(&file.rel, stamp, file.meta.modified().ok()));
+            }
             None => pending.push(file),
         }
     }
@@ -119,10 +135,10 @@ pub(super) fn scan_local_for(
     Ok(Manifest { entries, rejected })
 }
 
-/// The hash-cache record of `path`, a file dpipe itself just wrote (a download) with
-/// `hashes`, from the metadata of its handle; `None` when its time is too recent to be trusted
-/// (see the module docs) or unreadable.
-pub(super) fn written_file_record(
+/// The hash-cache record of `path`, a file dpipe itself just wrote (a download) or read whole
+/// and unchanged (an upload), with `hashes`, from the metadata of its handle; `None` when its
+/// time is too recent to be trusted (see the module docs) or unreadable.
+pub(super) fn transferred_file_record(
     path: &str,
     meta: &Metadata,
     hashes: Hashes,
@@ -141,8 +157,8 @@ struct Found {
     abs: PathBuf,
     rel: String,
     meta: Metadata,
-    /// Whether its MD5 is wanted too.
-    md5: bool,
+    /// What the scan must know of its content.
+    hashing: Hashing,
 }
 
 /// Lists the regular files under `root` without following links, depth first.
@@ -199,7 +215,7 @@ fn walk(
                     abs,
                     rel,
                     meta,
-                    md5: true,
+                    hashing: Hashing::Sha256AndMd5,
                 });
             }
         }
@@ -208,12 +224,12 @@ fn walk(
 }
 
 /// The manifest entry of `file` as the hash cache knows it, if it does (for its exact stamp,
-/// with an MD5 if one is wanted).
+/// with an MD5 if one is needed).
 fn cached_entry(pipe: &str, state: &SyncState, file: &Found) -> Result<Option<ManifestEntry>> {
     let stamp = stamp(&file.meta, &file.abs)?;
     Ok(state
         .cached_hash(pipe, &file.rel, stamp)?
-        .filter(|hashes| !file.md5 || hashes.md5.is_some())
+        .filter(|hashes| file.hashing != Hashing::Sha256AndMd5 || hashes.md5.is_some())
         .map(|hashes| entry_of(&file.rel, stamp, file.meta.modified().ok(), hashes)))
 }
 
@@ -225,12 +241,21 @@ fn entry_of(
     hashes: Hashes,
 ) -> ManifestEntry {
     ManifestEntry {
+        sha256: Some(hashes.sha256),
+        md5: hashes.md5,
+        ..unhashed_entry(rel, stamp, modified)
+    }
+}
+
+/// The manifest entry of a file at `rel` with `stamp`, modified at `modified`, not hashed.
+fn unhashed_entry(rel: &str, stamp: FileStamp, modified: Option<SystemTime>) -> ManifestEntry {
+    ManifestEntry {
         path: rel.to_string(),
         size: stamp.size,
         modified,
         etag: None,
-        sha256: Some(hashes.sha256),
-        md5: hashes.md5,
+        sha256: None,
+        md5: None,
     }
 }
 
@@ -287,7 +312,7 @@ fn hash_file(file: Found, buffer: &mut [u8]) -> Result<Option<(ManifestEntry, Ha
         abs,
         rel,
         mut meta,
-        md5,
+        hashing,
     } = file;
     for _ in 0..MAX_ATTEMPTS {
         if !meta.is_file() {
@@ -301,7 +326,8 @@ fn hash_file(file: Found, buffer: &mut [u8]) -> Result<Option<(ManifestEntry, Ha
         }
         let stamp = stamp(&meta, &abs)?;
         let modified = meta.modified().ok();
-        let read = read_hashes(&abs, stamp.inode, md5, buffer)?;
+        let with_md5 = hashing == Hashing::Sha256AndMd5;
+        let read = read_hashes(&abs, stamp.inode, with_md5, buffer)?;
         meta = match fs::symlink_metadata(&abs) {
             Ok(meta) => meta,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 
-use super::local_scan::{AFTER_READ, FILES_HASHED, scan_local_for};
+use super::local_scan::{AFTER_READ, FILES_HASHED, Hashing, scan_local_for};
 use super::*;
 use crate::ErrorKind;
 
@@ -102,28 +102,53 @@ fn an_unchanged_tree_is_not_read_again() {
 }
 
 #[test]
-fn the_md5_is_computed_only_where_wanted_and_then_cached() {
+fn files_are_hashed_only_as_needed_and_then_cached() {
     let (dir, state) = tree();
     let folder = dir.path().join("p");
+    // Files that need no hash are listed without one, and not read.
     let start = hashed();
-    let first = scan_local_for(&folder, "p", &state, &|_| false).unwrap();
+    let listed = scan_local_for(&folder, "p", &state, &|_| Hashing::Not).unwrap();
+    assert_eq!(hashed() - start, 0);
+    assert_eq!(listed.entries.len(), 5);
+    for entry in &listed.entries {
+        assert_eq!(
+            (&entry.sha256, &entry.md5),
+            (&None, &None),
+            "{}",
+            entry.path
+        );
+    }
+    let start = hashed();
+    let first = scan_local_for(&folder, "p", &state, &|_| Hashing::Sha256).unwrap();
     assert_eq!(hashed() - start, 5);
     for entry in &first.entries {
         assert!(entry.sha256.is_some(), "{}", entry.path);
         assert_eq!(entry.md5, None, "{}", entry.path);
     }
-    // Unwanted still: the cache serves. Wanted for one file: only that one is read again.
+    // SHA-256 only still: the cache serves. The MD5 of one file: only that one is read again.
     let start = hashed();
     assert_eq!(
-        scan_local_for(&folder, "p", &state, &|_| false).unwrap(),
+        scan_local_for(&folder, "p", &state, &|_| Hashing::Sha256).unwrap(),
+        first
+    );
+    // Cached hashes serve a file that needs none too.
+    assert_eq!(
+        scan_local_for(&folder, "p", &state, &|_| Hashing::Not).unwrap(),
         first
     );
     assert_eq!(hashed() - start, 0, "nothing read");
-    let second = scan_local_for(&folder, "p", &state, &|path| path == "empty").unwrap();
+    let md5_of_empty = |path: &str| {
+        if path == "empty" {
+            Hashing::Sha256AndMd5
+        } else {
+            Hashing::Sha256
+        }
+    };
+    let second = scan_local_for(&folder, "p", &state, &md5_of_empty).unwrap();
     assert_eq!(hashed() - start, 1, "only the file whose MD5 is wanted");
     assert_eq!(second.get("empty").unwrap().md5.as_deref(), Some(EMPTY_MD5));
     let start = hashed();
-    scan_local_for(&folder, "p", &state, &|path| path == "empty").unwrap();
+    scan_local_for(&folder, "p", &state, &md5_of_empty).unwrap();
     assert_eq!(hashed() - start, 0, "its MD5 is cached now");
 }
 
