@@ -1,12 +1,14 @@
 //! Putting verified downloads in place, durably, with as few flushes as possible.
 //!
 //! A download first becomes a [`Staged`] file: whole and verified in a temporary file next to
-//! its final name. Committing it makes its data durable and only then renames it into place,
-//! so that even after a power cut the final name holds the old version or the new one, whole.
-//! One file is fsynced on its own; a batch is flushed with one `syncfs` per file system (on
-//! Linux), which costs about what a single fsync does — per-file fsyncs were a quarter of the
-//! time of a pull of many small files, and made it erratic. A [`Stager`] gathers the files of
-//! a run into such batches and commits each in the background while downloads go on.
+//! its final name. Committing it makes its data durable (fsync) and only then renames it into
+//! place, so that even after a power cut the final name holds the old version or the new one,
+//! whole. Fsyncing each download before its rename, on the download's own path, was a quarter
+//! of the time of a pull of many small files, and made it erratic. A [`Stager`] gathers the
+//! files of a run into batches and commits each in the background while downloads go on,
+//! fsyncing a batch's files on many threads at once (the file system groups their journal
+//! commits). Only dpipe's own files are flushed: a `syncfs` would be one call, but it would
+//! also wait for whatever else is being written to the disk.
 //!
 //! Making the renames themselves durable (an fsync of each folder) is the caller's, once per
 //! folder, before it records the files as synced.
@@ -27,6 +29,9 @@ const BATCH_FILES: usize = 256;
 /// Bytes a [`Stager`] gathers at most before it commits them: a large file is committed on its
 /// own as soon as it is staged, so its flush overlaps the downloads still running.
 const BATCH_BYTES: u64 = 16 * 1024 * 1024;
+/// Threads that fsync the files of a batch at once (the file system groups their journal
+/// commits).
+const FLUSH_THREADS: usize = 16;
 
 /// A download whole and verified in its temporary file (next to its final name), neither
 /// durable nor in place yet. Dropped without a commit, the temporary file is deleted.
@@ -96,65 +101,27 @@ fn flush_one(path: &Path) -> Result<()> {
         .map_err(|e| Error::from_io(e, "fsync", path))
 }
 
-/// Makes the data of every file of `batch` durable: one fsync for a lone file; on Linux one
-/// `syncfs` per file system for more (elsewhere an fsync each). Returns the keys whose flush
-/// failed, with the error.
+/// Makes the data of every file of `batch` durable: an fsync each, on up to
+/// [`FLUSH_THREADS`] threads. Returns the keys whose flush failed, with the error.
 fn flush_batch(batch: &[Staged]) -> BTreeMap<String, Error> {
-    let mut failed = BTreeMap::new();
-    if batch.len() == 1 || !cfg!(target_os = "linux") {
-        for staged in batch {
-            if let Err(e) = flush_one(&staged.temp) {
-                failed.insert(staged.key.clone(), e);
-            }
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let failed = Mutex::new(BTreeMap::new());
+    let threads = batch.len().clamp(1, FLUSH_THREADS);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                while let Some(staged) = batch.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    if let Err(e) = flush_one(&staged.temp) {
+                        lock(&failed).insert(staged.key.clone(), e);
+                    }
+                }
+            });
         }
-        return failed;
-    }
-    // One member of each file system stands for it.
-    let mut by_device: BTreeMap<u64, Vec<&Staged>> = BTreeMap::new();
-    for staged in batch {
-        by_device
-            .entry(device(&staged.done))
-            .or_default()
-            .push(staged);
-    }
-    for members in by_device.values() {
-        if let Err(e) = sync_filesystem(&members[0].temp) {
-            for staged in members {
-                let copy = std::io::Error::new(e.kind(), e.to_string());
-                failed.insert(
-                    staged.key.clone(),
-                    Error::from_io(copy, "syncfs", &staged.temp),
-                );
-            }
-        }
-    }
+    });
     failed
-}
-
-/// The device of a staged file (0 where unknown: all such files then flush together).
-fn device(done: &Transferred) -> u64 {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        done.file.as_ref().map_or(0, MetadataExt::dev)
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = done;
-        0
-    }
-}
-
-/// Flushes the whole file system that holds `path`.
-#[cfg(target_os = "linux")]
-fn sync_filesystem(path: &Path) -> std::io::Result<()> {
-    let file = std::fs::File::open(path)?;
-    rustix::fs::syncfs(&file).map_err(std::io::Error::from)
-}
-
-#[cfg(not(target_os = "linux"))]
-fn sync_filesystem(path: &Path) -> std::io::Result<()> {
-    std::fs::File::open(path)?.sync_all()
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Flushes `batch` and renames its files into place; returns the keys that failed.
