@@ -8,8 +8,8 @@
 //!   escape the folder are reported as [`RejectedKey`]s.
 //! * [`transfer`]: streamed, hash-verified get to a staged temporary file; streamed
 //!   (multipart) put; delete.
-//! * [`staging`]: staged downloads made durable and renamed into place, one by one or in
-//!   batches (one flush per batch).
+//! * [`staging`]: staged downloads made durable (fsync) and renamed into place, one by one or
+//!   in batches committed in the background.
 //! * `local_io`: the local side of transfers, batched onto Tokio's blocking pool; download
 //!   folders created without following symlinks.
 //! * [`error`]: the one [`Error`] type, with an [`ErrorKind`].

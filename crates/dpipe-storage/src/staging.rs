@@ -1,4 +1,4 @@
-//! Putting verified downloads in place, durably, with as few flushes as possible.
+//! Putting verified downloads in place durably, in batches flushed off the downloads' path.
 //!
 //! A download first becomes a [`Staged`] file: whole and verified in a temporary file next to
 //! its final name. Committing it makes its data durable (fsync) and only then renames it into
