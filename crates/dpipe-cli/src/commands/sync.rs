@@ -172,7 +172,6 @@ fn excerpt(path: &str, text: &str) -> String {
     lines.join("\n")
 }
 
-/// The runtime the storage work runs on.
 /// The runtime of a pull or push. Its worker threads drive the network; file I/O and hashing
 /// go to the blocking pool (see dpipe-storage's `local_io`). Measured on 2 cores against a
 /// local S3 server, one worker and two blocking threads beat Tokio's defaults (one worker per
