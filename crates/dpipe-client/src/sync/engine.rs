@@ -6,8 +6,8 @@
 //! pure planner against what the sync state recorded, then — unless it is a preview — refuse
 //! before any transfer if the plan would lose a change, or transfer concurrently and record
 //! each file that went through. A failing file does not stop the others: the report lists it.
-//! Downloads are staged next to their final names and put in place in batches, each made
-//! durable with one flush (dpipe-storage's `Stager`), before the state records them.
+//! Downloads are staged next to their final names and put in place in batches, fsynced in
+//! the background (dpipe-storage's `Stager`), before the state records them.
 //! Files that both sides hold identically though no sync recorded them (a run killed after its
 //! transfers but before it recorded them) are recognised and recorded, not reported as
 //! conflicts: a rerun reaches the end state of an uninterrupted run.
@@ -235,8 +235,8 @@ impl<'a> Syncer<'a> {
     /// plan that would lose a change is refused here, before any transfer, and the adopted
     /// copies are recorded.
     fn plan(&self, run: &mut Run, direction: Direction, options: &SyncOptions) -> Result<Planned> {
-        let (local, remote) = self.scan(run)?;
-        let (synced, adopted) = self.adopt_identical(run, &local, &remote)?;
+        let (local, remote, synced) = self.scan(run)?;
+        let (synced, adopted) = self.adopt_identical(run, &local, &remote, synced)?;
         let request = request(run, options)?;
         let plan = match direction {
             Direction::Pull => plan_pull(&local, &remote, &synced, &request, run.rules),
@@ -263,14 +263,14 @@ impl<'a> Syncer<'a> {
         exclude: Option<&str>,
     ) -> Result<StatusReport> {
         let mut run = self.resolve(pipe)?;
-        let (local, remote) = self.scan(&mut run)?;
-        let (synced, _) = self.adopt_identical(&run, &local, &remote)?;
+        let (local, remote, synced) = self.scan(&mut run)?;
+        let (synced, _) = self.adopt_identical(&run, &local, &remote, synced)?;
         let filter = filter(&run, include, exclude)?;
         let status = status(&local, &remote, &synced, &filter, run.rules);
         Ok(StatusReport::new(pipe, status))
     }
 
-    /// What the sync state recorded of the pipe, plus the files found identical on both
+    /// `synced`, what the sync state recorded of the pipe, plus the files found identical on both
     /// sides though both look changed since (or were never synced): a run killed after some
     /// transfers and before it recorded them leaves such files behind, and so does a copy
     /// made by other means. Only those are read from the storage (when neither a hash nor the
@@ -281,8 +281,8 @@ impl<'a> Syncer<'a> {
         run: &Run,
         local: &Manifest,
         remote: &Manifest,
+        mut synced: BTreeMap<String, SyncedFile>,
     ) -> Result<(BTreeMap<String, SyncedFile>, Vec<SyncedFile>)> {
-        let mut synced = run.state.synced(&run.view.name)?;
         let doubtful: Vec<(&ManifestEntry, &ManifestEntry, String)> = local
             .entries
             .iter()
@@ -348,9 +348,10 @@ impl<'a> Syncer<'a> {
         Storage::connect(location, self.tuning.clone()).map_err(storage_error)
     }
 
-    /// The local and the remote manifest. When the storage says the read credentials
-    /// expired, they are renewed once (and kept in `run`) and the scan tried again.
-    fn scan(&self, run: &mut Run) -> Result<(Manifest, Manifest)> {
+    /// The local and the remote manifest, and what the last sync recorded of the pipe. When
+    /// the storage says the read credentials expired, they are renewed once (and kept in
+    /// `run`) and the scan tried again.
+    fn scan(&self, run: &mut Run) -> Result<(Manifest, Manifest, BTreeMap<String, SyncedFile>)> {
         let remote = match self.try_scan_remote(&run.scan) {
             Err(e) if e.kind() == StorageErrorKind::ExpiredCredentials => {
                 run.scan = self.renewed(&run.view, Access::Read)?;
@@ -370,7 +371,7 @@ impl<'a> Syncer<'a> {
             _ => Hashing::Sha256,
         };
         let local = scan_local_for(&run.folder, &run.view.name, &run.state, &hashing)?;
-        Ok((local, remote))
+        Ok((local, remote, synced))
     }
 
     /// Every object of the pipe.
