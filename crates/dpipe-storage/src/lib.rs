@@ -39,7 +39,9 @@ pub mod transfer;
 
 pub use error::{Error, ErrorKind, Result};
 pub use location::{Location, Protocol};
-pub use manifest::{Manifest, ManifestEntry, RejectedKey, SHA256_METADATA_KEY, check_key};
+pub use manifest::{
+    Manifest, ManifestEntry, RejectedKey, SHA256_METADATA_KEY, TEMP_PREFIX, check_key,
+};
 pub use operator::{Storage, Tuning};
 pub use staging::{Staged, Stager};
 pub use transfer::{Transferred, hash_file};

@@ -188,5 +188,6 @@ pub(crate) fn is_temp_name(key: &str) -> bool {
         .is_some_and(|name| name.starts_with(TEMP_PREFIX))
 }
 
-/// The prefix of dpipe's temporary files: partial downloads and (on `fs`) partial uploads.
-pub(crate) const TEMP_PREFIX: &str = ".dpipe-";
+/// The prefix of dpipe's temporary files: partial downloads and (on `fs` and SFTP) partial
+/// uploads. Scans of either side skip such names.
+pub const TEMP_PREFIX: &str = ".dpipe-";

@@ -28,6 +28,7 @@
 
 use std::path::Path;
 
+use dpipe_core::plan::is_single_part_etag;
 use futures::TryStreamExt as _;
 use sha2::{Digest as _, Sha256};
 
@@ -99,7 +100,7 @@ impl Storage {
                     .clone()
                     .or_else(|| reader.metadata().and_then(|m| m.etag()).map(str::to_string))
                     .map(|t| t.trim_matches('"').to_ascii_lowercase())
-                    .filter(|t| is_md5_hex(t));
+                    .filter(|t| is_single_part_etag(t));
                 if md5_etag.is_some() {
                     file.with_md5();
                 }
@@ -366,8 +367,4 @@ pub async fn hash_file(path: &Path) -> Result<String> {
     let (mut file, _) = LocalReader::open(path).await?;
     while !file.read(READ_BUF).await?.is_empty() {}
     Ok(file.finish()?.0)
-}
-
-fn is_md5_hex(tag: &str) -> bool {
-    tag.len() == 32 && tag.bytes().all(|b| b.is_ascii_hexdigit())
 }

@@ -8,8 +8,11 @@
 //! * dpipe's own files are skipped: partial downloads (`.dpipe-*` files, see
 //!   `dpipe_storage`'s transfers) and the sync state folder when the scanned folder contains it.
 //! * Content is hashed by streaming through a 64 KiB buffer (memory does not grow with file
-//!   size) — on up to four threads when there are 64 MiB or more to read — unless the hash cache of the [`SyncState`] has the hashes for the file's exact
-//!   [`FileStamp`] (size, mtime, inode): an unchanged tree is not read again.
+//!   size) — on up to four threads when there are 64 MiB or more to read — unless the hash
+//!   cache of the [`SyncState`] has the hashes for the file's exact [`FileStamp`] (size,
+//!   mtime, inode): an unchanged tree is not read again. A caller inside the crate may ask
+//!   for less ([`Hashing`]): no hash of a file only this side has, no MD5 where it cannot
+//!   decide a comparison.
 //! * A file whose stamp changed while it was read (it was being written, or replaced) is read
 //!   again, up to three times; if it is still changing the scan fails with an
 //!   [`ErrorKind::Io`] error naming it, rather than reporting a hash of content that never
@@ -26,14 +29,13 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use dpipe_core::manifest::{Manifest, ManifestEntry, RejectedKey, check_key};
+use dpipe_storage::TEMP_PREFIX;
 use md5::Md5;
 use sha2::{Digest, Sha256};
 
 use super::state::{FileStamp, HashRecord, Hashes, SyncState, io_error, time_to_ns};
 use crate::{Error, ErrorKind, Result};
 
-/// The prefix of dpipe's temporary files (partial downloads).
-const TEMP_PREFIX: &str = ".dpipe-";
 /// The read buffer of hashing.
 const BUFFER_SIZE: usize = 64 * 1024;
 /// How many times a file that changes while it is read is read.
@@ -62,8 +64,7 @@ thread_local! {
 /// (see the module docs). A missing folder is an empty manifest (nothing pulled yet); a
 /// `folder` that is a symbolic link or not a folder is an [`ErrorKind::Config`] error. The
 /// entries' `etag` is `None`; `sha256` is always set, `md5` unless the cache lacks it (a
-/// download that had no ETag to check it against, a file hashed without it by
-/// [`scan_local_for`]).
+/// download that had no ETag to check it against, a file hashed without it by a sync).
 pub fn scan_local(folder: &Path, pipe: &str, state: &SyncState) -> Result<Manifest> {
     scan_local_for(folder, pipe, state, &|_| Hashing::Sha256AndMd5)
 }
@@ -107,12 +108,11 @@ pub(super) fn scan_local_for(
     }
     let mut files = Vec::new();
     let mut rejected = Vec::new();
-    walk(folder, state, &mut files, &mut rejected)?;
+    walk(folder, state, hashing, &mut files, &mut rejected)?;
 
     let mut entries = Vec::with_capacity(files.len());
     let mut pending = Vec::new();
-    for mut file in files {
-        file.hashing = hashing(&file.rel);
+    for file in files {
         match cached_entry(pipe, state, &file)? {
             Some(entry) => entries.push(entry),
             None if file.hashing == Hashing::Not => {
@@ -161,10 +161,12 @@ struct Found {
     hashing: Hashing,
 }
 
-/// Lists the regular files under `root` without following links, depth first.
+/// Lists the regular files under `root` without following links, depth first, each with what
+/// `hashing` says must be known of its content.
 fn walk(
     root: &Path,
     state: &SyncState,
+    hashing: &dyn Fn(&str) -> Hashing,
     files: &mut Vec<Found>,
     rejected: &mut Vec<RejectedKey>,
 ) -> Result<()> {
@@ -212,10 +214,10 @@ fn walk(
                 folders.push((abs, format!("{rel}/")));
             } else {
                 files.push(Found {
+                    hashing: hashing(&rel),
                     abs,
                     rel,
                     meta,
-                    hashing: Hashing::Sha256AndMd5,
                 });
             }
         }

@@ -19,7 +19,7 @@ use dpipe_core::name::validate_resource_name;
 use dpipe_core::plan::orphans;
 use dpipe_core::role::Access;
 use dpipe_core::wire::PipeView;
-use dpipe_storage::Storage;
+use dpipe_storage::{Storage, TEMP_PREFIX};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -680,7 +680,7 @@ fn collect(
         if key
             .rsplit('/')
             .next()
-            .is_some_and(|n| n.starts_with(".dpipe-") || n == STATE_DIR)
+            .is_some_and(|n| n.starts_with(TEMP_PREFIX) || n == STATE_DIR)
         {
             report.skipped.push(PathNote {
                 path: source.display().to_string(),
