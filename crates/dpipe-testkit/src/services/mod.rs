@@ -1,6 +1,7 @@
 //! Real storage servers for tests, each on a free 127.0.0.1 port and stopped on drop:
 //!
-//! * [`s3`]: s3s-fs in-process (no install needed).
+//! * [`s3`]: s3s-fs in-process (no install needed), its GET bodies read in large blocks
+//!   ([`s3_block_reads`]).
 //! * [`sftp`]: Debian's `sshd` with its own config, a test user with a password and a key.
 //! * [`ftp`]: Debian's `vsftpd` with its own config, the same test user.
 //!
@@ -10,6 +11,7 @@
 
 pub mod ftp;
 pub mod s3;
+pub mod s3_block_reads;
 pub mod sftp;
 pub mod user;
 

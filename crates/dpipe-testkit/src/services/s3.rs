@@ -15,8 +15,9 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
-use s3s_fs::FileSystem;
 use tokio::sync::oneshot;
+
+use super::s3_block_reads::BlockReads;
 
 /// The access key id every test S3 server accepts.
 pub const ACCESS_KEY: &str = "dpipe-test-access-key";
@@ -56,7 +57,7 @@ impl S3Server {
                 (temp.path().to_path_buf(), Some(temp))
             }
         };
-        let fs = FileSystem::new(&root).expect("s3 test server: s3s-fs over the root folder");
+        let fs = BlockReads::new(&root).expect("s3 test server: s3s-fs over the root folder");
         let listener = StdListener::bind(("127.0.0.1", port))
             .unwrap_or_else(|e| panic!("s3 test server: bind 127.0.0.1:{port}: {e}"));
         listener
@@ -109,7 +110,7 @@ impl Drop for S3Server {
     }
 }
 
-fn serve(fs: FileSystem, listener: StdListener, mut shutdown: oneshot::Receiver<()>) {
+fn serve(fs: BlockReads, listener: StdListener, mut shutdown: oneshot::Receiver<()>) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("s3s-fs-worker")
