@@ -14,10 +14,13 @@
 #              default check (size + modtime: modtime lives in object metadata, which costs
 #              rclone a HEAD per object on S3) and with --size-only,
 #              AWS CLI `aws s3 cp --recursive` / `aws s3 sync` with --endpoint-url.
-#   server     crates/dpipe-testkit's `dpipe-test-s3` (s3s-fs with TCP_NODELAY, DESIGN.md §8),
-#              release build, on 127.0.0.1.  s3s-fs is slow at listing (a flat listing walks
-#              the whole bucket for every page; a delimiter listing walks only its folder) and
-#              reads GET bodies in 4 KiB chunks: every tool pays that.  The pull source is
+#   server     crates/dpipe-testkit's `dpipe-test-s3` (s3s-fs with TCP_NODELAY and GET bodies
+#              read in 1 MiB blocks, DESIGN.md §8), release build, on 127.0.0.1.  s3s-fs alone
+#              reads GET bodies 4 KiB at a time, each read a hand-off to a thread: ~1 s of the
+#              server's CPU per 100 MiB pulled, which on 2 cores every tool's pull measured more
+#              than the tool itself.  s3s-fs is slow at listing (a flat listing walks the whole
+#              bucket for every page; a delimiter listing walks only its folder): every tool
+#              pays that.  The pull source is
 #              uploaded through S3 once (rclone, single parts) before the runs: a file planted
 #              in s3s-fs's folder has no stored ETag, and s3s-fs then hashes the whole file on
 #              every GET (see docs/benchmarks.md for figures both ways).
@@ -27,7 +30,8 @@
 #
 # How long: BENCH_SCALE=0.1 BENCH_RUNS=1 takes ~2-4 minutes on 2 cores; the full run
 # (BENCH_SCALE=1, BENCH_RUNS=3) writes ~4 GiB per tool and takes roughly an hour.
-# Needs ~3 x dataset size free in $TMPDIR (default /tmp).
+# Needs ~12 GiB free in $TMPDIR (default /tmp): the large set's copies of one round (~8 GiB)
+# and every copy of the small and tiny sets (~3 GiB; kept until the end, see `settle`).
 #
 # What it installs: `rclone` and GNU `time` with apt-get if missing (needs root); the AWS CLI
 # comes from the d6tpipe test venv (~/.cache/dpipe-d6tpipe-venv, awscli pinned in
@@ -164,6 +168,9 @@ RESULTS="$WORK/results.tsv"
 measure() {
     local wl=$1 op=$2 tool=$3; shift 4
     local tf="$WORK/time.out"
+    # Every command starts with nothing dirty in the page cache: what the previous command
+    # left unwritten (rclone and the AWS CLI do not fsync) is not written back on its time.
+    sync
     if ! /usr/bin/time -f '%e %M' -o "$tf" "$@" >"$WORK/cmd.out" 2>"$WORK/cmd.err"; then
         say "FAILED: $wl $op $tool: $*"; tail -5 "$WORK/cmd.err" >&2; tail -5 "$WORK/cmd.out" >&2
         exit 1
@@ -200,6 +207,16 @@ for i in range(n):
 EOF
 }
 
+# settle PATH...: what a round is done with. The large files' copies are deleted at once (the
+# disk would not hold them all). The copies of the many-file sets are kept until the work
+# folder goes: deleting a thousand files makes the next file creations on this machine's ext4
+# (no journal) slow for a minute or more — its inode allocator skips recently freed inodes one
+# by one (`recently_deleted`, 44 % of a small pull's CPU in `perf`) — and whichever tool came
+# next would pay for the deletions of the one before.
+settle() {
+    if [ "$wl" = large ]; then rm -rf "$@"; fi
+}
+
 scaled() { python3 -c "import sys; print(max(1, round(float(sys.argv[1]) * float(sys.argv[2]))))" "$1" "$SCALE"; }
 
 for wl in $WORKLOADS; do
@@ -224,7 +241,6 @@ for wl in $WORKLOADS; do
         # dpipe ------------------------------------------------------------------------------
         P="push-$wl-$r"; dpipe_pipe "$P" "$wl/dpipe-push-$r"
         rm -rf "${REPO:?}/$P"; mkdir -p "$REPO"; cp -al "$DATA" "$REPO/$P"
-        sync
         measure "$wl" push dpipe -- "$DPIPE" push --pipe "$P" -q
         expect_count "$WORK/s3/$BUCKET/$wl/dpipe-push-$r" "$N" "dpipe push"
         measure "$wl" resync-push dpipe -- "$DPIPE" push --pipe "$P" -q
@@ -232,7 +248,7 @@ for wl in $WORKLOADS; do
         measure "$wl" pull dpipe -- "$DPIPE" pull --pipe "$P" -q
         expect_count "$REPO/$P" "$N" "dpipe pull"
         measure "$wl" resync-pull dpipe -- "$DPIPE" pull --pipe "$P" -q
-        rm -rf "${REPO:?}/$P" "${REPO:?}/push-$wl-$r"
+        settle "${REPO:?}/$P" "${REPO:?}/push-$wl-$r"
 
         # rclone -----------------------------------------------------------------------------
         for t in 4 16; do
@@ -248,7 +264,7 @@ for wl in $WORKLOADS; do
         measure "$wl" resync-push rclone-size-only -- "$RCLONE" sync --transfers 16 --size-only "$DATA" "$dst"
         measure "$wl" resync-pull rclone -- "$RCLONE" sync --transfers 16 "bs3:$BUCKET/$wl/src/" "$out"
         measure "$wl" resync-pull rclone-size-only -- "$RCLONE" sync --transfers 16 --size-only "bs3:$BUCKET/$wl/src/" "$out"
-        rm -rf "$WORK"/out/rclone*-"$wl-$r"
+        settle "$WORK"/out/rclone*-"$wl-$r"
 
         # AWS CLI ----------------------------------------------------------------------------
         measure "$wl" push aws -- "$WORK/bin/aws" s3 cp --recursive --only-show-errors "$DATA" "s3://$BUCKET/$wl/aws-push-$r/"
@@ -258,12 +274,11 @@ for wl in $WORKLOADS; do
         measure "$wl" pull aws -- "$WORK/bin/aws" s3 cp --recursive --only-show-errors "s3://$BUCKET/$wl/src/" "$out"
         expect_count "$out" "$N" "aws pull"
         measure "$wl" resync-pull aws -- "$WORK/bin/aws" s3 sync --only-show-errors "s3://$BUCKET/$wl/src/" "$out"
-        rm -rf "$out"
-
-        # The uploaded copies are no longer needed: keep the disk small.
-        find "$WORK/s3/$BUCKET/$wl" -mindepth 1 -maxdepth 1 ! -name src -exec rm -rf {} +
+        settle "$out"
+        # The uploaded copies too.
+        settle $(find "$WORK/s3/$BUCKET/$wl" -mindepth 1 -maxdepth 1 ! -name src)
     done
-    rm -rf "${WORK:?}/s3/$BUCKET/$wl" "$DATA"
+    settle "${WORK:?}/s3/$BUCKET/$wl" "$DATA"
 done
 
 # ---- report ----------------------------------------------------------------------------------
