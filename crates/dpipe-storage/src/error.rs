@@ -119,6 +119,9 @@ impl Error {
         } else if kind == ErrorKind::Other && text.contains("unexpected data size") {
             // A ranged read that came back short: the object shrank since it was listed.
             ErrorKind::Integrity
+        } else if text.contains("BadDigest") {
+            // S3 refused an upload whose bytes do not match the checksum sent with them.
+            ErrorKind::Integrity
         } else if kind == ErrorKind::Other && looks_like_auth_failure(&text) {
             ErrorKind::PermissionDenied
         } else {

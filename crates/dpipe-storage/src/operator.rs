@@ -211,7 +211,11 @@ fn s3_builder(location: &Location, root: &str) -> Result<services::S3> {
         // Credentials come from the location only, never from the machine's AWS config,
         // environment or instance metadata.
         .disable_config_load()
-        .disable_ec2_metadata();
+        .disable_ec2_metadata()
+        // Every upload (each part of a multipart one) carries the CRC32C of its bytes, which
+        // the server checks before it keeps them: a byte changed on the way is refused
+        // (`BadDigest`). Downloads are checked against the ETag or the stored SHA-256.
+        .checksum_algorithm("crc32c");
     if let Some(endpoint) = location.set("endpoint") {
         b = b.endpoint(endpoint);
     }

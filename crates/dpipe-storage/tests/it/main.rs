@@ -1,8 +1,10 @@
 //! dpipe-storage's integration tests: the storage behaviour suite ([`suite`]) run against every
 //! protocol, each against a real server on 127.0.0.1 ([`backends`]): a local folder, s3s-fs
-//! (S3), sshd (SFTP) and vsftpd (FTP).
+//! (S3), sshd (SFTP) and vsftpd (FTP); and S3's refusal of bytes changed on the way
+//! ([`corruption`]).
 
 mod backends;
+mod corruption;
 mod suite;
 
 /// Generates one test per (backend, case): `storage_suite!(backend: case, case, ...)`.
