@@ -41,6 +41,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use location::{Location, Protocol};
 pub use manifest::{
     Manifest, ManifestEntry, RejectedKey, SHA256_METADATA_KEY, TEMP_PREFIX, check_key,
+    is_abandoned_temp,
 };
 pub use operator::{Storage, Tuning};
 pub use staging::{Staged, Stager};

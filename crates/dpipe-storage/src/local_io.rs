@@ -20,7 +20,7 @@ use sha2::{Digest as _, Sha256};
 use tempfile::TempPath;
 
 use crate::error::{Error, Result};
-use crate::manifest::{TEMP_PREFIX, unsafe_key};
+use crate::manifest::{temp_name_prefix, unsafe_key};
 use crate::staging::Staged;
 
 /// Bytes gathered before a download hands them to the blocking pool.
@@ -190,7 +190,7 @@ impl Target {
                 _ => Path::new("."),
             };
             let temp = tempfile::Builder::new()
-                .prefix(TEMP_PREFIX)
+                .prefix(&temp_name_prefix())
                 .suffix(".part")
                 .tempfile_in(parent)
                 .map_err(|e| Error::from_io(e, "create temporary file", parent))?;

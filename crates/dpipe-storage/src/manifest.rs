@@ -189,5 +189,60 @@ pub(crate) fn is_temp_name(key: &str) -> bool {
 }
 
 /// The prefix of dpipe's temporary files: partial downloads and (on `fs` and SFTP) partial
-/// uploads. Scans of either side skip such names.
+/// uploads. Scans of either side skip such names. Those dpipe makes now go on with the id of
+/// the process that writes them and a `-`, so that a later run can tell the leftovers of a
+/// killed one ([`is_abandoned_temp`]).
 pub const TEMP_PREFIX: &str = ".dpipe-";
+
+/// The start of the names of this process's temporary files: `.dpipe-<pid>-`.
+pub(crate) fn temp_name_prefix() -> String {
+    format!("{TEMP_PREFIX}{}-", std::process::id())
+}
+
+/// Whether `name` (a file name, no folder) is a temporary file of a dpipe process that no
+/// longer runs on this machine: what a killed run left. A name without a process id (another
+/// program's, or an older dpipe's) or whose process still runs is not.
+pub fn is_abandoned_temp(name: &str) -> bool {
+    let Some((pid, _)) = name
+        .strip_prefix(TEMP_PREFIX)
+        .and_then(|rest| rest.split_once('-'))
+    else {
+        return false;
+    };
+    let Some(pid) = pid
+        .parse::<i32>()
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return false;
+    };
+    // No such process (ESRCH); EPERM means it exists under another user.
+    rustix::process::test_kill_process(pid) == Err(rustix::io::Errno::SRCH)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_temporary_files_of_ended_processes_are_abandoned() {
+        let mine = format!("{}Ab12.part", temp_name_prefix());
+        assert!(!is_abandoned_temp(&mine), "this process runs");
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let ended = child.id();
+        child.wait().unwrap();
+        assert!(is_abandoned_temp(&format!(".dpipe-{ended}-Ab12.part")));
+        // Not dpipe's, no process id, or not a number: never judged abandoned.
+        for name in [
+            "data.bin",
+            ".dpipe-Ab12cd.part",
+            ".dpipe-12x-Ab12.part",
+            ".dpipe--Ab12.part",
+            &format!("other-{ended}-Ab12.part"),
+        ] {
+            assert!(!is_abandoned_temp(name), "{name}");
+        }
+        // Process 1 always runs (whether or not this user may signal it).
+        assert!(!is_abandoned_temp(".dpipe-1-Ab12.part"));
+    }
+}

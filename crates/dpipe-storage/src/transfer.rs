@@ -36,7 +36,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::local_io::{Hashed, LocalReader, TempWriter, WRITE_BATCH, same_version};
 use crate::location::Protocol;
 use crate::manifest::{
-    ManifestEntry, SHA256_METADATA_KEY, TEMP_PREFIX, check_key, sha256_of, unsafe_key,
+    ManifestEntry, SHA256_METADATA_KEY, check_key, sha256_of, temp_name_prefix, unsafe_key,
 };
 use crate::operator::Storage;
 use crate::staging::Staged;
@@ -355,7 +355,7 @@ fn temp_key(key: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
-    let name = format!("{TEMP_PREFIX}{}-{nanos}-{n}.part", std::process::id());
+    let name = format!("{}{nanos}-{n}.part", temp_name_prefix());
     match key.rsplit_once('/') {
         Some((dir, _)) => format!("{dir}/{name}"),
         None => name,

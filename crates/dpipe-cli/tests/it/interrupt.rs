@@ -250,13 +250,37 @@ fn pull_killed_then_rerun(server: Option<&S3Server>) {
     let found = whole_versions(&local, &[&old, &new]);
     assert!(found.contains(BIG) && found.contains(KEPT), "{found:?}");
     no_temp_listed(&env);
+    let kept = plant_temps(&local);
+    let before = walk(&local).1;
+    env.ok(&["pull", "--pipe", "p", "--preview"]);
+    assert_eq!(walk(&local).1, before, "a preview deletes nothing");
 
-    // Run again: the end state of an uninterrupted pull.
+    // Run again: the end state of an uninterrupted pull, the killed run's temporary files
+    // gone (the temporary files of a running process, or without one, are left alone).
     env.ok(&["pull", "--pipe", "p", "--quiet"]);
     exactly(&local, &new);
     exactly(&remote, &new);
     no_temp_listed(&env);
+    let (_, temps) = walk(&local);
+    assert_eq!(temps.into_iter().collect::<BTreeSet<_>>(), kept);
     settled(&env);
+}
+
+/// Plants temporary files in `folder`: one of a process that has ended (as a killed run leaves
+/// them), one of this test's running process and one without a process id. Returns the paths
+/// of the two a run must leave alone.
+fn plant_temps(folder: &Path) -> BTreeSet<PathBuf> {
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let ended = child.id();
+    child.wait().unwrap();
+    let abandoned = folder.join(format!("data/.dpipe-{ended}-planted.part"));
+    let running = folder.join(format!(".dpipe-{}-planted.part", std::process::id()));
+    let no_pid = folder.join(".dpipe-planted.part");
+    for path in [&abandoned, &running, &no_pid] {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, b"partial").unwrap();
+    }
+    BTreeSet::from([running, no_pid])
 }
 
 fn push_killed_then_rerun(server: Option<&S3Server>) {

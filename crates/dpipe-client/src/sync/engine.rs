@@ -109,6 +109,8 @@ struct Run {
     state: SyncState,
     folder: PathBuf,
     rules: ChangeRules,
+    /// Temporary files of killed runs the local scan found in the pipe's folder.
+    abandoned: Vec<PathBuf>,
 }
 
 impl<'a> Syncer<'a> {
@@ -245,6 +247,7 @@ impl<'a> Syncer<'a> {
         if !options.preview {
             refuse_if_blocked(direction, &run.view.name, &plan)?;
             run.state.record_synced(&run.view.name, &adopted)?;
+            remove_abandoned(&run.abandoned);
         }
         Ok(Planned {
             local,
@@ -341,6 +344,7 @@ impl<'a> Syncer<'a> {
             view,
             scan,
             state,
+            abandoned: Vec::new(),
         })
     }
 
@@ -371,7 +375,8 @@ impl<'a> Syncer<'a> {
             _ => Hashing::Sha256,
         };
         let local = scan_local_for(&run.folder, &run.view.name, &run.state, &hashing)?;
-        Ok((local, remote, synced))
+        run.abandoned = local.abandoned;
+        Ok((local.manifest, remote, synced))
     }
 
     /// Every object of the pipe.
@@ -662,6 +667,14 @@ fn with_failures(
             None => (path, result),
         })
         .collect()
+}
+
+/// Deletes the temporary files killed runs left (partial downloads no run will finish). Only
+/// tidying: a file that cannot be deleted stays, skipped by every scan as before.
+fn remove_abandoned(paths: &[PathBuf]) {
+    for path in paths {
+        let _ = std::fs::remove_file(path);
+    }
 }
 
 /// Fsyncs each of `folders` (relative to `base`), so that the renames in them survive a crash.

@@ -7,6 +7,8 @@
 //!   FIFOs and devices.
 //! * dpipe's own files are skipped: partial downloads (`.dpipe-*` files, see
 //!   `dpipe_storage`'s transfers) and the sync state folder when the scanned folder contains it.
+//!   Partial downloads of runs that were killed are reported apart, for the next pull to
+//!   delete.
 //! * Content is hashed by streaming through a 64 KiB buffer (memory does not grow with file
 //!   size) — on up to four threads when there are 64 MiB or more to read — unless the hash
 //!   cache of the [`SyncState`] has the hashes for the file's exact [`FileStamp`] (size,
@@ -29,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use dpipe_core::manifest::{Manifest, ManifestEntry, RejectedKey, check_key};
-use dpipe_storage::TEMP_PREFIX;
+use dpipe_storage::{TEMP_PREFIX, is_abandoned_temp};
 use md5::Md5;
 use sha2::{Digest, Sha256};
 
@@ -66,7 +68,16 @@ thread_local! {
 /// entries' `etag` is `None`; `sha256` is always set, `md5` unless the cache lacks it (a
 /// download that had no ETag to check it against, a file hashed without it by a sync).
 pub fn scan_local(folder: &Path, pipe: &str, state: &SyncState) -> Result<Manifest> {
-    scan_local_for(folder, pipe, state, &|_| Hashing::Sha256AndMd5)
+    Ok(scan_local_for(folder, pipe, state, &|_| Hashing::Sha256AndMd5)?.manifest)
+}
+
+/// What [`scan_local_for`] found.
+pub(super) struct LocalScan {
+    /// The pipe's files.
+    pub(super) manifest: Manifest,
+    /// Temporary files left by dpipe runs that were killed (see
+    /// [`dpipe_storage::is_abandoned_temp`]): never listed, deleted by the next pull.
+    pub(super) abandoned: Vec<PathBuf>,
 }
 
 /// What a scan must know of a file's content.
@@ -88,7 +99,7 @@ pub(super) fn scan_local_for(
     pipe: &str,
     state: &SyncState,
     hashing: &dyn Fn(&str) -> Hashing,
-) -> Result<Manifest> {
+) -> Result<LocalScan> {
     let scan_started = time_to_ns(SystemTime::now());
     match fs::symlink_metadata(folder) {
         Ok(meta) if meta.is_dir() => {}
@@ -103,12 +114,25 @@ pub(super) fn scan_local_for(
                 format!("the folder of pipe {pipe:?}, {}, {what}", folder.display()),
             ));
         }
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Manifest::default()),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(LocalScan {
+                manifest: Manifest::default(),
+                abandoned: Vec::new(),
+            });
+        }
         Err(err) => return Err(io_error("read", folder, err)),
     }
     let mut files = Vec::new();
     let mut rejected = Vec::new();
-    walk(folder, state, hashing, &mut files, &mut rejected)?;
+    let mut abandoned = Vec::new();
+    walk(
+        folder,
+        state,
+        hashing,
+        &mut files,
+        &mut rejected,
+        &mut abandoned,
+    )?;
 
     let mut entries = Vec::with_capacity(files.len());
     let mut pending = Vec::new();
@@ -132,7 +156,10 @@ pub(super) fn scan_local_for(
     state.store_hashes(pipe, &computed)?;
     entries.sort_by(|a, b| a.path.cmp(&b.path));
     rejected.sort_by(|a, b| a.key.cmp(&b.key));
-    Ok(Manifest { entries, rejected })
+    Ok(LocalScan {
+        manifest: Manifest { entries, rejected },
+        abandoned,
+    })
 }
 
 /// The hash-cache record of `path`, a file dpipe itself just wrote (a download) or read whole
@@ -162,13 +189,14 @@ struct Found {
 }
 
 /// Lists the regular files under `root` without following links, depth first, each with what
-/// `hashing` says must be known of its content.
+/// `hashing` says must be known of its content, and the temporary files killed runs left.
 fn walk(
     root: &Path,
     state: &SyncState,
     hashing: &dyn Fn(&str) -> Hashing,
     files: &mut Vec<Found>,
     rejected: &mut Vec<RejectedKey>,
+    abandoned: &mut Vec<PathBuf>,
 ) -> Result<()> {
     let mut folders = vec![(root.to_path_buf(), String::new())];
     while let Some((dir, prefix)) = folders.pop() {
@@ -198,7 +226,13 @@ fn walk(
             };
             let rel = format!("{prefix}{name}");
             let file_type = meta.file_type();
-            if (file_type.is_file() && name.starts_with(TEMP_PREFIX)) || state.is_state_dir(&meta) {
+            if file_type.is_file() && name.starts_with(TEMP_PREFIX) {
+                if is_abandoned_temp(name) {
+                    abandoned.push(abs);
+                }
+                continue;
+            }
+            if state.is_state_dir(&meta) {
                 continue;
             }
             let reason = if file_type.is_symlink() {

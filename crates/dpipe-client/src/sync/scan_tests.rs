@@ -107,7 +107,9 @@ fn files_are_hashed_only_as_needed_and_then_cached() {
     let folder = dir.path().join("p");
     // Files that need no hash are listed without one, and not read.
     let start = hashed();
-    let listed = scan_local_for(&folder, "p", &state, &|_| Hashing::Not).unwrap();
+    let listed = scan_local_for(&folder, "p", &state, &|_| Hashing::Not)
+        .unwrap()
+        .manifest;
     assert_eq!(hashed() - start, 0);
     assert_eq!(listed.entries.len(), 5);
     for entry in &listed.entries {
@@ -119,7 +121,9 @@ fn files_are_hashed_only_as_needed_and_then_cached() {
         );
     }
     let start = hashed();
-    let first = scan_local_for(&folder, "p", &state, &|_| Hashing::Sha256).unwrap();
+    let first = scan_local_for(&folder, "p", &state, &|_| Hashing::Sha256)
+        .unwrap()
+        .manifest;
     assert_eq!(hashed() - start, 5);
     for entry in &first.entries {
         assert!(entry.sha256.is_some(), "{}", entry.path);
@@ -128,12 +132,16 @@ fn files_are_hashed_only_as_needed_and_then_cached() {
     // SHA-256 only still: the cache serves. The MD5 of one file: only that one is read again.
     let start = hashed();
     assert_eq!(
-        scan_local_for(&folder, "p", &state, &|_| Hashing::Sha256).unwrap(),
+        scan_local_for(&folder, "p", &state, &|_| Hashing::Sha256)
+            .unwrap()
+            .manifest,
         first
     );
     // Cached hashes serve a file that needs none too.
     assert_eq!(
-        scan_local_for(&folder, "p", &state, &|_| Hashing::Not).unwrap(),
+        scan_local_for(&folder, "p", &state, &|_| Hashing::Not)
+            .unwrap()
+            .manifest,
         first
     );
     assert_eq!(hashed() - start, 0, "nothing read");
@@ -144,7 +152,9 @@ fn files_are_hashed_only_as_needed_and_then_cached() {
             Hashing::Sha256
         }
     };
-    let second = scan_local_for(&folder, "p", &state, &md5_of_empty).unwrap();
+    let second = scan_local_for(&folder, "p", &state, &md5_of_empty)
+        .unwrap()
+        .manifest;
     assert_eq!(hashed() - start, 1, "only the file whose MD5 is wanted");
     assert_eq!(second.get("empty").unwrap().md5.as_deref(), Some(EMPTY_MD5));
     let start = hashed();
