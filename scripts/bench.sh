@@ -28,8 +28,8 @@
 # rclone's best; large files <= 1.0 x best peer; no-change re-sync of the 10,000-file set
 # <= 1.2 x `rclone --size-only`.
 #
-# How long: BENCH_SCALE=0.1 BENCH_RUNS=1 takes ~2-4 minutes on 2 cores; the full run
-# (BENCH_SCALE=1, BENCH_RUNS=3) writes ~4 GiB per tool and takes roughly an hour.
+# How long: BENCH_SCALE=0.1 BENCH_RUNS=1 takes ~2-4 minutes on 2 cores (most of it building);
+# the full run (BENCH_SCALE=1, BENCH_RUNS=3) writes ~4 GiB per tool and takes ~10 minutes.
 # Needs ~12 GiB free in $TMPDIR (default /tmp): the large set's copies of one round (~8 GiB)
 # and every copy of the small and tiny sets (~3 GiB; kept until the end, see `settle`).
 #
