@@ -69,7 +69,8 @@ pub(crate) fn storage_error(err: dpipe_storage::Error) -> Error {
     use dpipe_storage::ErrorKind as S;
     let kind = match err.kind() {
         S::Config => ErrorKind::Config,
-        S::PermissionDenied => ErrorKind::Forbidden,
+        // Credentials the storage refuses, or that expired and a renewal did not cure.
+        S::PermissionDenied | S::ExpiredCredentials => ErrorKind::Forbidden,
         S::NotFound => ErrorKind::NotFound,
         S::Transient => ErrorKind::Transport,
         S::Io => ErrorKind::Io,
@@ -82,6 +83,24 @@ pub(crate) fn storage_error(err: dpipe_storage::Error) -> Error {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn storage_errors_keep_their_meaning() {
+        use dpipe_storage::ErrorKind as S;
+        for (storage, client) in [
+            (S::PermissionDenied, ErrorKind::Forbidden),
+            (S::ExpiredCredentials, ErrorKind::Forbidden),
+            (S::NotFound, ErrorKind::NotFound),
+            (S::Transient, ErrorKind::Transport),
+            (S::Io, ErrorKind::Io),
+            (S::Config, ErrorKind::Config),
+            (S::Integrity, ErrorKind::Server),
+        ] {
+            let err = storage_error(dpipe_storage::Error::new(storage, "it failed"));
+            assert_eq!(err.kind(), client, "{storage:?}");
+            assert!(err.to_string().contains("storage: it failed"), "{err}");
+        }
+    }
 
     fn pipe(protocol: &str, location: &str, remotepath: &str) -> PipeView {
         serde_json::from_value(json!({
