@@ -55,7 +55,8 @@ pub struct Transferred {
     /// an MD5).
     pub md5: Option<String>,
     /// The local file as a get wrote it or a put read it (from its open handle, so no later
-    /// change can slip in; the rename into place of a get keeps it): lets a caller cache the hashes without reading the file again.
+    /// change can slip in; the rename into place of a get keeps it): lets a caller cache the
+    /// hashes without reading the file again.
     pub file: Option<std::fs::Metadata>,
 }
 

@@ -109,7 +109,14 @@ struct Run {
     state: SyncState,
     folder: PathBuf,
     rules: ChangeRules,
-    /// Temporary files of killed runs the local scan found in the pipe's folder.
+}
+
+/// Both sides of a run as scanned, and what the last sync recorded of the pipe.
+struct Scanned {
+    local: Manifest,
+    remote: Manifest,
+    synced: BTreeMap<String, SyncedFile>,
+    /// Temporary files of killed runs found in the pipe's folder.
     abandoned: Vec<PathBuf>,
 }
 
@@ -237,7 +244,12 @@ impl<'a> Syncer<'a> {
     /// plan that would lose a change is refused here, before any transfer, and the adopted
     /// copies are recorded.
     fn plan(&self, run: &mut Run, direction: Direction, options: &SyncOptions) -> Result<Planned> {
-        let (local, remote, synced) = self.scan(run)?;
+        let Scanned {
+            local,
+            remote,
+            synced,
+            abandoned,
+        } = self.scan(run)?;
         let (synced, adopted) = self.adopt_identical(run, &local, &remote, synced)?;
         let request = request(run, options)?;
         let plan = match direction {
@@ -247,7 +259,7 @@ impl<'a> Syncer<'a> {
         if !options.preview {
             refuse_if_blocked(direction, &run.view.name, &plan)?;
             run.state.record_synced(&run.view.name, &adopted)?;
-            remove_abandoned(&run.abandoned);
+            remove_abandoned(&abandoned);
         }
         Ok(Planned {
             local,
@@ -266,7 +278,12 @@ impl<'a> Syncer<'a> {
         exclude: Option<&str>,
     ) -> Result<StatusReport> {
         let mut run = self.resolve(pipe)?;
-        let (local, remote, synced) = self.scan(&mut run)?;
+        let Scanned {
+            local,
+            remote,
+            synced,
+            ..
+        } = self.scan(&mut run)?;
         let (synced, _) = self.adopt_identical(&run, &local, &remote, synced)?;
         let filter = filter(&run, include, exclude)?;
         let status = status(&local, &remote, &synced, &filter, run.rules);
@@ -344,7 +361,6 @@ impl<'a> Syncer<'a> {
             view,
             scan,
             state,
-            abandoned: Vec::new(),
         })
     }
 
@@ -355,7 +371,7 @@ impl<'a> Syncer<'a> {
     /// The local and the remote manifest, and what the last sync recorded of the pipe. When
     /// the storage says the read credentials expired, they are renewed once (and kept in
     /// `run`) and the scan tried again.
-    fn scan(&self, run: &mut Run) -> Result<(Manifest, Manifest, BTreeMap<String, SyncedFile>)> {
+    fn scan(&self, run: &mut Run) -> Result<Scanned> {
         let remote = match self.try_scan_remote(&run.scan) {
             Err(e) if e.kind() == StorageErrorKind::ExpiredCredentials => {
                 run.scan = self.renewed(&run.view, Access::Read)?;
@@ -375,8 +391,12 @@ impl<'a> Syncer<'a> {
             _ => Hashing::Sha256,
         };
         let local = scan_local_for(&run.folder, &run.view.name, &run.state, &hashing)?;
-        run.abandoned = local.abandoned;
-        Ok((local.manifest, remote, synced))
+        Ok(Scanned {
+            local: local.manifest,
+            remote,
+            synced,
+            abandoned: local.abandoned,
+        })
     }
 
     /// Every object of the pipe.

@@ -441,7 +441,10 @@ impl Syncer<'_> {
             let parent = dest.parent().unwrap_or(&folder);
             fs::create_dir_all(parent).map_err(|e| io_error("create", parent, e))?;
             check_parents(&folder, key)?;
-            let temp = parent.join(format!(".dpipe-import-{:016x}", rand::random::<u64>()));
+            let temp = parent.join(format!(
+                "{TEMP_PREFIX}import-{:016x}",
+                rand::random::<u64>()
+            ));
             let copied = fs::copy(source, &temp).and_then(|n| fs::rename(&temp, &dest).map(|()| n));
             match copied {
                 Ok(n) => report.bytes += n,

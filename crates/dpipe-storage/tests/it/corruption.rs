@@ -45,7 +45,7 @@ fn forward(mut from: TcpStream, mut to: TcpStream, flip: Option<Arc<AtomicBool>>
             Ok(n) => n,
         };
         if let Some(flip) = &flip
-            && buf.starts_with(b"PUT ")
+            && buf[..n].starts_with(b"PUT ")
             && let Some(head) = buf[..n].windows(4).position(|w| w == b"\r\n\r\n")
             && head + 4 < n
             && !flip.swap(true, Ordering::SeqCst)
