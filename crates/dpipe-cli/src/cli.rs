@@ -3,7 +3,6 @@
 //! arguments and `commands` acts on them. No type here derives `Debug`: several hold a
 //! password, a token or credentials.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -15,6 +14,7 @@ pub mod keys;
 pub mod maintain;
 pub mod s3;
 pub mod scan;
+pub mod serve;
 pub mod sync;
 
 /// Exchange data files the way git exchanges code: pipes on your own storage, a repo API that
@@ -45,7 +45,7 @@ pub struct GlobalArgs {
 #[derive(Subcommand)]
 pub enum Command {
     /// Run a repo API server.
-    Serve(ServeArgs),
+    Serve(serve::ServeArgs),
     /// Manage profiles (server URL or local mode, token, file folder).
     #[command(subcommand)]
     Profile(ProfileCommand),
@@ -92,40 +92,6 @@ pub enum Command {
     Scan(scan::ScanCommand),
     #[command(flatten)]
     Maintain(maintain::MaintainCommand),
-}
-
-/// `dpipe serve`.
-#[derive(Args)]
-#[command(args_conflicts_with_subcommands = true)]
-pub struct ServeArgs {
-    /// Address and port to listen on.
-    #[arg(long, default_value = "127.0.0.1:8000", value_name = "ADDR")]
-    pub listen: SocketAddr,
-    /// Where the server keeps its data and keys.
-    #[command(flatten)]
-    pub data: ServerDataArgs,
-    /// Maintenance of a stopped server's data folder.
-    #[command(subcommand)]
-    pub command: Option<ServeCommand>,
-}
-
-/// Where a server keeps its data and keys.
-#[derive(Args)]
-pub struct ServerDataArgs {
-    /// Folder for the database and the server key (default: the user's data folder).
-    #[arg(long, value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
-    /// The credentials key ring file (default: $DPIPE_CREDENTIALS_KEYS, else credentials.key
-    /// in the data folder, generated with mode 0600 at first start).
-    #[arg(long, value_name = "FILE")]
-    pub credentials_key_file: Option<PathBuf>,
-}
-
-/// `dpipe serve ...` maintenance commands.
-#[derive(Subcommand)]
-pub enum ServeCommand {
-    /// Seal every stored credential with a new server key (the server must be stopped).
-    RotateKey(ServerDataArgs),
 }
 
 /// `dpipe profile ...`.

@@ -21,7 +21,8 @@ pub enum Protocol {
     Fs,
 }
 
-/// d6tpipe's name for server-managed storage, accepted but not provided by this server.
+/// d6tpipe's name for server-managed storage (a pipe created with a name only): stored as a
+/// root pipe's protocol, shown as `s3` (see [`crate::managed`]).
 pub const MANAGED: &str = "d6tfree";
 
 impl Protocol {
@@ -41,14 +42,9 @@ impl Protocol {
     /// Parses a wire name; the error names the `protocol` field and the accepted values.
     pub fn parse(value: &str) -> Result<Protocol> {
         Protocol::ALL.into_iter().find(|p| p.as_str() == value).ok_or_else(|| {
-            let hint = if value == MANAGED {
-                " This server has no managed storage: give a protocol and location, or a remote."
-            } else {
-                ""
-            };
             Error::invalid_field(
                 "protocol",
-                format!("\"{value}\" is not a valid choice (s3, ftp, sftp, fs).{hint}"),
+                format!("\"{value}\" is not a valid choice (s3, ftp, sftp, fs, or {MANAGED} for the server's managed storage)."),
             )
         })
     }
@@ -137,10 +133,10 @@ mod tests {
                 .contains("not a valid choice")
         );
         assert!(
-            Protocol::parse(MANAGED)
+            Protocol::parse("http")
                 .unwrap_err()
                 .message()
-                .contains("managed")
+                .contains("managed storage")
         );
     }
 

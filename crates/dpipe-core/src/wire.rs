@@ -95,6 +95,12 @@ pub struct AuditView {
     /// Why it was refused, e.g. `forbidden` or `not_found`; `None` when allowed.
     #[serde(default)]
     pub reason: Option<String>,
+    /// The access key id of managed-storage credentials handed out (never the secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    /// Until when those credentials work (RFC 3339 UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
 }
 
 /// The answer of `GET /v1/api/`: who the caller is.

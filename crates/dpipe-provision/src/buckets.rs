@@ -1,4 +1,5 @@
-//! The bucket of a remote: make sure it exists, delete it (emptying it first when asked).
+//! The bucket of a remote: make sure it exists, delete it (emptying it first when asked); and
+//! the bucket of managed pipes on external storage ([`ensure_managed_bucket`]).
 //! Existence is checked by listing (`s3:ListBucket`), which the admin policy grants anyway,
 //! rather than `HeadBucket`, which some S3 look-alikes authorize as a separate action.
 
@@ -40,6 +41,17 @@ pub(crate) async fn ensure_bucket(session: &AdminSession, bucket: &str) -> Resul
     if first_keys(session, bucket, 1).await?.is_some() {
         return Ok(false);
     }
+    create_bucket(
+        session,
+        bucket,
+        "bucket names are global across all AWS accounts; choose another remote name",
+    )
+    .await
+}
+
+/// Creates `bucket` in the session's region; `true` when this call created it, `false` when
+/// this account already owned it. `taken` is the advice added when another account owns it.
+async fn create_bucket(session: &AdminSession, bucket: &str, taken: &str) -> Result<bool> {
     let mut create = session.s3().create_bucket().bucket(bucket);
     if session.region() != DEFAULT_REGION {
         create = create.create_bucket_configuration(
@@ -55,12 +67,87 @@ pub(crate) async fn ensure_bucket(session: &AdminSession, bucket: &str) -> Resul
             match err.code() {
                 // Created concurrently by this account: it is not ours to roll back.
                 Some("BucketAlreadyOwnedByYou") => Ok(false),
-                Some("BucketAlreadyExists") => Err(err.with_note(
-                    "bucket names are global across all AWS accounts; choose another remote name",
-                )),
+                Some("BucketAlreadyExists") => Err(err.with_note(taken)),
                 _ => Err(err),
             }
         }
+    }
+}
+
+/// What [`ensure_managed_bucket`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BucketCheck {
+    /// The bucket was there already.
+    Existed,
+    /// The bucket was missing and has just been created.
+    Created,
+}
+
+/// Makes sure the bucket of managed pipes exists on external storage, for a server to call
+/// at start: it lists at most one key (authorized as `s3:ListBucket`, like `HeadBucket` on AWS,
+/// without the separate action some S3 look-alikes want for `HEAD`), and when the bucket is
+/// missing creates it in the session's region if `create` allows (`s3:CreateBucket`).
+/// Errors say what is missing: the bucket (when `create` is false), or the permission.
+pub async fn ensure_managed_bucket(
+    session: &AdminSession,
+    bucket: &str,
+    create: bool,
+) -> Result<BucketCheck> {
+    check_any_bucket(bucket)?;
+    let need = |action: &str| {
+        format!(
+            "the server's S3 credentials need {action} on the managed bucket {bucket}              (arn:aws:s3:::{bucket})"
+        )
+    };
+    let found = first_keys(session, bucket, 1)
+        .await
+        .map_err(|err| match err.kind() {
+            ErrorKind::AccessDenied => err.with_note(&need("s3:ListBucket")),
+            _ => err,
+        })?;
+    if found.is_some() {
+        return Ok(BucketCheck::Existed);
+    }
+    if !create {
+        return Err(Error::new(
+            ErrorKind::NotFound,
+            format!(
+                "the managed bucket {bucket} does not exist{}; create it, or let the server                  create it",
+                session
+                    .endpoint_url()
+                    .map(|url| format!(" at {url}"))
+                    .unwrap_or_default()
+            ),
+        ));
+    }
+    let taken = "bucket names are global across all AWS accounts; choose another managed bucket";
+    match create_bucket(session, bucket, taken).await {
+        Ok(true) => Ok(BucketCheck::Created),
+        Ok(false) => Ok(BucketCheck::Existed),
+        Err(err) if err.kind() == ErrorKind::AccessDenied => {
+            Err(err.with_note(&need("s3:CreateBucket")))
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// A name S3 could take for a bucket (legacy us-east-1 names included): 3 to 255 letters,
+/// digits, `.`, `_` or `-`. S3 has the last word; this only keeps a stray `/` or `?` out of
+/// the request path.
+fn check_any_bucket(bucket: &str) -> Result<()> {
+    let fine = (3..=255).contains(&bucket.len())
+        && bucket
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+    if fine {
+        Ok(())
+    } else {
+        Err(Error::new(
+            ErrorKind::Invalid,
+            format!(
+                "invalid bucket name {bucket:?}: use 3 to 63 lowercase letters, digits, dots and                  hyphens"
+            ),
+        ))
     }
 }
 

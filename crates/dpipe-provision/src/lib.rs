@@ -9,6 +9,10 @@
 //! * [`AdminSession`] holds the AWS identity doing it (see `docs/s3-provisioning.md` for the
 //!   IAM policy it needs, [`PolicyDocument::admin`]),
 //! * [`Error`] is the one error type, with a [`ErrorKind`] and the AWS error code.
+//!
+//! Managed pipes on external S3 use the same SDK set-up: [`StsIssuer`] issues STS credentials
+//! limited to one pipe's folder and role (dpipe-core's `SessionIssuer`), and
+//! [`ensure_managed_bucket`] makes sure their bucket exists when the server starts.
 
 mod buckets;
 mod create;
@@ -17,13 +21,15 @@ mod names;
 mod policy;
 mod remote;
 mod session;
+mod sts;
 mod users;
 
-pub use buckets::delete_bucket;
+pub use buckets::{BucketCheck, delete_bucket, ensure_managed_bucket};
 pub use create::create_bucket_with_users;
 pub use error::{Error, ErrorKind, Result};
 pub use names::{PREFIX, RemoteNames};
 pub use policy::PolicyDocument;
 pub use remote::{AccessKeyPair, ProvisionedRemote, RemoteSettings, SplitCredentials};
 pub use session::{AdminSession, SessionOptions};
+pub use sts::{StsIssuer, StsMode};
 pub use users::{Removal, delete_user};

@@ -1,11 +1,12 @@
 //! [`AdminSession`]: the S3 and IAM clients provisioning runs with, built from the standard
 //! AWS configuration chain (environment, shared profile files, web identity, container and
 //! instance metadata), with an optional endpoint (an S3-compatible service, a local moto),
-//! region and static keys on top.
+//! region and static keys on top. The same configuration ([`sdk_config`]) also builds the STS
+//! client of [`crate::StsIssuer`].
 
 use std::fmt;
 
-use aws_config::BehaviorVersion;
+use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_s3::config::{Credentials, Region, SharedHttpClient};
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
 
@@ -54,38 +55,7 @@ impl AdminSession {
     /// and applies `options`. Fails when the endpoint is not an http(s) URL, the CA bundle
     /// named by `AWS_CA_BUNDLE` cannot be read, or no region can be found.
     pub async fn load(options: SessionOptions) -> Result<AdminSession> {
-        if let Some(url) = &options.endpoint_url
-            && !(url.starts_with("http://") || url.starts_with("https://"))
-        {
-            return Err(Error::new(
-                ErrorKind::Invalid,
-                format!("invalid endpoint URL {url:?}: it must start with http:// or https://"),
-            ));
-        }
-        let mut loader =
-            aws_config::defaults(BehaviorVersion::latest()).http_client(http_client()?);
-        if let Some(region) = &options.region {
-            loader = loader.region(Region::new(region.clone()));
-        }
-        if let Some(url) = &options.endpoint_url {
-            loader = loader.endpoint_url(url);
-        }
-        if let Some(keys) = &options.credentials {
-            loader = loader.credentials_provider(Credentials::new(
-                &keys.aws_access_key_id,
-                keys.secret(),
-                None,
-                None,
-                "dpipe-provision",
-            ));
-        }
-        let config = loader.load().await;
-        let region = config.region().map(|r| r.to_string()).ok_or_else(|| {
-            Error::new(
-                ErrorKind::Config,
-                "no AWS region: set AWS_REGION, a profile region, or pass a region",
-            )
-        })?;
+        let (config, region) = sdk_config(&options).await?;
         // Custom endpoints (moto, MinIO, …) rarely resolve `BUCKET.host` names: path style.
         let s3_config = aws_sdk_s3::config::Builder::from(&config)
             .force_path_style(options.endpoint_url.is_some())
@@ -124,6 +94,45 @@ impl AdminSession {
     pub(crate) fn region_is_custom(&self) -> bool {
         self.endpoint_url.is_some() || self.region_overridden || self.region != DEFAULT_REGION
     }
+}
+
+/// The SDK configuration of `options`: the standard chain (`aws_config::defaults`) with the
+/// endpoint, region and static keys of `options` on top, over [`http_client`]; and the region
+/// it resolved to. Shared by every AWS client of this crate. Fails when the endpoint is not an
+/// http(s) URL, the CA bundle named by `AWS_CA_BUNDLE` cannot be read, or no region is found.
+pub(crate) async fn sdk_config(options: &SessionOptions) -> Result<(SdkConfig, String)> {
+    if let Some(url) = &options.endpoint_url
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        return Err(Error::new(
+            ErrorKind::Invalid,
+            format!("invalid endpoint URL {url:?}: it must start with http:// or https://"),
+        ));
+    }
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http_client()?);
+    if let Some(region) = &options.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    if let Some(url) = &options.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    if let Some(keys) = &options.credentials {
+        loader = loader.credentials_provider(Credentials::new(
+            &keys.aws_access_key_id,
+            keys.secret(),
+            None,
+            None,
+            "dpipe-provision",
+        ));
+    }
+    let config = loader.load().await;
+    let region = config.region().map(|r| r.to_string()).ok_or_else(|| {
+        Error::new(
+            ErrorKind::Config,
+            "no AWS region: set AWS_REGION, a profile region, or pass a region",
+        )
+    })?;
+    Ok((config, region))
 }
 
 /// The HTTP client: rustls with the `ring` provider (the SDK's default, aws-lc, needs cmake

@@ -2,7 +2,7 @@
 //! the live grants on it and its ancestors (protocol §6).
 
 use chrono::NaiveDate;
-use dpipe_core::role::{GrantRole, Role, is_live};
+use dpipe_core::role::{Access, GrantRole, Role, is_live};
 use dpipe_core::{Error, Result};
 use dpipe_store::{GrantRecord, Grantee, PipeRecord};
 
@@ -58,6 +58,45 @@ impl AccessView<'_> {
             })
             .max();
         Ok(role)
+    }
+
+    /// The last day the caller keeps `access` to `pipe` through what gives it today:
+    /// `Some(None)` for no end (ownership, or a grant without expiration), `Some(Some(day))`
+    /// for the latest expiration among the live grants that allow it, `None` without access.
+    pub(crate) fn access_until(
+        &self,
+        pipe: &PipeRecord,
+        access: Access,
+    ) -> Result<Option<Option<NaiveDate>>> {
+        let chain = self.tree.chain(pipe)?;
+        let user_id = self.caller.user_id();
+        if chain.iter().any(|p| Some(p.owner_id) == user_id) {
+            return Ok(Some(None));
+        }
+        let mut until: Option<Option<NaiveDate>> = None;
+        for grant in self
+            .grants
+            .iter()
+            .filter(|g| chain.iter().any(|p| p.id == g.pipe_id))
+            .filter(|g| is_live(g.expiration_date, self.today))
+        {
+            let Some(role) = GrantRole::parse(&grant.role) else {
+                continue;
+            };
+            let counts = match grant.grantee {
+                Grantee::User(id) => Some(id) == user_id && role.role().allows(access),
+                Grantee::Public => role == GrantRole::Read && access == Access::Read,
+                Grantee::Email(_) => false,
+            };
+            if counts {
+                until = Some(match (until, grant.expiration_date) {
+                    (Some(None), _) | (_, None) => None,
+                    (Some(Some(a)), Some(b)) => Some(a.max(b)),
+                    (None, Some(b)) => Some(b),
+                });
+            }
+        }
+        Ok(until)
     }
 
     /// The caller's role on `pipe` if it is at least `needed`; otherwise 401 for anonymous

@@ -107,6 +107,8 @@ pub(crate) struct Subject {
     grantee: Option<String>,
     role: Option<String>,
     source: Option<IpAddr>,
+    key_id: Option<String>,
+    expires_at: Option<String>,
 }
 
 impl Subject {
@@ -153,6 +155,13 @@ impl Subject {
         }
     }
 
+    /// Notes the managed-storage credentials handed out: their key id and expiry (never the
+    /// secret).
+    pub(crate) fn handed_out(&mut self, key_id: &str, expires_at: &str) {
+        self.key_id = Some(clean(key_id));
+        self.expires_at = Some(clean(expires_at));
+    }
+
     /// A login attempt from `source`.
     pub(crate) fn login(source: Option<IpAddr>) -> Subject {
         Subject {
@@ -186,6 +195,8 @@ macro_rules! log_event {
             source = event.source.as_deref(),
             outcome = %event.outcome,
             reason = event.reason.as_deref(),
+            key_id = event.key_id.as_deref(),
+            expires_at = event.expires_at.as_deref(),
             at = %event.at,
             $($($extra)+,)?
             $message
@@ -204,7 +215,19 @@ impl Registry {
         subject: Subject,
         op: impl FnOnce() -> Result<T>,
     ) -> Result<T> {
-        let result = op();
+        self.audited_with(action, who, subject, |_| op())
+    }
+
+    /// [`Registry::audited`] for an operation that adds to the subject what only it learns
+    /// (the key it minted).
+    pub(crate) fn audited_with<T>(
+        &self,
+        action: Action,
+        who: &str,
+        mut subject: Subject,
+        op: impl FnOnce(&mut Subject) -> Result<T>,
+    ) -> Result<T> {
+        let result = op(&mut subject);
         if result.is_ok() && !action.records_success() {
             return result;
         }
@@ -222,6 +245,8 @@ impl Registry {
             source: subject.source.map(|ip| ip.to_string()),
             outcome: if result.is_ok() { "allowed" } else { "refused" }.to_string(),
             reason: result.as_ref().err().map(|e| e.kind().as_str().to_string()),
+            key_id: subject.key_id,
+            expires_at: subject.expires_at,
         };
         match &result {
             Ok(_) => log_event!(Level::INFO, &event, "audit"),
@@ -273,5 +298,7 @@ fn view(record: AuditRecord) -> Option<AuditView> {
         role: event.role,
         outcome: event.outcome,
         reason: event.reason,
+        key_id: event.key_id,
+        expires_at: event.expires_at,
     })
 }

@@ -7,7 +7,9 @@
 //! checks and error texts because there is no other code that decides them.
 //!
 //! Modules: [`accounts`] (register, login, tokens), [`remotes`], [`pipes`], [`grants`],
-//! [`credentials`] (releasing storage credentials), with the shared pieces in `tree`
+//! [`credentials`] (releasing storage credentials), [`managed`] (managed storage: the keys
+//! minted for it and the check of every request to the built-in object store; minting in
+//! `minting`), with the shared pieces in `tree`
 //! (a pipe's ancestry and storage), `access` (effective roles) and `secrets` (hashing and
 //! token derivation).
 
@@ -20,6 +22,8 @@ pub mod credentials;
 pub mod grants;
 mod key_ring;
 mod login_limit;
+pub mod managed;
+mod minting;
 pub mod pipes;
 pub mod remotes;
 mod sealing;
@@ -36,6 +40,8 @@ pub use caller::Caller;
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use dpipe_core::wire::UpdateMode;
 pub use key_ring::{KeyRing, write_private_file};
+pub use dpipe_core::managed::{StorageRefusal, StorageRequest, StorageTarget};
+pub use managed::{Issuer, ManagedStorage};
 pub use sealing::reseal_credentials;
 pub use secrets::ServerKey;
 
@@ -48,6 +54,8 @@ pub struct Registry {
     ring: Arc<KeyRing>,
     /// Failed-login counters, shared by clones (see `login_limit`).
     logins: Arc<login_limit::LoginLimiter>,
+    /// The storage of managed pipes, when this server provides one.
+    managed: Option<Arc<ManagedStorage>>,
 }
 
 impl Registry {
@@ -65,7 +73,24 @@ impl Registry {
             key: Arc::new(key),
             ring: Arc::new(ring),
             logins: Arc::default(),
+            managed: None,
         }
+    }
+
+    /// This registry with `managed` as the storage of managed (`d6tfree`) pipes.
+    pub fn with_managed_storage(mut self, managed: ManagedStorage) -> Registry {
+        self.managed = Some(Arc::new(managed));
+        self
+    }
+
+    /// The storage of managed pipes, if any.
+    pub fn managed_storage(&self) -> Option<&ManagedStorage> {
+        self.managed.as_deref()
+    }
+
+    /// A fresh per-request lookup of pipes' storage.
+    pub(crate) fn storage_lookup(&self) -> tree::StorageLookup<'_> {
+        tree::StorageLookup::new(self.store.as_ref(), &self.ring, self.managed.as_deref())
     }
 
     /// The store underneath (for the server's health check).

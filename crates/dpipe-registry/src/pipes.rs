@@ -9,7 +9,7 @@ use dpipe_core::credentials::Credentials;
 use dpipe_core::fields::Body;
 use dpipe_core::name::validate_resource_name;
 use dpipe_core::options::{clean_options, validate_dir};
-use dpipe_core::protocol::Protocol;
+use dpipe_core::protocol::{MANAGED, Protocol};
 use dpipe_core::role::Role;
 use dpipe_core::wire::PipeView;
 use dpipe_core::{Error, Result};
@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 use crate::access::AccessView;
 use crate::audit::{Action, Subject};
 use crate::sealing::{self, Holder};
-use crate::tree::{RemoteCache, Storage};
+use crate::tree::{Storage, StorageLookup};
 use crate::views::Views;
 use crate::{Caller, Registry, StoreResultExt, UpdateMode};
 
@@ -54,7 +54,7 @@ impl Registry {
     /// `GET pipes/`: every pipe the caller can read, by name.
     pub fn list_pipes(&self, caller: &Caller) -> Result<Vec<PipeView>> {
         let access = self.access_view(caller)?;
-        let mut views = Views::new(self.store.as_ref(), &self.ring);
+        let mut views = Views::new(self.storage_lookup());
         let mut out = Vec::new();
         for pipe in access.tree.all() {
             if let Some(role) = access.role(pipe)? {
@@ -70,7 +70,7 @@ impl Registry {
         let access = self.access_view(caller)?;
         let pipe = access.pipe(name)?;
         let role = access.require(pipe, Role::Read)?;
-        Views::new(self.store.as_ref(), &self.ring).pipe(&access, pipe, role)
+        Views::new(self.storage_lookup()).pipe(&access, pipe, role)
     }
 
     /// `POST pipes/`: creates a pipe owned by the caller. Audited as `pipe.create`.
@@ -156,11 +156,7 @@ impl Registry {
                 "A pipe's name cannot be changed.",
             ));
         }
-        let mut draft = Draft::from_stored(
-            &access,
-            &stored,
-            &mut RemoteCache::new(self.store.as_ref(), &self.ring),
-        )?;
+        let mut draft = Draft::from_stored(&access, &stored, &mut self.storage_lookup())?;
         draft.overlay(body)?;
         let valid = self.validate(&access, &draft, Some(&stored))?;
         let updated = PipeRecord {
@@ -266,10 +262,7 @@ impl Registry {
                 draft.settings.as_ref().is_some_and(|s| !s.is_empty()),
             )?;
             let chain = access.tree.chain(parent)?;
-            let storage = Storage::of_root(
-                chain[0],
-                &mut RemoteCache::new(self.store.as_ref(), &self.ring),
-            )?;
+            let storage = Storage::of_root(chain[0], &mut self.storage_lookup())?;
             must_match(
                 "protocol",
                 draft.protocol.as_deref(),
@@ -319,14 +312,39 @@ impl Registry {
                 "the remote",
             )?;
             valid.remote_id = Some(remote.id);
-        } else {
-            let protocol = draft.protocol.as_deref().ok_or_else(|| {
-                Error::invalid_field(
+        } else if draft.protocol.as_deref().is_none_or(|p| p == MANAGED) {
+            // A name only (or d6tpipe's `d6tfree`): the server's managed storage.
+            if self.managed.is_none() {
+                return Err(Error::invalid_field(
                     "protocol",
-                    "This field is required: give protocol and location, a remote, or a parent. (This server has no managed d6tfree storage.)",
-                )
-            })?;
-            let protocol = Protocol::parse(protocol)?;
+                    "This server has no managed storage (it runs with --no-storage): give protocol and location, a remote, or a parent.",
+                ));
+            }
+            let given = [
+                ("location", draft.location.is_some()),
+                (
+                    "credentials",
+                    draft
+                        .new_credentials
+                        .as_ref()
+                        .is_some_and(|c| !c.is_empty()),
+                ),
+                (
+                    "settings",
+                    draft.settings.as_ref().is_some_and(|s| !s.is_empty()),
+                ),
+            ];
+            if let Some((field, _)) = given.iter().find(|(_, given)| *given) {
+                return Err(Error::invalid_field(
+                    *field,
+                    format!(
+                        "A managed pipe's storage is the server's: leave out {field}, or give a protocol."
+                    ),
+                ));
+            }
+            valid.protocol = Some(MANAGED.to_string());
+        } else {
+            let protocol = Protocol::parse(draft.protocol.as_deref().unwrap_or_default())?;
             let location = draft
                 .location
                 .as_deref()
@@ -389,7 +407,7 @@ impl Draft {
     fn from_stored(
         access: &AccessView<'_>,
         pipe: &PipeRecord,
-        remotes: &mut RemoteCache<'_>,
+        remotes: &mut StorageLookup<'_>,
     ) -> Result<Draft> {
         let remote = match pipe.remote_id {
             Some(id) => Some(remotes.get(id)?.name.clone()),

@@ -53,13 +53,20 @@ impl ServerKey {
 
     /// The token a user with `seed` has.
     pub(crate) fn token(&self, seed: &str) -> String {
-        let mut mac =
-            <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes any key length");
-        mac.update(b"dpipe-token\0");
-        mac.update(seed.as_bytes());
-        let mut token = hex::encode(mac.finalize().into_bytes());
+        let mut token = hex::encode(self.derive(b"dpipe-token", seed));
         token.truncate(TOKEN_LEN);
         token
+    }
+
+    /// `HMAC-SHA256(key, purpose NUL input)`: a secret for `purpose` that only this key can
+    /// compute from `input`, so it need not be stored.
+    pub(crate) fn derive(&self, purpose: &[u8], input: &str) -> [u8; 32] {
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(purpose);
+        mac.update(b"\0");
+        mac.update(input.as_bytes());
+        mac.finalize().into_bytes().into()
     }
 }
 

@@ -5,14 +5,16 @@
 use std::collections::HashMap;
 
 use dpipe_core::credentials::Credentials;
+use dpipe_core::managed::managed_prefix;
 use dpipe_core::options::{dir_of, join_dir};
-use dpipe_core::protocol::Protocol;
+use dpipe_core::protocol::{MANAGED, Protocol};
 use dpipe_core::{Error, Result};
 use dpipe_store::{PipeRecord, RemoteRecord, Store};
 use serde_json::{Map, Value};
 
 use crate::StoreResultExt;
 use crate::key_ring::KeyRing;
+use crate::managed::ManagedStorage;
 use crate::sealing::{self, Holder};
 
 /// Chains longer than this are treated as corrupt rather than followed forever.
@@ -98,15 +100,22 @@ pub(crate) struct Storage {
     pub(crate) credentials: Option<Credentials>,
     pub(crate) settings: Map<String, Value>,
     pub(crate) remote: Option<String>,
+    /// True for the server's managed storage: credentials are minted per caller, not stored.
+    pub(crate) managed: bool,
 }
 
 impl Storage {
-    /// The storage a root pipe provides: its remote's, or its inline fields.
-    pub(crate) fn of_root(root: &PipeRecord, remotes: &mut RemoteCache<'_>) -> Result<Storage> {
+    /// The storage a root pipe provides: its remote's, the server's managed storage, or its
+    /// inline fields.
+    pub(crate) fn of_root(root: &PipeRecord, remotes: &mut StorageLookup<'_>) -> Result<Storage> {
         if let Some(remote_id) = root.remote_id {
             let ring = remotes.ring;
             let remote = remotes.get(remote_id)?;
             return Storage::of_remote(remote, ring);
+        }
+        if root.protocol.as_deref() == Some(MANAGED) {
+            let owner = remotes.owner_name(root.owner_id)?;
+            return Ok(Storage::managed(remotes.managed, &owner, &root.name));
         }
         let protocol =
             Protocol::parse(root.protocol.as_deref().unwrap_or_default()).map_err(|_| {
@@ -123,7 +132,35 @@ impl Storage {
             )?,
             settings: root.settings.clone(),
             remote: None,
+            managed: false,
         })
+    }
+
+    /// A managed root pipe's storage: the managed bucket, the folder `<owner>/<pipe>/` in it
+    /// (as its `dir` setting) and the endpoint and region released with minted credentials.
+    /// A server without managed storage still shows where such a pipe lived, under the
+    /// default bucket name.
+    fn managed(managed: Option<&ManagedStorage>, owner: &str, pipe: &str) -> Storage {
+        let mut settings = Map::new();
+        settings.insert("dir".into(), managed_prefix(owner, pipe).into());
+        let bucket = match managed {
+            Some(managed) => {
+                if let Some(url) = &managed.endpoint_url {
+                    settings.insert("endpoint".into(), url.clone().into());
+                }
+                settings.insert("region".into(), managed.region.clone().into());
+                managed.bucket.clone()
+            }
+            None => crate::managed::DEFAULT_BUCKET.to_string(),
+        };
+        Storage {
+            protocol: Protocol::S3,
+            location: bucket,
+            credentials: None,
+            settings,
+            remote: None,
+            managed: true,
+        }
     }
 
     /// The storage a remote describes.
@@ -145,6 +182,7 @@ impl Storage {
             )?,
             settings: remote.settings.clone(),
             remote: Some(remote.name.clone()),
+            managed: false,
         })
     }
 
@@ -162,22 +200,46 @@ impl Storage {
     }
 }
 
-/// Remotes looked up during one request, so listing many pipes reads each remote once, with
-/// the key ring that opens their credentials.
-pub(crate) struct RemoteCache<'a> {
+/// What resolving pipes' storage needs during one request: the remotes and owner names read
+/// so far (so listing many pipes reads each once), the key ring that opens credentials, and
+/// the server's managed storage.
+pub(crate) struct StorageLookup<'a> {
     store: &'a dyn Store,
     ring: &'a KeyRing,
+    managed: Option<&'a ManagedStorage>,
     remotes: HashMap<i64, RemoteRecord>,
+    owners: HashMap<i64, String>,
 }
 
-impl<'a> RemoteCache<'a> {
+impl<'a> StorageLookup<'a> {
     /// An empty cache over `store`, opening credentials with `ring`.
-    pub(crate) fn new(store: &'a dyn Store, ring: &'a KeyRing) -> RemoteCache<'a> {
-        RemoteCache {
+    pub(crate) fn new(
+        store: &'a dyn Store,
+        ring: &'a KeyRing,
+        managed: Option<&'a ManagedStorage>,
+    ) -> StorageLookup<'a> {
+        StorageLookup {
             store,
             ring,
+            managed,
             remotes: HashMap::new(),
+            owners: HashMap::new(),
         }
+    }
+
+    /// The username of user `id` (empty when the user is gone).
+    pub(crate) fn owner_name(&mut self, id: i64) -> Result<String> {
+        if let Some(name) = self.owners.get(&id) {
+            return Ok(name.clone());
+        }
+        let name = self
+            .store
+            .user_by_id(id)
+            .or_internal()?
+            .map(|u| u.username)
+            .unwrap_or_default();
+        self.owners.insert(id, name.clone());
+        Ok(name)
     }
 
     /// The remote with id `id`.

@@ -2,34 +2,24 @@
 //! computed, filters and schema inherited from the nearest ancestor that sets them, the
 //! caller's role — and no credentials.
 
-use std::collections::HashMap;
-
 use dpipe_core::Result;
 use dpipe_core::options::REMOTEPATH;
 use dpipe_core::role::Role;
 use dpipe_core::wire::PipeView;
-use dpipe_store::{PipeRecord, Store};
+use dpipe_store::PipeRecord;
 use serde_json::{Map, Value};
 
-use crate::StoreResultExt;
 use crate::access::AccessView;
-use crate::key_ring::KeyRing;
-use crate::tree::{RemoteCache, Storage};
+use crate::tree::{Storage, StorageLookup};
 
 /// Builds [`PipeView`]s, caching the remotes and owner names it reads.
 pub(crate) struct Views<'a> {
-    store: &'a dyn Store,
-    remotes: RemoteCache<'a>,
-    owners: HashMap<i64, String>,
+    remotes: StorageLookup<'a>,
 }
 
 impl<'a> Views<'a> {
-    pub(crate) fn new(store: &'a dyn Store, ring: &'a KeyRing) -> Views<'a> {
-        Views {
-            store,
-            remotes: RemoteCache::new(store, ring),
-            owners: HashMap::new(),
-        }
+    pub(crate) fn new(remotes: StorageLookup<'a>) -> Views<'a> {
+        Views { remotes }
     }
 
     /// The wire view of `pipe` for a caller holding `role`.
@@ -75,21 +65,7 @@ impl<'a> Views<'a> {
             options,
             schema,
             role: role.reported().to_string(),
-            owner: self.owner(pipe.owner_id)?,
+            owner: self.remotes.owner_name(pipe.owner_id)?,
         })
-    }
-
-    fn owner(&mut self, id: i64) -> Result<String> {
-        if let Some(name) = self.owners.get(&id) {
-            return Ok(name.clone());
-        }
-        let name = self
-            .store
-            .user_by_id(id)
-            .or_internal()?
-            .map(|u| u.username)
-            .unwrap_or_default();
-        self.owners.insert(id, name.clone());
-        Ok(name)
     }
 }

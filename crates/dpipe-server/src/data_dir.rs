@@ -9,6 +9,7 @@
 //!   credentials.key  the credentials key ring, 0600 (or $DPIPE_CREDENTIALS_KEYS, or a file
 //!                    named by --credentials-key-file)
 //!   registry.sqlite  the repo database (WAL, synchronous=FULL)
+//!   storage/         the built-in object store of managed pipes (crate dpipe-objects)
 //! ```
 //!
 //! Opening the folder also finishes what a crashed `dpipe serve rotate-key` left: values still
@@ -38,6 +39,8 @@ pub const CREDENTIALS_KEY_FILE: &str = "credentials.key";
 pub const CREDENTIALS_KEYS_ENV: &str = "DPIPE_CREDENTIALS_KEYS";
 /// Name of the SQLite database inside the data folder.
 pub const DATABASE_FILE: &str = "registry.sqlite";
+/// Name of the built-in object store's folder inside the data folder.
+pub const STORAGE_DIR: &str = "storage";
 
 /// An opened, locked data folder. The lock is held until this value is dropped, so keep it
 /// alive for as long as a [`Registry`] made from it serves requests.
@@ -184,6 +187,11 @@ impl DataDir {
     /// The folder's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The built-in object store's folder.
+    pub fn storage_path(&self) -> PathBuf {
+        self.path.join(STORAGE_DIR)
     }
 
     /// A registry over this folder's database and key, judging dates by `clock`.

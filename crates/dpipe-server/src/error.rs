@@ -51,6 +51,10 @@ pub enum ServerError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The managed storage could not be set up (the built-in object store, or the external
+    /// bucket and STS).
+    #[error("{0}")]
+    Storage(String),
     /// The shutdown signal handlers could not be installed.
     #[error("cannot install the Ctrl-C/SIGTERM handlers: {0}")]
     Signals(std::io::Error),

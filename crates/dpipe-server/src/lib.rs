@@ -4,8 +4,9 @@
 //! Modules: `app` (the router, state and the bridge to the blocking registry), `routes`
 //! (handlers per resource), `request` (auth header, JSON body, size limit), `reply` (status
 //! codes and DRF-style ASCII JSON bodies), `logging` (one line per request), `data_dir` (the
-//! locked data folder with the key and database) and `serve` (listener + shutdown, and
-//! [`run`] for `dpipe serve`). The routes and their statuses are documented in
+//! locked data folder with the key and database), `storage` (the managed storage: the built-in
+//! object store judged by the registry, or an external S3 with STS) and `serve` (listeners +
+//! shutdown, and [`run`] for `dpipe serve`). The routes and their statuses are documented in
 //! `src/openapi.json`, served at `/v1/openapi.json` and rendered at `/v1/docs`.
 
 mod app;
@@ -16,11 +17,17 @@ mod reply;
 mod request;
 mod routes;
 mod serve;
+mod storage;
 
 pub use app::{Limits, app};
 pub use data_dir::{
     CREDENTIALS_KEY_FILE, CREDENTIALS_KEYS_ENV, DATABASE_FILE, DataDir, KEY_FILE, LOCK_FILE,
+    STORAGE_DIR,
 };
 pub use error::ServerError;
 pub use logging::init_logging;
 pub use serve::{ServeOptions, default_data_dir, rotate_key, run, serve, shutdown_signal};
+pub use storage::{
+    BUILTIN_REGION, RegistryGate, StorageKind, StorageOptions, builtin_managed_storage,
+    builtin_storage_service, external_managed_storage,
+};

@@ -1,6 +1,7 @@
 //! Running the server: [`serve`] takes a bound listener, a router and a shutdown signal
 //! (mini-redis style, so tests bind port 0 and stop it at will); [`run`] is `dpipe serve`:
-//! open the data folder, bind, serve until Ctrl-C or SIGTERM, finish the requests in flight.
+//! open the data folder, set up managed storage, bind, serve the repo API and the built-in
+//! object store until Ctrl-C or SIGTERM, finish the requests in flight.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -12,7 +13,12 @@ use axum::serve::ListenerExt;
 use dpipe_registry::SystemClock;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
 
+use crate::storage::{
+    StorageKind, StorageOptions, builtin_managed_storage, builtin_storage_service,
+    external_managed_storage,
+};
 use crate::{DataDir, Limits, ServerError, app};
 
 /// What `dpipe serve` needs to know.
@@ -24,34 +30,129 @@ pub struct ServeOptions {
     pub data_dir: PathBuf,
     /// A credentials key ring file to use instead of the one in the data folder.
     pub credentials_key_file: Option<PathBuf>,
+    /// The storage of managed pipes.
+    pub storage: StorageOptions,
 }
 
-/// Opens the data folder, binds, serves until Ctrl-C or SIGTERM, shuts down gracefully.
+/// Opens the data folder, sets up managed storage, binds, serves the repo API (and the
+/// built-in object store) until Ctrl-C or SIGTERM, then lets the requests in flight finish.
 pub async fn run(options: ServeOptions) -> Result<(), ServerError> {
-    let shutdown = shutdown_signal()?;
+    let shutdown = Shutdown::on_signals()?;
     let (path, key_file) = (
         options.data_dir.clone(),
         options.credentials_key_file.clone(),
     );
-    let data = tokio::task::spawn_blocking(move || DataDir::open_with(&path, key_file.as_deref()))
-        .await
-        .map_err(|e| ServerError::Serve(std::io::Error::other(e)))??;
-    let listener = TcpListener::bind(options.listen)
-        .await
-        .map_err(|source| ServerError::Bind {
-            addr: options.listen,
-            source,
-        })?;
+    let data = blocking(move || DataDir::open_with(&path, key_file.as_deref())).await??;
+    let listener = bind(options.listen).await?;
     let addr = listener.local_addr().map_err(ServerError::Serve)?;
+    let registry = data.registry(Arc::new(SystemClock));
+    let storage = options.storage;
+    let (registry, objects) = match storage.kind {
+        StorageKind::Off => {
+            tracing::info!("no managed storage (--no-storage): pipes need storage of their own");
+            (registry, None)
+        }
+        StorageKind::BuiltIn { listen, url } => {
+            let objects_listener = bind(listen).await?;
+            let objects_addr = objects_listener.local_addr().map_err(ServerError::Serve)?;
+            let url = url.unwrap_or_else(|| format!("http://{objects_addr}"));
+            let registry = registry.with_managed_storage(builtin_managed_storage(
+                url.clone(),
+                &storage.bucket,
+                storage.key_lifetime,
+            ));
+            let service = {
+                let (folder, bucket, registry) =
+                    (data.storage_path(), storage.bucket.clone(), registry.clone());
+                blocking(move || builtin_storage_service(&folder, &bucket, &registry)).await??
+            };
+            tracing::info!(
+                %url,
+                bucket = %storage.bucket,
+                folder = %data.storage_path().display(),
+                "built-in object store listening on {url} (managed pipes' files)"
+            );
+            (registry, Some((objects_listener, service)))
+        }
+        StorageKind::External {
+            endpoint,
+            region,
+            role_arn,
+        } => {
+            let managed = external_managed_storage(
+                &storage.bucket,
+                storage.key_lifetime,
+                endpoint,
+                region,
+                role_arn,
+            )
+            .await?;
+            tracing::info!(
+                bucket = %managed.bucket,
+                endpoint = managed.endpoint_url.as_deref().unwrap_or("AWS"),
+                "managed pipes' files are on external S3; credentials come from STS"
+            );
+            (registry.with_managed_storage(managed), None)
+        }
+    };
     tracing::info!(%addr, data_dir = %data.path().display(), "dpipe serve listening on http://{addr}/v1/api/");
-    let router = app(data.registry(Arc::new(SystemClock)), Limits::default());
-    serve(listener, router, shutdown)
+    let router = app(registry, Limits::default());
+    let objects = objects.map(|(listener, service)| {
+        tokio::spawn(dpipe_objects::serve(listener, service, shutdown.wait()))
+    });
+    serve(listener, router, shutdown.wait())
         .await
         .map_err(ServerError::Serve)?;
+    if let Some(objects) = objects {
+        objects
+            .await
+            .map_err(|e| ServerError::Serve(std::io::Error::other(e)))?
+            .map_err(ServerError::Serve)?;
+    }
     tracing::info!("dpipe serve stopped");
     // The lock is released only now, after the last request finished.
     drop(data);
     Ok(())
+}
+
+/// Binds `addr`, saying which address failed.
+async fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServerError::Bind { addr, source })
+}
+
+/// Runs `op` on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    op: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ServerError> {
+    tokio::task::spawn_blocking(op)
+        .await
+        .map_err(|e| ServerError::Serve(std::io::Error::other(e)))
+}
+
+/// One Ctrl-C or SIGTERM stopping every listener of the server.
+struct Shutdown(watch::Receiver<bool>);
+
+impl Shutdown {
+    /// Installs the signal handlers (see [`shutdown_signal`]).
+    fn on_signals() -> Result<Shutdown, ServerError> {
+        let signal = shutdown_signal()?;
+        let (tx, rx) = watch::channel(false);
+        tokio::spawn(async move {
+            signal.await;
+            let _ = tx.send(true);
+        });
+        Ok(Shutdown(rx))
+    }
+
+    /// A future that completes once the signal came.
+    fn wait(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut rx = self.0.clone();
+        async move {
+            let _ = rx.wait_for(|stopped| *stopped).await;
+        }
+    }
 }
 
 /// `dpipe serve rotate-key`: seals every stored credential of the (stopped) server's data

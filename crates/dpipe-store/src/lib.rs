@@ -11,8 +11,8 @@ mod sqlite;
 
 pub use error::{StoreError, StoreResult};
 pub use records::{
-    AuditRecord, GrantRecord, Grantee, NewAuditEvent, NewGrant, NewPipe, NewRemote, NewUser,
-    PIPE_CREATE_ACTION, PipeRecord, RemoteRecord, UserRecord,
+    AuditRecord, GrantRecord, Grantee, NewAuditEvent, NewGrant, NewPipe, NewRemote, NewStorageKey,
+    NewUser, PIPE_CREATE_ACTION, PipeRecord, RemoteRecord, StorageKeyRecord, UserRecord,
 };
 pub use sqlite::SqliteStore;
 
@@ -87,4 +87,21 @@ pub trait Store: Send + Sync {
     /// stored text) and stores what it returns (`None`: keep), all in one transaction; an
     /// `Err` from `rewrite` rolls everything back. Returns how many values were rewritten.
     fn rewrite_credentials(&self, rewrite: &mut CredentialsRewrite<'_>) -> StoreResult<usize>;
+
+    /// Records a key minted for the built-in object store and, in the same transaction,
+    /// forgets every key that expired before `forget_before` (RFC 3339 UTC).
+    fn insert_storage_key(
+        &self,
+        key: &NewStorageKey,
+        forget_before: &str,
+    ) -> StoreResult<StorageKeyRecord>;
+    /// The minted key with this access key id.
+    fn storage_key(&self, key_id: &str) -> StoreResult<Option<StorageKeyRecord>>;
+    /// The minted key of (pipe, user, access) that expires last.
+    fn newest_storage_key(
+        &self,
+        pipe_id: i64,
+        user_id: Option<i64>,
+        access: &str,
+    ) -> StoreResult<Option<StorageKeyRecord>>;
 }

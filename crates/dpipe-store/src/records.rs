@@ -249,6 +249,10 @@ pub struct NewAuditEvent {
     pub outcome: String,
     /// Why it was refused (an error kind such as `forbidden`), `None` when allowed.
     pub reason: Option<String>,
+    /// The access key id of managed-storage credentials handed out (never the secret).
+    pub key_id: Option<String>,
+    /// Until when those credentials work (RFC 3339 UTC).
+    pub expires_at: Option<String>,
 }
 
 /// A recorded audit event: [`NewAuditEvent`] with its row id, which orders events.
@@ -258,4 +262,40 @@ pub struct AuditRecord {
     pub id: i64,
     /// The event as recorded.
     pub event: NewAuditEvent,
+}
+
+/// A key minted for the built-in object store: it lets `user_id` (`None`: an anonymous
+/// caller of a public pipe) reach the files of `pipe_id` with `access` until `expires_at`, as
+/// long as the rules still allow it at each request. Holds no secret (it is derived).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageKeyRecord {
+    /// Row id.
+    pub id: i64,
+    /// The access key id the client signs with.
+    pub key_id: String,
+    /// The user it was minted for; `None` for an anonymous caller.
+    pub user_id: Option<i64>,
+    /// The pipe whose files it reaches.
+    pub pipe_id: i64,
+    /// `read` or `write`.
+    pub access: String,
+    /// When it stops working, as RFC 3339 UTC text with milliseconds (ordered as text).
+    pub expires_at: String,
+}
+
+/// What it takes to record a minted key.
+#[derive(Debug, Clone)]
+pub struct NewStorageKey {
+    /// The access key id.
+    pub key_id: String,
+    /// The user it is minted for.
+    pub user_id: Option<i64>,
+    /// The pipe whose files it reaches.
+    pub pipe_id: i64,
+    /// `read` or `write`.
+    pub access: String,
+    /// When it was minted (RFC 3339 UTC, milliseconds).
+    pub created_at: String,
+    /// When it stops working (RFC 3339 UTC, milliseconds).
+    pub expires_at: String,
 }

@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, TimeDelta};
 use dpipe_client::{HttpApi, LocalApi, RepoApi};
-use dpipe_registry::FixedClock;
+use dpipe_registry::{FixedClock, Issuer, ManagedStorage, Registry};
 use dpipe_store::SqliteStore;
 use tempfile::TempDir;
 
@@ -40,6 +40,8 @@ pub trait Harness {
     fn set_today(&self, date: NaiveDate);
     /// The registry's "today".
     fn today(&self) -> NaiveDate;
+    /// Moves the registry's clock forward by `by`.
+    fn advance(&self, by: TimeDelta);
 }
 
 /// The date every harness's clock starts at.
@@ -50,6 +52,18 @@ pub fn start_date() -> NaiveDate {
 /// Email of the user called `name` in every harness.
 pub fn email_of(name: &str) -> String {
     format!("{name}@example.com")
+}
+
+/// Built-in managed storage in [`suite::managed::MANAGED_BUCKET`](crate::suite::managed::MANAGED_BUCKET)
+/// with 12-hour keys, released with `endpoint_url` when given.
+pub fn managed_storage(endpoint_url: Option<String>) -> ManagedStorage {
+    ManagedStorage {
+        bucket: crate::suite::managed::MANAGED_BUCKET.to_string(),
+        endpoint_url,
+        region: "us-east-1".to_string(),
+        lifetime: dpipe_registry::managed::DEFAULT_LIFETIME,
+        issuer: Issuer::BuiltIn,
+    }
 }
 
 /// Local mode: the registry in-process over a SQLite file in a temporary folder.
@@ -66,12 +80,22 @@ impl LocalHarness {
         let store =
             SqliteStore::open(&dir.path().join("registry.sqlite")).expect("a local registry");
         let clock = Arc::new(FixedClock::new(start_date()));
-        let registry = LocalApi::registry(Arc::new(store), clock.clone());
+        // Local mode proper has no managed storage; the harness gives its registry the
+        // built-in kind (no object store runs) so the managed rules are judged on both faces.
+        let registry = LocalApi::registry(Arc::new(store), clock.clone())
+            .with_managed_storage(managed_storage(None));
         LocalHarness {
             registry,
             clock,
             _dir: dir,
         }
+    }
+}
+
+impl LocalHarness {
+    /// The registry underneath, for checks no client can make (the object store's).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
     }
 }
 
@@ -103,6 +127,9 @@ impl Harness for LocalHarness {
     }
     fn today(&self) -> NaiveDate {
         dpipe_registry::Clock::today(self.clock.as_ref())
+    }
+    fn advance(&self, by: TimeDelta) {
+        self.clock.advance(by);
     }
 }
 
@@ -154,5 +181,8 @@ impl Harness for ServerHarness {
     }
     fn today(&self) -> NaiveDate {
         dpipe_registry::Clock::today(self.server.clock.as_ref())
+    }
+    fn advance(&self, by: TimeDelta) {
+        self.server.clock.advance(by);
     }
 }

@@ -1,5 +1,6 @@
 //! A real repo API server for tests: `dpipe-server` over a fresh temporary data folder, on
-//! 127.0.0.1 port 0, with a clock the test controls. It runs on a background thread with its
+//! 127.0.0.1 port 0, with its built-in object store for managed pipes on another port 0, and
+//! a clock the test controls. It runs on a background thread with its
 //! own tokio runtime, so tests stay plain synchronous `#[test]` functions talking to it over
 //! real TCP (with `dpipe_client::HttpApi` or raw sockets).
 
@@ -14,19 +15,23 @@ use std::time::{Duration, Instant};
 use dpipe_registry::FixedClock;
 use dpipe_server::{DataDir, Limits};
 use tempfile::TempDir;
-use tokio::sync::oneshot;
+use tokio::sync::watch;
+
+use crate::suite::managed::MANAGED_BUCKET;
 
 /// A running server; dropping it shuts the server down gracefully and removes its folder.
 pub struct TestServer {
     /// The base URL, e.g. `http://127.0.0.1:40123` (no trailing slash).
     pub url: String,
+    /// The built-in object store's URL (managed pipes' files; bucket [`MANAGED_BUCKET`]).
+    pub storage_url: String,
     /// The listening address.
     pub addr: SocketAddr,
     /// The registry's clock ("today" for grant expirations); starts at the real today (UTC).
     pub clock: Arc<FixedClock>,
     /// The server's data folder (key, lock and database).
     pub data_dir: PathBuf,
-    shutdown: Option<oneshot::Sender<()>>,
+    shutdown: watch::Sender<bool>,
     thread: Option<JoinHandle<()>>,
     // Declared last: the folder is removed after the server thread has stopped.
     _temp: TempDir,
@@ -48,9 +53,9 @@ impl TestServer {
         let data_dir = temp.path().join("data");
         let data = DataDir::open(&data_dir).unwrap_or_else(|e| panic!("test server: {e}"));
         let clock = Arc::new(FixedClock::new(chrono::Utc::now().date_naive()));
-        let registry = data.registry(clock.clone());
-        let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
-        let (addr_tx, addr_rx) = mpsc::channel::<std::io::Result<SocketAddr>>();
+        let clock_for_registry = clock.clone();
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let (addr_tx, addr_rx) = mpsc::channel::<std::io::Result<(SocketAddr, SocketAddr)>>();
         let thread = std::thread::Builder::new()
             .name("dpipe-test-server".into())
             .spawn(move || {
@@ -60,35 +65,67 @@ impl TestServer {
                     .build()
                     .expect("a tokio runtime");
                 runtime.block_on(async move {
-                    let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
-                        Ok(listener) => listener,
+                    let bound = async {
+                        let api = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+                        let objects = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+                        Ok::<_, std::io::Error>((api, objects))
+                    };
+                    let (listener, objects_listener) = match bound.await {
+                        Ok(listeners) => listeners,
                         Err(e) => return drop(addr_tx.send(Err(e))),
                     };
-                    let _ = addr_tx.send(listener.local_addr());
-                    let shutdown = async move {
-                        let _ = shutdown_rx.await;
+                    let (addr, objects_addr) = (
+                        listener.local_addr().expect("an address"),
+                        objects_listener.local_addr().expect("an address"),
+                    );
+                    let registry = data.registry(clock_for_registry).with_managed_storage(
+                        dpipe_server::builtin_managed_storage(
+                            format!("http://{objects_addr}"),
+                            MANAGED_BUCKET,
+                            dpipe_registry::managed::DEFAULT_LIFETIME,
+                        ),
+                    );
+                    let service = dpipe_server::builtin_storage_service(
+                        &data.storage_path(),
+                        MANAGED_BUCKET,
+                        &registry,
+                    )
+                    .unwrap_or_else(|e| panic!("test server: {e}"));
+                    let _ = addr_tx.send(Ok((addr, objects_addr)));
+                    let stopped = |mut rx: watch::Receiver<bool>| async move {
+                        let _ = rx.wait_for(|stop| *stop).await;
                     };
-                    if let Err(e) =
-                        dpipe_server::serve(listener, dpipe_server::app(registry, limits), shutdown)
-                            .await
+                    let objects = tokio::spawn(dpipe_objects::serve(
+                        objects_listener,
+                        service,
+                        stopped(shutdown_rx.clone()),
+                    ));
+                    if let Err(e) = dpipe_server::serve(
+                        listener,
+                        dpipe_server::app(registry, limits),
+                        stopped(shutdown_rx),
+                    )
+                    .await
                     {
                         eprintln!("test server stopped on an error: {e}");
                     }
+                    let _ = objects.await;
                     // Holding the data folder's lock until the last request is done.
                     drop(data);
                 });
             })
             .expect("a server thread");
-        let addr = addr_rx
+        let (addr, objects_addr) = addr_rx
             .recv()
             .expect("the server thread reports its address")
             .unwrap_or_else(|e| panic!("test server: cannot listen on 127.0.0.1: {e}"));
         let server = TestServer {
             url: format!("http://{addr}"),
+            storage_url: format!("http://{objects_addr}"),
             addr,
             clock,
             data_dir,
-            shutdown: Some(shutdown_tx),
+            shutdown: shutdown_tx,
             thread: Some(thread),
             _temp: temp,
         };
@@ -127,9 +164,7 @@ fn health_status(addr: SocketAddr) -> std::io::Result<u16> {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
+        let _ = self.shutdown.send(true);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }

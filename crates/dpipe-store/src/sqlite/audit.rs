@@ -6,7 +6,8 @@ use super::backend;
 use crate::StoreResult;
 use crate::records::{AuditRecord, NewAuditEvent, PIPE_CREATE_ACTION};
 
-const COLUMNS: &str = "id, at, who, action, pipe, remote, grantee, role, source, outcome, reason";
+const COLUMNS: &str =
+    "id, at, who, action, pipe, remote, grantee, role, source, outcome, reason, key_id, expires_at";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<AuditRecord> {
     Ok(AuditRecord {
@@ -22,6 +23,8 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<AuditRecord> {
             source: row.get(8)?,
             outcome: row.get(9)?,
             reason: row.get(10)?,
+            key_id: row.get(11)?,
+            expires_at: row.get(12)?,
         },
     })
 }
@@ -29,8 +32,9 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<AuditRecord> {
 pub(super) fn insert(conn: &Connection, event: &NewAuditEvent) -> StoreResult<AuditRecord> {
     conn.query_row(
         &format!(
-            "INSERT INTO audit_events (at, who, action, pipe, remote, grantee, role, source, outcome, reason)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+            "INSERT INTO audit_events
+                 (at, who, action, pipe, remote, grantee, role, source, outcome, reason, key_id, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
              RETURNING {COLUMNS}"
         ),
         params![
@@ -43,7 +47,9 @@ pub(super) fn insert(conn: &Connection, event: &NewAuditEvent) -> StoreResult<Au
             event.role,
             event.source,
             event.outcome,
-            event.reason
+            event.reason,
+            event.key_id,
+            event.expires_at
         ],
         from_row,
     )
@@ -91,6 +97,8 @@ mod tests {
             source: None,
             outcome: outcome.into(),
             reason: (outcome == "refused").then(|| "forbidden".into()),
+            key_id: None,
+            expires_at: None,
         }
     }
 

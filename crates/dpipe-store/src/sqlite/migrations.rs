@@ -10,6 +10,7 @@ use crate::{StoreError, StoreResult};
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_audit.sql"),
+    include_str!("migrations/0003_storage_keys.sql"),
 ];
 
 /// Brings the database to the newest schema, each step in its own transaction.

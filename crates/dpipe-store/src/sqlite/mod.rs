@@ -8,6 +8,7 @@ mod grants;
 mod migrations;
 mod pipes;
 mod remotes;
+mod storage_keys;
 mod users;
 
 use std::path::Path;
@@ -17,8 +18,8 @@ use std::time::Duration;
 use rusqlite::{Connection, ErrorCode};
 
 use crate::records::{
-    AuditRecord, GrantRecord, Grantee, NewAuditEvent, NewGrant, NewPipe, NewRemote, NewUser,
-    PipeRecord, RemoteRecord, UserRecord,
+    AuditRecord, GrantRecord, Grantee, NewAuditEvent, NewGrant, NewPipe, NewRemote, NewStorageKey,
+    NewUser, PipeRecord, RemoteRecord, StorageKeyRecord, UserRecord,
 };
 use crate::{CredentialsRewrite, Store, StoreError, StoreResult};
 
@@ -149,6 +150,25 @@ impl Store for SqliteStore {
     }
     fn rewrite_credentials(&self, rewrite: &mut CredentialsRewrite<'_>) -> StoreResult<usize> {
         credentials::rewrite(&mut self.conn(), rewrite)
+    }
+
+    fn insert_storage_key(
+        &self,
+        key: &NewStorageKey,
+        forget_before: &str,
+    ) -> StoreResult<StorageKeyRecord> {
+        storage_keys::insert(&mut self.conn(), key, forget_before)
+    }
+    fn storage_key(&self, key_id: &str) -> StoreResult<Option<StorageKeyRecord>> {
+        storage_keys::find(&self.conn(), key_id)
+    }
+    fn newest_storage_key(
+        &self,
+        pipe_id: i64,
+        user_id: Option<i64>,
+        access: &str,
+    ) -> StoreResult<Option<StorageKeyRecord>> {
+        storage_keys::newest(&self.conn(), pipe_id, user_id, access)
     }
 }
 

@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod credentials;
 pub mod inheritance;
+pub mod managed;
 pub mod permissions;
 pub mod pipes;
 pub mod remotes;
@@ -50,6 +51,10 @@ macro_rules! registry_suite {
             audit::audit_is_for_owners_and_covers_descendants,
             audit::audit_holds_no_secret,
             remotes::remote_credentials_for_owner_only,
+            managed::managed_pipe_create_and_views,
+            managed::managed_pipe_wrong_calls_change_nothing,
+            managed::managed_credentials_per_role_and_renewal,
+            managed::managed_credentials_audited_and_capped_by_the_grant,
         );
     };
     (@cases $make:expr; $($module:ident :: $case:ident),* $(,)?) => {

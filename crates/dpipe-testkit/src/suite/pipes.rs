@@ -75,8 +75,12 @@ pub fn pipe_wrong_creates_change_nothing(h: &dyn Harness) {
             json!({"name": "a", "protocol": "http", "location": "b-1"}),
             "not a valid choice",
         ),
-        (json!({"name": "a", "protocol": "d6tfree"}), "managed"),
-        (json!({"name": "a"}), "protocol"),
+        (json!({"name": "a", "location": "b-1"}), "location"),
+        (
+            json!({"name": "a", "protocol": "d6tfree", "credentials": {"key": "k", "secret": "s"}}),
+            "credentials",
+        ),
+        (json!({"name": "a", "settings": {"dir": "x"}}), "settings"),
         (json!({"name": "a", "protocol": "s3"}), "location"),
         (
             json!({"name": "a", "protocol": "s3", "location": "Not_A_Bucket"}),

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod login_limits;
+mod managed_keys;
 
 mod local_mode {
     dpipe_testkit::registry_suite!(dpipe_testkit::harness::LocalHarness::new());
