@@ -67,8 +67,9 @@ pub fn pipe_body(args: &PipeArgs, out: &Output) -> anyhow::Result<Value> {
 /// The flags remotes and pipes share.
 fn storage_flags(args: &StorageArgs) -> Map<String, Value> {
     let mut body = Map::new();
+    let name = args.name.clone().or_else(|| args.name_argument.clone());
     for (field, value) in [
-        ("name", &args.name),
+        ("name", &name),
         ("protocol", &args.protocol),
         ("location", &args.location),
     ] {

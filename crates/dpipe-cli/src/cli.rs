@@ -241,6 +241,9 @@ pub struct StorageArgs {
     /// Name (default: the file entry's name or key).
     #[arg(long)]
     pub name: Option<String>,
+    /// The name, given as an argument instead of --name.
+    #[arg(value_name = "NAME", conflicts_with = "name")]
+    pub name_argument: Option<String>,
     /// Storage protocol: s3, ftp, sftp or fs.
     #[arg(long)]
     pub protocol: Option<String>,

@@ -253,14 +253,14 @@ impl StsIssuer {
                     .and_then(|b| std::str::from_utf8(b).ok())
                     .unwrap_or_default();
                 let code = context.err().code().or_else(|| xml_text(body, "Code"));
-                let text = context
-                    .err()
-                    .message()
-                    .or_else(|| xml_text(body, "Message"));
+                let text = match context.err().message() {
+                    Some(text) => Some(text.to_owned()),
+                    None => xml_text(body, "Message").map(unescape),
+                };
                 let detail = match (code, text) {
-                    (Some(code), Some(text)) => format!("{code}: {}", unescape(text)),
+                    (Some(code), Some(text)) => format!("{code}: {text}"),
                     (Some(code), None) => code.to_owned(),
-                    (None, Some(text)) => unescape(text),
+                    (None, Some(text)) => text,
                     (None, None) if matches!(status, 401 | 403) => "access denied".to_owned(),
                     (None, None) => "no error details".to_owned(),
                 };

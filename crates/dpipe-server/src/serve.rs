@@ -62,8 +62,11 @@ pub async fn run(options: ServeOptions) -> Result<(), ServerError> {
                 storage.key_lifetime,
             ));
             let service = {
-                let (folder, bucket, registry) =
-                    (data.storage_path(), storage.bucket.clone(), registry.clone());
+                let (folder, bucket, registry) = (
+                    data.storage_path(),
+                    storage.bucket.clone(),
+                    registry.clone(),
+                );
                 blocking(move || builtin_storage_service(&folder, &bucket, &registry)).await??
             };
             tracing::info!(

@@ -108,14 +108,16 @@ pub fn builtin_storage_service(
     bucket: &str,
     registry: &Registry,
 ) -> Result<S3Service, ServerError> {
-    let store = ObjectStore::open(folder).map_err(|e| ServerError::Storage(format!(
-        "cannot open the built-in object store in {}: {}",
-        folder.display(),
-        e.message()
-    )))?;
-    store
-        .ensure_bucket(bucket)
-        .map_err(|e| ServerError::Storage(format!("cannot create bucket {bucket}: {}", e.message())))?;
+    let store = ObjectStore::open(folder).map_err(|e| {
+        ServerError::Storage(format!(
+            "cannot open the built-in object store in {}: {}",
+            folder.display(),
+            e.message()
+        ))
+    })?;
+    store.ensure_bucket(bucket).map_err(|e| {
+        ServerError::Storage(format!("cannot create bucket {bucket}: {}", e.message()))
+    })?;
     Ok(dpipe_objects::objects_service(
         Arc::new(store),
         Arc::new(RegistryGate(registry.clone())),

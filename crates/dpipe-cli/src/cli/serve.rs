@@ -98,7 +98,9 @@ pub enum ServeCommand {
 /// Parses `12h`, `90m`, `3600s`, `1d` or a number of seconds into a positive duration.
 fn parse_duration(text: &str) -> Result<chrono::TimeDelta, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let number: i64 = number
         .parse()

@@ -1,13 +1,11 @@
 //! Against a real repo API server: accounts and tokens, two users sharing a pipe, and the
 //! `dpipe serve` command itself.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use dpipe_testkit::server::TestServer;
 
+use crate::serve_process::ServeProcess;
 use crate::support::{Env, names};
 
 /// A user with a profile on `url`, registered with password `pw-<name>`.
@@ -225,77 +223,74 @@ fn two_users_share_a_pipe() {
 #[test]
 fn the_serve_command_serves_until_sigterm() {
     let data = tempfile::tempdir().unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let listen = format!("127.0.0.1:{port}");
-    let mut server = Serve(spawn_serve(&listen, data.path()));
-    wait_healthy(&listen, &mut server.0);
+    let mut server = ServeProcess::start(data.path(), &[]);
+    assert!(server.storage_url.is_some(), "{}", server.log());
 
-    let env = registered(&format!("http://{listen}"), "dora");
+    let env = registered(&server.url, "dora");
     assert_eq!(env.json(&["whoami"])["username"], "dora");
     // A second server on the same data folder is refused while the first holds it.
     let second = Command::new(env!("CARGO_BIN_EXE_dpipe"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--no-storage",
+            "--data-dir",
+        ])
         .arg(data.path())
         .output()
         .unwrap();
     assert_eq!(second.status.code(), Some(1), "{second:?}");
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &server.0.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = server.0.wait().unwrap();
+    let status = server.signal_and_wait("-TERM");
     assert!(status.success(), "a graceful stop: {status:?}");
     assert!(data.path().join("registry.sqlite").is_file());
+    assert!(data.path().join("storage").is_dir());
 }
 
-/// A `dpipe serve` child, killed if the test fails before stopping it.
-struct Serve(Child);
+#[test]
+fn the_serve_command_without_storage_refuses_managed_pipes() {
+    let data = tempfile::tempdir().unwrap();
+    let server = ServeProcess::start(data.path(), &["--no-storage"]);
+    assert_eq!(server.storage_url, None);
+    let env = registered(&server.url, "dora");
+    env.fails(
+        &["pipe", "create", "--name", "demo"],
+        2,
+        "no managed storage",
+    );
+    assert!(names(&env.json(&["pipe", "list"])).is_empty());
+    assert!(!data.path().join("storage").exists());
+}
 
-impl Drop for Serve {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
+#[test]
+fn the_serve_command_refuses_wrong_storage_flags() {
+    let data = tempfile::tempdir().unwrap();
+    for (flags, needle) in [
+        (
+            &["--no-storage", "--external-storage"][..],
+            "cannot be used with",
+        ),
+        (&["--key-lifetime", "12x"][..], "not a duration"),
+        (&["--key-lifetime", "0s"][..], "between 1s and 366d"),
+        (
+            &["--external-role-arn", "arn:aws:iam::1:role/r"][..],
+            "--external-storage",
+        ),
+        (
+            &["--storage-listen", "nowhere"][..],
+            "invalid socket address",
+        ),
+    ] {
+        let run = Command::new(env!("CARGO_BIN_EXE_dpipe"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data.path().join("never"))
+            .args(flags)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(2), "{flags:?}: {stderr}");
+        assert!(stderr.contains(needle), "{flags:?}: {stderr}");
     }
-}
-
-fn spawn_serve(listen: &str, data_dir: &std::path::Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_dpipe"))
-        .args(["serve", "--listen", listen, "--data-dir"])
-        .arg(data_dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("dpipe serve starts")
-}
-
-/// Polls `GET /health` until it answers 200; fails if the server exits or takes over 20 s.
-fn wait_healthy(listen: &str, server: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = server.try_wait().unwrap() {
-            panic!("dpipe serve exited early: {status}");
-        }
-        if let Ok(mut stream) = TcpStream::connect(listen) {
-            let _ =
-                stream.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-            let mut answer = String::new();
-            let _ = stream.read_to_string(&mut answer);
-            if answer.starts_with("HTTP/1.1 200") {
-                return;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "dpipe serve did not become healthy"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    assert!(!data.path().join("never").exists(), "nothing is created");
 }
