@@ -18,7 +18,7 @@ use rand::Rng;
 use serde_json::{Map, Value};
 
 use crate::access::AccessView;
-use crate::managed::{Issuer, ManagedStorage, key_secret, key_session_token, parse_time};
+use crate::managed::{Issuer, key_secret, key_session_token, parse_time};
 use crate::{Registry, StoreResultExt};
 
 /// Characters of a minted access key id after its `DPK` prefix (AWS ids are 20 long).
@@ -66,7 +66,11 @@ impl Registry {
         };
         match &managed.issuer {
             Issuer::BuiltIn => {
-                self.mint_builtin(access, pipe, wanted, renew, now, expires, managed)
+                let reuse = (!renew).then_some(Reuse {
+                    now,
+                    half_life: managed.lifetime / 2,
+                });
+                self.mint_builtin(access, pipe, wanted, reuse, (now, expires))
             }
             Issuer::Sts(issuer) => {
                 let scope = Scope::of_remotepath(remotepath, wanted).ok_or_else(|| {
@@ -82,18 +86,12 @@ impl Registry {
                     policy: session_policy(&scope)?,
                     seconds,
                 })?;
-                let mut credentials = Map::new();
-                credentials.insert(
-                    "aws_access_key_id".into(),
-                    issued.access_key_id.clone().into(),
-                );
-                credentials.insert(
-                    "aws_secret_access_key".into(),
-                    issued.secret_access_key.into(),
-                );
-                credentials.insert("aws_session_token".into(), issued.session_token.into());
                 Ok(Minted {
-                    credentials,
+                    credentials: s3_keys(
+                        &issued.access_key_id,
+                        issued.secret_access_key,
+                        issued.session_token,
+                    ),
                     key_id: issued.access_key_id,
                     expires_at: timestamp(issued.expires_at),
                 })
@@ -101,30 +99,27 @@ impl Registry {
         }
     }
 
-    /// A built-in key: the caller's current one while it has half its lifetime left and ends
-    /// no later than `expires`, else a new one.
-    #[allow(clippy::too_many_arguments)]
+    /// A built-in key living from `window.0` to `window.1`: the caller's current one when
+    /// `reuse` allows it, else a new one.
     fn mint_builtin(
         &self,
         access: &AccessView<'_>,
         pipe: &PipeRecord,
         wanted: Access,
-        renew: bool,
-        now: DateTime<Utc>,
-        expires: DateTime<Utc>,
-        managed: &ManagedStorage,
+        reuse: Option<Reuse>,
+        (now, expires): (DateTime<Utc>, DateTime<Utc>),
     ) -> Result<Minted> {
         let user_id = access.caller.user_id();
-        let current = if renew {
-            None
-        } else {
-            self.store
+        let current = match reuse {
+            Some(reuse) => self
+                .store
                 .newest_storage_key(pipe.id, user_id, wanted.as_str())
                 .or_internal()?
                 .filter(|key| {
                     let ends = parse_time(&key.expires_at);
-                    ends <= expires && ends - now >= managed.lifetime / 2
-                })
+                    ends <= expires && ends - reuse.now >= reuse.half_life
+                }),
+            None => None,
         };
         let record = match current {
             Some(record) => record,
@@ -143,22 +138,33 @@ impl Registry {
                 )
                 .or_internal()?,
         };
-        let mut credentials = Map::new();
-        credentials.insert("aws_access_key_id".into(), record.key_id.clone().into());
-        credentials.insert(
-            "aws_secret_access_key".into(),
-            key_secret(&self.key, &record.key_id).into(),
-        );
-        credentials.insert(
-            "aws_session_token".into(),
-            key_session_token(&self.key, &record.key_id).into(),
-        );
         Ok(Minted {
-            credentials,
+            credentials: s3_keys(
+                &record.key_id,
+                key_secret(&self.key, &record.key_id),
+                key_session_token(&self.key, &record.key_id),
+            ),
             key_id: record.key_id,
             expires_at: record.expires_at,
         })
     }
+}
+
+/// When a caller's current built-in key is handed out again: while it ends no later than
+/// the new expiry and has at least `half_life` left after `now`.
+#[derive(Clone, Copy)]
+struct Reuse {
+    now: DateTime<Utc>,
+    half_life: TimeDelta,
+}
+
+/// S3 keys as boto3 takes them.
+fn s3_keys(key_id: &str, secret: String, session_token: String) -> Map<String, Value> {
+    let mut keys = Map::new();
+    keys.insert("aws_access_key_id".into(), key_id.into());
+    keys.insert("aws_secret_access_key".into(), secret.into());
+    keys.insert("aws_session_token".into(), session_token.into());
+    keys
 }
 
 /// A fresh access key id: `DPK` and 17 random upper-case letters and digits.
