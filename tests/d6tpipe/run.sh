@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Run the real d6tpipe 1.2.7 client's tests against a dpipe server: the control plane
-# (test_d6tpipe_client.py) and the data plane (test_d6tpipe_data.py: dpipe pull/push against
+# (test_d6tpipe_client.py), the data plane (test_d6tpipe_data.py: dpipe pull/push against
 # d6tpipe and the AWS CLI through a moto S3 the tests start from $DPIPE_MOTO_VENV, default
-# $HOME/.cache/dpipe-moto-venv, made by scripts/install-moto.sh).
+# $HOME/.cache/dpipe-moto-venv, made by scripts/install-moto.sh) and managed pipes
+# (test_d6tpipe_managed.py: d6tpipe and dpipe push/pull through the server's built-in object
+# store, no moto, no AWS settings).
 #
 # Usage: run.sh [VENV_DIR] [-- PYTEST_ARGS...]
 #   VENV_DIR     virtualenv to create/reuse (default $HOME/.cache/dpipe-d6tpipe-venv)
@@ -11,10 +13,15 @@
 # Env:
 #   DPIPE_SERVER  URL of an already running server (e.g. http://127.0.0.1:8000).
 #                 When unset, a server is started here: `$DPIPE_BIN serve` on a
-#                 free loopback port with a fresh temporary data dir, and stopped
-#                 again on exit.
-#   DPIPE_BIN     dpipe binary to start, and the one the data-plane tests run
-#                 (default: dpipe from PATH).
+#                 free loopback port, its built-in object store on a second free
+#                 loopback port (--storage-listen, never the default 8001), with a
+#                 fresh temporary data dir, and stopped again on exit.
+#   DPIPE_STORAGE_URL  URL of that server's built-in object store. Set (and exported
+#                 to the tests) when the server is started here; with DPIPE_SERVER,
+#                 optional: the managed-pipe tests then check that the credentials
+#                 point there.
+#   DPIPE_BIN     dpipe binary to start, and the one the data-plane and managed-pipe
+#                 tests run (default: dpipe from PATH).
 #   DPIPE_MOTO_VENV  venv holding moto_server for the data-plane tests.
 #
 # Exits non-zero when the venv cannot be built, the server does not come up,
@@ -63,17 +70,26 @@ if [ -z "${DPIPE_SERVER:-}" ]; then
         log "ERROR: dpipe binary '$bin' not found; set DPIPE_BIN or DPIPE_SERVER"
         exit 1
     fi
-    # Ask the kernel for a free loopback port. There is a small window before
-    # the server binds it; good enough for a test run.
-    port="$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    # Ask the kernel for two distinct free loopback ports: the repo API and the built-in
+    # object store. There is a small window before the server binds them; good enough for
+    # a test run. (The server binds the store before it answers /health.)
+    read -r port storage_port < <("$PY" -c '
+import socket
+a, b = socket.socket(), socket.socket()
+a.bind(("127.0.0.1", 0)); b.bind(("127.0.0.1", 0))
+print(a.getsockname()[1], b.getsockname()[1])')
     data_dir="$(mktemp -d -t dpipe-d6tpipe-data.XXXXXX)"
     server_log="$(mktemp -t dpipe-d6tpipe-server.XXXXXX.log)"
-    log "starting $bin serve --listen 127.0.0.1:$port --data-dir $data_dir"
+    log "starting $bin serve --listen 127.0.0.1:$port --storage-listen 127.0.0.1:$storage_port --data-dir $data_dir"
     DPIPE_BIN="$(realpath "$(command -v "$bin")")"
     export DPIPE_BIN
-    "$bin" serve --listen "127.0.0.1:$port" --data-dir "$data_dir" >"$server_log" 2>&1 &
+    # The server reads --storage-url from DPIPE_STORAGE_URL: an inherited value must not
+    # point it elsewhere; it is exported below with the URL the server really serves.
+    env -u DPIPE_STORAGE_URL "$bin" serve --listen "127.0.0.1:$port" \
+        --storage-listen "127.0.0.1:$storage_port" --data-dir "$data_dir" >"$server_log" 2>&1 &
     server_pid=$!
     export DPIPE_SERVER="http://127.0.0.1:$port"
+    export DPIPE_STORAGE_URL="http://127.0.0.1:$storage_port"
 
     # Wait up to 30 s for GET /health to answer 200 (one python process polls,
     # so the deadline is wall-clock and not a count of interpreter start-ups).
@@ -112,7 +128,7 @@ PY
         tail -n 100 "$server_log" >&2
         exit 1
     fi
-    log "dpipe server is up at $DPIPE_SERVER"
+    log "dpipe server is up at $DPIPE_SERVER, its object store at $DPIPE_STORAGE_URL"
 else
     log "using the running server DPIPE_SERVER=$DPIPE_SERVER"
 fi
@@ -125,7 +141,7 @@ export D6TCOLLECT_SVR=http://127.0.0.1:9
 log "running pytest"
 status=0
 (cd "$HERE" && "$PY" -m pytest -q -p no:cacheprovider --rootdir "$HERE" \
-    test_d6tpipe_client.py test_d6tpipe_data.py ${PYTEST_ARGS[@]+"${PYTEST_ARGS[@]}"}) || status=$?
+    test_d6tpipe_client.py test_d6tpipe_data.py test_d6tpipe_managed.py ${PYTEST_ARGS[@]+"${PYTEST_ARGS[@]}"}) || status=$?
 
 if [ "$status" -eq 0 ]; then
     log "PASS: d6tpipe 1.2.7 client tests against $DPIPE_SERVER"

@@ -44,14 +44,15 @@ impl Scope {
         })
     }
 
-    /// True when `key` of `bucket` is a file of this scope: inside the prefix, and a clean
+    /// True when `key` of `bucket` is inside this scope: below the prefix, and a clean
     /// relative path (no empty, `.` or `..` segment, no backslash, no control character), so
-    /// that no reading of the key can take it outside the prefix.
+    /// that no reading of the key can take it outside the prefix. A trailing `/` (a folder
+    /// marker such as `sub/`, which clients probe and some create) is allowed.
     pub fn admits_object(&self, bucket: &str, key: &str) -> bool {
         bucket == self.bucket
-            && key
-                .strip_prefix(self.prefix.as_str())
-                .is_some_and(is_clean_relative_key)
+            && key.strip_prefix(self.prefix.as_str()).is_some_and(|rest| {
+                rest.is_empty() || is_clean_relative_key(rest.strip_suffix('/').unwrap_or(rest))
+            })
     }
 
     /// True when a listing of `bucket` under `prefix` shows only files of this scope: the
@@ -65,13 +66,11 @@ impl Scope {
     }
 }
 
-/// A key below a scope's prefix that names a file: non-empty segments, none `.` or `..`, no
+/// A path below a scope's prefix: one or more segments, none empty, `.` or `..`, no
 /// backslash and no control character.
 fn is_clean_relative_key(rest: &str) -> bool {
-    !rest.is_empty()
-        && rest
-            .split('/')
-            .all(|s| !s.is_empty() && s != "." && s != "..")
+    rest.split('/')
+        .all(|s| !s.is_empty() && s != "." && s != "..")
         && !rest.chars().any(|c| c.is_control() || c == '\\')
 }
 
@@ -191,9 +190,14 @@ mod tests {
         let s = scope();
         assert!(s.admits_object("dpipe", "ann/demo/a.csv"));
         assert!(s.admits_object("dpipe", "ann/demo/sub/b.csv"));
+        // Folder markers inside the scope, the scope's own included.
+        assert!(s.admits_object("dpipe", "ann/demo/sub/"));
+        assert!(s.admits_object("dpipe", "ann/demo/"));
         for key in [
-            "ann/demo/",
             "ann/demo",
+            "ann/demo//",
+            "ann/demo/sub//",
+            "ann/demo/../",
             "ann/demo-2/a.csv",
             "bob/demo/a.csv",
             "ann/demo/../bob/a.csv",
