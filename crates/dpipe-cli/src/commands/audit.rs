@@ -1,5 +1,6 @@
-//! `dpipe audit --pipe X`: the pipe's audit trail, newest first — who fetched its credentials,
-//! who changed its grants or settings, and whether they were allowed. Its owner only.
+//! `dpipe audit --pipe X`: the pipe's audit trail, newest first — who fetched its credentials
+//! (for a managed pipe, the key id handed out and its expiry), who changed its grants or
+//! settings, and whether they were allowed. Its owner only.
 
 use anyhow::Context as _;
 use dpipe_core::wire::AuditView;
@@ -33,6 +34,10 @@ fn row(event: &AuditView) -> Vec<String> {
     }
     if let Some(role) = &event.role {
         action.push_str(&format!(" ({role})"));
+    }
+    // A managed pipe's handout: which key, and until when.
+    if let (Some(key_id), Some(expires_at)) = (&event.key_id, &event.expires_at) {
+        action.push_str(&format!(" key {key_id} until {expires_at}"));
     }
     let outcome = match &event.reason {
         Some(reason) => format!("{} ({reason})", event.outcome),

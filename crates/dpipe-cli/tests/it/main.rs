@@ -8,6 +8,7 @@ mod interrupt;
 mod local_mode;
 mod maintain;
 mod managed;
+mod managed_external;
 mod profiles;
 mod s3;
 mod scan;

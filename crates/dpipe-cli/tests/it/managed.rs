@@ -9,7 +9,7 @@ use crate::serve_process::ServeProcess;
 use crate::support::{Env, server_user};
 
 /// Files of a dataset: small ones, one in a sub-folder, one large enough for multipart upload.
-fn write_dataset(folder: &Path) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn write_dataset(folder: &Path) -> Vec<(String, Vec<u8>)> {
     let big: Vec<u8> = (0..12 * 1024 * 1024u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
@@ -26,11 +26,11 @@ fn write_dataset(folder: &Path) -> Vec<(String, Vec<u8>)> {
     files
 }
 
-fn repo(env: &Env, pipe: &str) -> std::path::PathBuf {
+pub(crate) fn repo(env: &Env, pipe: &str) -> std::path::PathBuf {
     env.path().join("repo").join(pipe)
 }
 
-fn transferred(report: &Value) -> usize {
+pub(crate) fn transferred(report: &Value) -> usize {
     report["transferred"]
         .as_array()
         .expect("a transfer list")
@@ -72,6 +72,21 @@ fn serve_alone_is_enough_to_share_a_dataset() {
     assert_eq!(
         std::fs::read_to_string(repo(&bob, "demo").join("a.csv")).unwrap(),
         "x,y\n3,4\n"
+    );
+
+    // Every handout is in the owner's trail with its key and expiry.
+    let trail = ann.ok(&["audit", "--pipe", "demo"]);
+    let bobs_key = bob.json(&["pipe", "credentials", "demo"])["aws_access_key_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let trail_after = ann.ok(&["audit", "--pipe", "demo"]);
+    assert!(trail.contains("credentials.write") && trail.contains(" key DPK"), "{trail}");
+    assert!(
+        trail_after
+            .lines()
+            .any(|l| l.contains("bob") && l.contains(&format!("key {bobs_key} until"))),
+        "{trail_after}"
     );
 
     // Revoked: no more credentials for bob.

@@ -21,22 +21,31 @@ pub struct ServeProcess {
     log: Arc<Mutex<String>>,
 }
 
+/// Variables of the caller's environment that would give the server an AWS identity or
+/// region other than what a test passes.
+const AWS_CLEARED: [&str; 8] = [
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+];
+
 impl ServeProcess {
     /// Starts `dpipe serve` on `data_dir` with free ports and `extra` flags; returns once it
     /// logged where it listens (panics after 20 s or when it exits first).
     pub fn start(data_dir: &Path, extra: &[&str]) -> ServeProcess {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_dpipe"));
-        command
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .args(extra)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        if !extra.contains(&"--no-storage") {
-            command.args(["--storage-listen", "127.0.0.1:0"]);
-        }
-        let mut child = command.spawn().expect("dpipe serve starts");
+        ServeProcess::start_with_env(data_dir, extra, &[])
+    }
+
+    /// [`ServeProcess::start`] with `env` added to an environment without AWS identity.
+    pub fn start_with_env(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> ServeProcess {
+        let mut child = command(data_dir, extra, env)
+            .spawn()
+            .expect("dpipe serve starts");
         let log = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = mpsc::channel::<String>();
         let stderr = child.stderr.take().expect("a stderr pipe");
@@ -78,6 +87,34 @@ impl ServeProcess {
         }
     }
 
+    /// Runs `dpipe serve` as [`ServeProcess::start_with_env`] would, expecting it to refuse to
+    /// start: returns its exit code and stderr (panics when it still runs after 60 s).
+    pub fn refused(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> (i32, String) {
+        let mut child = command(data_dir, extra, env)
+            .spawn()
+            .expect("dpipe serve starts");
+        let mut stderr = child.stderr.take().expect("a stderr pipe");
+        let reader = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+            text
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("dpipe serve {extra:?} still runs after 60 s");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let stderr = reader.join().unwrap();
+        (status.code().expect("dpipe serve exited, not killed"), stderr)
+    }
+
     /// What the server logged so far.
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
@@ -101,6 +138,29 @@ impl Drop for ServeProcess {
             let _ = self.child.wait();
         }
     }
+}
+
+/// `dpipe serve` on `data_dir` with free ports, `extra` flags and `env`, stderr piped.
+fn command(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dpipe"));
+    for name in AWS_CLEARED {
+        command.env_remove(name);
+    }
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .args(extra)
+        .env("RUST_LOG", "info")
+        // Without keys the AWS chain would wait for an instance metadata service.
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let own_storage = ["--no-storage", "--external-storage"];
+    if !extra.iter().any(|f| own_storage.contains(f)) {
+        command.args(["--storage-listen", "127.0.0.1:0"]);
+    }
+    command
 }
 
 /// The `http://…` word that follows `marker` in a log line.
