@@ -5,7 +5,7 @@
 //! [`GateAccess::check`] runs first for every request and refuses anonymous requests and
 //! every operation outside [`ALLOWED`] — an allow-list, so that an operation without a hook
 //! below can never pass. Each allowed operation's hook then maps its typed input to the
-//! [`Target`]s it touches and asks [`Gate::authorize`]. This module holds no rule of its
+//! [`StorageTarget`]s it touches and asks [`Gate::authorize`]. This module holds no rule of its
 //! own: it only says what each operation touches.
 
 use std::sync::Arc;
@@ -16,7 +16,7 @@ use s3s::auth::{Credentials, S3Auth, SecretKey};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Result};
 
-use crate::gate::{Gate, GateRequest, Target};
+use crate::gate::{Gate, StorageRequest, StorageTarget, s3_error};
 use crate::server::RequestLog;
 
 /// The operations the store serves; everything else is refused in [`GateAccess::check`].
@@ -54,7 +54,8 @@ impl S3Auth for GateAuth {
         let key = access_key.to_owned();
         let secret = tokio::task::spawn_blocking(move || gate.secret(&key))
             .await
-            .map_err(|e| S3Error::with_source(S3ErrorCode::InternalError, Box::new(e)))??;
+            .map_err(|e| S3Error::with_source(S3ErrorCode::InternalError, Box::new(e)))?
+            .map_err(s3_error)?;
         Ok(SecretKey::from(secret))
     }
 }
@@ -114,17 +115,18 @@ impl GateAccess {
         tokio::task::spawn_blocking(move || {
             for touch in &touches {
                 let target = match touch {
-                    Touch::Object(key) => Target::Object(key),
-                    Touch::Listing(prefix) => Target::Listing(prefix),
-                    Touch::Bucket => Target::Bucket,
+                    Touch::Object(key) => StorageTarget::Object(key),
+                    Touch::Listing(prefix) => StorageTarget::Listing(prefix),
+                    Touch::Bucket => StorageTarget::Bucket,
                 };
-                gate.authorize(&GateRequest {
+                gate.authorize(&StorageRequest {
                     access_key: &access_key,
                     session_token: token.as_deref(),
                     bucket: &bucket,
                     target,
                     write,
-                })?;
+                })
+                .map_err(s3_error)?;
             }
             Ok::<_, S3Error>(())
         })
@@ -132,12 +134,23 @@ impl GateAccess {
         .map_err(|e| S3Error::with_source(S3ErrorCode::InternalError, Box::new(e)))?
     }
 
-    async fn object<T>(&self, req: &S3Request<T>, bucket: &str, key: &str, write: bool) -> S3Result<()> {
+    async fn object<T>(
+        &self,
+        req: &S3Request<T>,
+        bucket: &str,
+        key: &str,
+        write: bool,
+    ) -> S3Result<()> {
         self.authorize(req, bucket, vec![Touch::Object(key.to_owned())], write)
             .await
     }
 
-    async fn listing<T>(&self, req: &S3Request<T>, bucket: &str, prefix: Option<&str>) -> S3Result<()> {
+    async fn listing<T>(
+        &self,
+        req: &S3Request<T>,
+        bucket: &str,
+        prefix: Option<&str>,
+    ) -> S3Result<()> {
         let prefix = prefix.unwrap_or("");
         if let Some(log) = req.extensions.get::<RequestLog>() {
             log.set_target(prefix);
@@ -183,22 +196,33 @@ impl S3Access for GateAccess {
     }
 
     async fn put_object(&self, req: &mut S3Request<PutObjectInput>) -> S3Result<()> {
-        self.object(req, &req.input.bucket, &req.input.key, true).await
+        self.object(req, &req.input.bucket, &req.input.key, true)
+            .await
     }
 
     async fn get_object(&self, req: &mut S3Request<GetObjectInput>) -> S3Result<()> {
-        self.object(req, &req.input.bucket, &req.input.key, false).await
+        self.object(req, &req.input.bucket, &req.input.key, false)
+            .await
     }
 
     async fn head_object(&self, req: &mut S3Request<HeadObjectInput>) -> S3Result<()> {
-        self.object(req, &req.input.bucket, &req.input.key, false).await
+        self.object(req, &req.input.bucket, &req.input.key, false)
+            .await
     }
 
     async fn delete_object(&self, req: &mut S3Request<DeleteObjectInput>) -> S3Result<()> {
-        self.object(req, &req.input.bucket, &req.input.key, true).await
+        self.object(req, &req.input.bucket, &req.input.key, true)
+            .await
     }
 
     async fn delete_objects(&self, req: &mut S3Request<DeleteObjectsInput>) -> S3Result<()> {
+        if req.input.delete.objects.is_empty() {
+            // Else the gate would never be asked about this request.
+            return Err(S3Error::with_message(
+                S3ErrorCode::MalformedXML,
+                "The Delete element names no object",
+            ));
+        }
         let touches = req
             .input
             .delete
@@ -223,30 +247,35 @@ impl S3Access for GateAccess {
         &self,
         req: &mut S3Request<CreateMultipartUploadInput>,
     ) -> S3Result<()> {
-        self.object(req, &req.input.bucket, &req.input.key, true).await
+        self.object(req, &req.input.bucket, &req.input.key, true)
+            .await
     }
 
     async fn upload_part(&self, req: &mut S3Request<UploadPartInput>) -> S3Result<()> {
-        self.object(req, &req.input.bucket, &req.input.key, true).await
+        self.object(req, &req.input.bucket, &req.input.key, true)
+            .await
     }
 
     async fn complete_multipart_upload(
         &self,
         req: &mut S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<()> {
-        self.object(req, &req.input.bucket, &req.input.key, true).await
+        self.object(req, &req.input.bucket, &req.input.key, true)
+            .await
     }
 
     async fn abort_multipart_upload(
         &self,
         req: &mut S3Request<AbortMultipartUploadInput>,
     ) -> S3Result<()> {
-        self.object(req, &req.input.bucket, &req.input.key, true).await
+        self.object(req, &req.input.bucket, &req.input.key, true)
+            .await
     }
 
     async fn list_parts(&self, req: &mut S3Request<ListPartsInput>) -> S3Result<()> {
         // Only the writer of an upload has a reason to see its parts.
-        self.object(req, &req.input.bucket, &req.input.key, true).await
+        self.object(req, &req.input.bucket, &req.input.key, true)
+            .await
     }
 
     async fn head_bucket(&self, req: &mut S3Request<HeadBucketInput>) -> S3Result<()> {

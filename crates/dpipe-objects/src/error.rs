@@ -100,8 +100,11 @@ impl Error {
 
     /// A task of the blocking pool that panicked or was cancelled.
     pub(crate) fn join(source: tokio::task::JoinError) -> Error {
-        Error::new(ErrorKind::Internal, format!("a background task failed: {source}"))
-            .with_source(source)
+        Error::new(
+            ErrorKind::Internal,
+            format!("a background task failed: {source}"),
+        )
+        .with_source(source)
     }
 
     /// A copy that keeps kind and message (for replying the same failure to many callers).

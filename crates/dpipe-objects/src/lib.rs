@@ -32,7 +32,7 @@ use std::sync::Arc;
 
 pub use access::ALLOWED as ALLOWED_OPERATIONS;
 pub use error::{Error, ErrorKind, Result};
-pub use gate::{Gate, GateRequest, Refusal, Target};
+pub use gate::{Gate, StorageRefusal, StorageRequest, StorageTarget};
 pub use s3s::service::S3Service;
 pub use server::{SHUTDOWN_GRACE, serve};
 pub use store::{ObjectStore, StoreOptions};

@@ -112,7 +112,13 @@ impl hyper::service::Service<Request<Incoming>> for Logged {
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, HttpError>> + Send>>;
 
     fn call(&self, mut req: Request<Incoming>) -> Self::Future {
+        // Until the access check names them (it does not run for a bad signature): bucket
+        // and key as the path says.
         let learned = RequestLog::default();
+        let path = percent_encoding::percent_decode_str(req.uri().path()).decode_utf8_lossy();
+        let mut parts = path.trim_start_matches('/').splitn(2, '/');
+        let bucket = parts.next().filter(|b| !b.is_empty());
+        learned.set_operation("-", bucket, parts.next());
         let mut line = LogLine {
             start: Instant::now(),
             method: req.method().to_string(),
@@ -221,10 +227,17 @@ fn bytes_in(headers: &hyper::HeaderMap) -> u64 {
 /// log: s3s checks the claim. Nothing else of the credential is kept.
 fn access_key_id<B>(req: &Request<B>) -> Option<String> {
     let keep = |s: &str| -> Option<String> {
-        let id: String = s.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
+        let id: String = s
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect();
         (!id.is_empty()).then_some(id)
     };
-    if let Some(auth) = req.headers().get("authorization").and_then(|v| v.to_str().ok()) {
+    if let Some(auth) = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+    {
         if let Some((_, rest)) = auth.split_once("Credential=") {
             return keep(rest);
         }
@@ -255,9 +268,14 @@ mod tests {
                 .body(())
                 .unwrap()
         };
-        let v4 = req("AWS4-HMAC-SHA256 Credential=AKID1/20240101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=abc");
+        let v4 = req(
+            "AWS4-HMAC-SHA256 Credential=AKID1/20240101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=abc",
+        );
         assert_eq!(access_key_id(&v4).as_deref(), Some("AKID1"));
-        assert_eq!(access_key_id(&req("AWS AKID2:sig")).as_deref(), Some("AKID2"));
+        assert_eq!(
+            access_key_id(&req("AWS AKID2:sig")).as_deref(),
+            Some("AKID2")
+        );
         let presigned = hyper::Request::builder()
             .uri("/b/k?X-Amz-Credential=AKID3%2F20240101%2Fus-east-1&X-Amz-Signature=x")
             .body(())

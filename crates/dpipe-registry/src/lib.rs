@@ -38,9 +38,9 @@ use dpipe_store::{Store, StoreError};
 
 pub use caller::Caller;
 pub use clock::{Clock, FixedClock, SystemClock};
+pub use dpipe_core::managed::{StorageRefusal, StorageRequest, StorageTarget};
 pub use dpipe_core::wire::UpdateMode;
 pub use key_ring::{KeyRing, write_private_file};
-pub use dpipe_core::managed::{StorageRefusal, StorageRequest, StorageTarget};
 pub use managed::{Issuer, ManagedStorage};
 pub use sealing::reseal_credentials;
 pub use secrets::ServerKey;

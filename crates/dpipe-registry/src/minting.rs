@@ -49,7 +49,7 @@ impl Registry {
     ) -> Result<Minted> {
         let managed = self.managed.as_deref().ok_or_else(|| {
             Error::invalid(
-                "This server has no managed storage (it was started with --no-storage), so the files of this pipe cannot be reached.",
+                "There is no managed storage here (local mode, or a server started with --no-storage), so the files of this managed pipe cannot be reached.",
             )
         })?;
         let now = self.clock.now();

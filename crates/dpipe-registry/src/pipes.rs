@@ -317,7 +317,7 @@ impl Registry {
             if self.managed.is_none() {
                 return Err(Error::invalid_field(
                     "protocol",
-                    "This server has no managed storage (it runs with --no-storage): give protocol and location, a remote, or a parent.",
+                    "There is no managed storage here (local mode, or a server started with --no-storage): give protocol and location, a remote, or a parent.",
                 ));
             }
             let given = [

@@ -8,11 +8,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use chrono::TimeDelta;
-use dpipe_objects::{Gate, GateRequest, ObjectStore, Refusal, S3Service, Target};
+use dpipe_core::managed::SessionRequest;
+use dpipe_core::session_policy::STS_MIN_SECONDS;
+use dpipe_objects::{Gate, ObjectStore, S3Service};
 use dpipe_provision::{SessionOptions, StsIssuer, StsMode, ensure_managed_bucket};
-use dpipe_registry::{
-    Issuer, ManagedStorage, Registry, StorageRefusal, StorageRequest, StorageTarget,
-};
+use dpipe_registry::{Issuer, ManagedStorage, Registry, StorageRefusal, StorageRequest};
 
 use crate::ServerError;
 
@@ -58,33 +58,12 @@ pub enum StorageKind {
 pub struct RegistryGate(pub Registry);
 
 impl Gate for RegistryGate {
-    fn secret(&self, access_key: &str) -> Result<String, Refusal> {
-        self.0.storage_secret(access_key).map_err(refusal)
+    fn secret(&self, access_key: &str) -> Result<String, StorageRefusal> {
+        self.0.storage_secret(access_key)
     }
 
-    fn authorize(&self, request: &GateRequest<'_>) -> Result<(), Refusal> {
-        let target = match request.target {
-            Target::Object(key) => StorageTarget::Object(key),
-            Target::Listing(prefix) => StorageTarget::Listing(prefix),
-            Target::Bucket => StorageTarget::Bucket,
-        };
-        self.0
-            .authorize_storage(&StorageRequest {
-                access_key: request.access_key,
-                session_token: request.session_token,
-                bucket: request.bucket,
-                target,
-                write: request.write,
-            })
-            .map_err(refusal)
-    }
-}
-
-fn refusal(refusal: StorageRefusal) -> Refusal {
-    match refusal {
-        StorageRefusal::UnknownKey => Refusal::UnknownKey,
-        StorageRefusal::Expired => Refusal::Expired,
-        StorageRefusal::Denied(why) => Refusal::Denied(why),
+    fn authorize(&self, request: &StorageRequest<'_>) -> Result<(), StorageRefusal> {
+        self.0.authorize_storage(request)
     }
 }
 
@@ -124,9 +103,11 @@ pub fn builtin_storage_service(
     ))
 }
 
-/// Managed storage on an external S3: loads the AWS identity that calls STS, makes sure the
-/// bucket exists (creating it when missing), and returns what the registry hands out keys
-/// with.
+/// Managed storage on an external S3: checks `lifetime` against STS's minimum, loads the AWS
+/// identity that calls STS and proves at start that it can get credentials the way handouts
+/// will (so wrong keys, a role that does not trust them or a missing `sts:` right fail here,
+/// not at the first handout), makes sure the bucket exists (creating it when missing, only
+/// once STS said yes), and returns what the registry hands out keys with.
 pub async fn external_managed_storage(
     bucket: &str,
     lifetime: TimeDelta,
@@ -137,6 +118,15 @@ pub async fn external_managed_storage(
     let external = |what: &str, e: &dyn std::fmt::Display| {
         ServerError::Storage(format!("external managed storage: {what}: {e}"))
     };
+    if lifetime.num_seconds() < i64::from(STS_MIN_SECONDS) {
+        // STS would silently stretch every handout to 15 minutes: refuse rather than hand out
+        // keys that outlive what the admin asked for.
+        return Err(ServerError::Storage(format!(
+            "external managed storage: --key-lifetime {} s is shorter than STS's minimum of \
+             15 minutes; use --key-lifetime 15m or more",
+            lifetime.num_seconds()
+        )));
+    }
     let options = SessionOptions {
         endpoint_url: endpoint.clone(),
         region,
@@ -149,12 +139,37 @@ pub async fn external_managed_storage(
     let issuer = StsIssuer::load(options.clone(), mode)
         .await
         .map_err(|e| external("cannot set up STS", &e))?;
+    let caller = issuer
+        .caller_arn()
+        .await
+        .map_err(|e| external("cannot check the server's AWS identity", &e))?;
+    issuer
+        .issue_async(&SessionRequest {
+            session_name: "dpipe-start-check".to_string(),
+            policy: DENY_ALL.to_string(),
+            seconds: STS_MIN_SECONDS,
+        })
+        .await
+        .map_err(|e| external(&format!("{caller} cannot get credentials"), &e))?;
     let session = dpipe_provision::AdminSession::load(options)
         .await
         .map_err(|e| external("cannot set up S3", &e))?;
     ensure_managed_bucket(&session, bucket, true)
         .await
         .map_err(|e| external(&format!("bucket {bucket}"), &e))?;
+    let max = issuer.max_session_seconds();
+    if lifetime.num_seconds() > i64::from(max) {
+        tracing::warn!(
+            "STS credentials will live at most {max} s (the most {} grants), less than \
+             --key-lifetime {} s",
+            match issuer.mode() {
+                StsMode::AssumeRole { .. } => "AssumeRole",
+                StsMode::FederationToken => "GetFederationToken",
+            },
+            lifetime.num_seconds()
+        );
+    }
+    tracing::info!(%caller, "STS issues managed credentials as {caller}");
     Ok(ManagedStorage {
         bucket: bucket.to_string(),
         endpoint_url: endpoint,
@@ -163,3 +178,7 @@ pub async fn external_managed_storage(
         issuer: Issuer::Sts(Arc::new(issuer)),
     })
 }
+
+/// The session policy of the check at start: its credentials, never used, can do nothing.
+const DENY_ALL: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}"#;

@@ -224,3 +224,20 @@ fn whoami_in_local_mode_names_the_local_user() {
     );
     assert!(env.ok(&["whoami"]).contains("local mode"));
 }
+
+#[test]
+fn local_mode_has_no_managed_storage() {
+    let env = Env::new();
+    env.ok(&["profile", "init", "solo", "--local"]);
+    env.fails(
+        &["pipe", "create", "demo"],
+        2,
+        "no managed storage here (local mode",
+    );
+    env.fails(
+        &["pipe", "create", "--name", "demo", "--protocol", "d6tfree"],
+        2,
+        "no managed storage",
+    );
+    assert!(names(&env.json(&["pipe", "list"])).is_empty());
+}

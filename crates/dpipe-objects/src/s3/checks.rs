@@ -12,8 +12,8 @@ use s3s::checksum::ChecksumHasher;
 use s3s::dto::{Checksum, ETagCondition, StreamingBlob, Timestamp, TimestampFormat};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::store::blobs::Expected;
 use crate::store::index::ObjectRow;
+use crate::store::write::Expected;
 
 /// The checksum algorithms S3 knows, by the suffix of their `x-amz-checksum-` header.
 const ALGORITHMS: [&str; 5] = ["crc32", "crc32c", "crc64nvme", "sha1", "sha256"];
@@ -137,9 +137,7 @@ fn decode_md5(text: &str) -> Result<[u8; 16]> {
 
 /// The body as a stream of this crate's results. s3s reports a bad chunk signature or a
 /// payload hash mismatch only as its (private) error types' text: matched here, once.
-pub(crate) fn body_stream(
-    body: Option<StreamingBlob>,
-) -> impl Stream<Item = Result<Bytes>> + Send {
+pub(crate) fn body_stream(body: Option<StreamingBlob>) -> impl Stream<Item = Result<Bytes>> + Send {
     let body = body.unwrap_or_else(|| StreamingBlob::from(s3s::Body::empty()));
     body.map(|chunk| {
         chunk.map_err(|e| {
@@ -207,7 +205,11 @@ impl Conditions {
 fn epoch_seconds(t: &Timestamp) -> Option<i64> {
     let mut buf = Vec::new();
     t.format(TimestampFormat::EpochSeconds, &mut buf).ok()?;
-    std::str::from_utf8(&buf).ok()?.parse::<f64>().ok().map(|s| s as i64)
+    std::str::from_utf8(&buf)
+        .ok()?
+        .parse::<f64>()
+        .ok()
+        .map(|s| s as i64)
 }
 
 /// `x-amz-meta-*` as stored (a JSON object), or `None` when there is none.
@@ -226,9 +228,7 @@ pub(crate) fn decode_metadata(text: Option<&str>) -> Option<s3s::dto::Metadata> 
 /// line feed, U+FFFE, U+FFFF) or a carriage return (which XML parsers turn into a line
 /// feed): stored, it would break every listing of its bucket that is not url-encoded.
 pub(crate) fn writable_key(key: &str) -> Result<()> {
-    let bad = |c: char| {
-        matches!(c, '\0'..='\u{8}' | '\u{b}' | '\u{c}' | '\r' | '\u{e}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}')
-    };
+    let bad = |c: char| matches!(c, '\0'..='\u{8}' | '\u{b}' | '\u{c}' | '\r' | '\u{e}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}');
     if key.chars().any(bad) {
         return Err(Error::new(
             ErrorKind::InvalidArgument,

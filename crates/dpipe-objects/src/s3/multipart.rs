@@ -50,7 +50,10 @@ pub(super) async fn upload_part(
         &req.headers,
         input.content_md5,
         values,
-        input.checksum_algorithm.as_ref().map(ChecksumAlgorithm::as_str),
+        input
+            .checksum_algorithm
+            .as_ref()
+            .map(ChecksumAlgorithm::as_str),
         req.trailing_headers,
     );
     let size_hint = input.content_length.and_then(|n| u64::try_from(n).ok());

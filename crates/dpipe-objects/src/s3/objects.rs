@@ -28,7 +28,10 @@ pub(super) async fn put(
         &req.headers,
         input.content_md5,
         values,
-        input.checksum_algorithm.as_ref().map(ChecksumAlgorithm::as_str),
+        input
+            .checksum_algorithm
+            .as_ref()
+            .map(ChecksumAlgorithm::as_str),
         req.trailing_headers,
     );
     let new = NewObject {
@@ -36,7 +39,10 @@ pub(super) async fn put(
         key: input.key,
         content_type: input.content_type,
         metadata: encode_metadata(input.metadata),
-        if_absent: input.if_none_match.as_ref().is_some_and(ETagCondition::is_any),
+        if_absent: input
+            .if_none_match
+            .as_ref()
+            .is_some_and(ETagCondition::is_any),
     };
     if input.if_match.is_some() {
         return Err(S3Error::with_message(

@@ -1,7 +1,7 @@
 //! [`ObjectStore`]: buckets of objects in a folder, S3's data model without its wire format.
 //!
 //! The folder holds `index.sqlite` (what exists: [`index`]), `blobs/xx/<id>` (the bytes:
-//! [`blobs`]) and `tmp/` (blobs being written). A key is only ever a value in the index,
+//! [`blobs`], written by [`write`], read by [`reads`]) and `tmp/` (blobs being written). A key is only ever a value in the index,
 //! never a path, so no key can name a file outside the folder. An object is listed only
 //! once its bytes are durable and its row is committed; overwrites and deletes free the old
 //! blobs after the commit. Opening the store recovers from a crash: it empties `tmp/`,
@@ -13,7 +13,8 @@ pub(crate) mod index;
 pub(crate) mod listing;
 pub(crate) mod multipart;
 pub(crate) mod objects;
-mod write;
+pub(crate) mod reads;
+pub(crate) mod write;
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -304,8 +305,8 @@ fn recover(conn: &Connection, blobs: &Blobs, options: &StoreOptions) -> Result<R
 }
 
 fn read_dir(dir: &Path) -> Result<Vec<PathBuf>> {
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| Error::io(format!("list {}", dir.display()), e))?;
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| Error::io(format!("list {}", dir.display()), e))?;
     entries
         .map(|e| e.map(|e| e.path()))
         .collect::<std::io::Result<Vec<_>>>()

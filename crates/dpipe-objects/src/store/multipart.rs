@@ -13,9 +13,10 @@ use s3s::checksum::ChecksumHasher;
 use s3s::dto::Checksum;
 
 use super::ObjectStore;
-use super::blobs::{BlobId, Expected, Segment};
+use super::blobs::{BlobId, Segment};
 use super::index::{ObjectRow, now_ms};
 use super::objects::{NewObject, upsert};
+use super::write::Expected;
 use crate::error::{Error, ErrorKind, Result};
 
 /// A stored part.
@@ -146,8 +147,12 @@ impl ObjectStore {
         }
         // Refuse a missing upload before receiving its bytes.
         let (b, k, i) = (bucket.clone(), key.clone(), id.clone());
-        self.blocking(move |inner| inner.readers.with(|conn| upload(conn, &i, &b, &k).map(drop)))
-            .await?;
+        self.blocking(move |inner| {
+            inner
+                .readers
+                .with(|conn| upload(conn, &i, &b, &k).map(drop))
+        })
+        .await?;
         self.write_blob(body, size_hint, sums, expected, move |inner, written, tx| {
             let etag = hex::encode(written.md5);
             let checksums = written.checksums;

@@ -1,7 +1,6 @@
 //! Whole objects: put (a body into one blob, one row), get (ranged, streamed across the
 //! object's segments), head, delete.
 
-use std::ops::Range;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -11,8 +10,10 @@ use s3s::checksum::ChecksumHasher;
 use s3s::dto::Checksum;
 
 use super::ObjectStore;
-use super::blobs::{BlobId, Expected, ReadCursor, Segment};
+use super::blobs::{BlobId, Segment};
 use super::index::{OBJECT_COLUMNS, ObjectRow, decode_segments, encode_segments, now_ms};
+use super::reads::{Download, ReadCursor};
+use super::write::Expected;
 use crate::error::{Error, ErrorKind, Result};
 
 /// An object about to be written.
@@ -32,37 +33,6 @@ pub(crate) struct NewObject {
 pub(crate) struct Stored {
     pub(crate) etag: String,
     pub(crate) checksums: Checksum,
-}
-
-/// An object being read: its row, the range asked for, and its bytes.
-pub(crate) struct Download {
-    pub(crate) row: ObjectRow,
-    /// `Some` for a ranged GET.
-    pub(crate) range: Option<Range<u64>>,
-    cursor: ReadCursor,
-    first: Bytes,
-}
-
-impl Download {
-    /// The bytes, in blocks: the first read with the lookup, the others on the blocking pool.
-    pub(crate) fn into_stream(self) -> impl Stream<Item = Result<Bytes>> + Send + 'static {
-        let first = (!self.first.is_empty()).then_some(self.first);
-        futures::stream::try_unfold((self.cursor, first), |(mut cursor, first)| async move {
-            if let Some(block) = first {
-                return Ok(Some((block, (cursor, None))));
-            }
-            if cursor.left() == 0 {
-                return Ok(None);
-            }
-            let (cursor, block) = tokio::task::spawn_blocking(move || {
-                let block = cursor.next_block()?;
-                Ok::<_, Error>((cursor, block))
-            })
-            .await
-            .map_err(Error::join)??;
-            Ok(Some((block, (cursor, None))))
-        })
-    }
 }
 
 pub(crate) fn no_such_key() -> Error {
@@ -167,30 +137,36 @@ impl ObjectStore {
         expected: impl FnOnce() -> Result<Expected>,
     ) -> Result<Stored> {
         self.check_bucket(&new.bucket)?;
-        self.write_blob(body, size_hint, sums, expected, move |inner, written, tx| {
-            let etag = hex::encode(written.md5);
-            let row = ObjectRow {
-                key: new.key,
-                size: written.size,
-                etag: etag.clone(),
-                modified_ms: now_ms(),
-                content_type: new.content_type,
-                metadata: new.metadata,
-                segments: vec![Segment {
-                    blob: written.id,
+        self.write_blob(
+            body,
+            size_hint,
+            sums,
+            expected,
+            move |inner, written, tx| {
+                let etag = hex::encode(written.md5);
+                let row = ObjectRow {
+                    key: new.key,
                     size: written.size,
-                }],
-            };
-            let checksums = written.checksums;
-            let bucket = new.bucket;
-            inner.writer.submit(
-                vec![written.id],
-                move |conn, released| upsert(conn, &bucket, &row, new.if_absent, released),
-                move |out| {
-                    let _ = tx.send(out.map(|()| Stored { etag, checksums }));
-                },
-            );
-        })
+                    etag: etag.clone(),
+                    modified_ms: now_ms(),
+                    content_type: new.content_type,
+                    metadata: new.metadata,
+                    segments: vec![Segment {
+                        blob: written.id,
+                        size: written.size,
+                    }],
+                };
+                let checksums = written.checksums;
+                let bucket = new.bucket;
+                inner.writer.submit(
+                    vec![written.id],
+                    move |conn, released| upsert(conn, &bucket, &row, new.if_absent, released),
+                    move |out| {
+                        let _ = tx.send(out.map(|()| Stored { etag, checksums }));
+                    },
+                );
+            },
+        )
         .await
     }
 
@@ -260,12 +236,7 @@ impl ObjectStore {
             } else {
                 Bytes::new()
             };
-            Ok(Download {
-                row,
-                range,
-                cursor,
-                first,
-            })
+            Ok(Download::new(row, range, cursor, first))
         })
         .await
     }

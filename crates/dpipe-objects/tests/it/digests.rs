@@ -23,7 +23,11 @@ async fn sdk_checksums_are_checked_and_accepted() {
     let server = Server::start().await;
     let c = server.admin();
     let data = bytes(2 * 1024 * 1024 + 5, 3);
-    for algorithm in [ChecksumAlgorithm::Crc32C, ChecksumAlgorithm::Crc32, ChecksumAlgorithm::Sha256] {
+    for algorithm in [
+        ChecksumAlgorithm::Crc32C,
+        ChecksumAlgorithm::Crc32,
+        ChecksumAlgorithm::Sha256,
+    ] {
         let key = format!("sum/{algorithm:?}");
         let out = c
             .put_object()
@@ -135,7 +139,10 @@ async fn put_chunked(server: &Server, key: &str, data: &[u8], crc: &str) -> (u16
             target: &format!("/{BUCKET}/{key}"),
             headers: vec![
                 ("content-encoding".into(), "aws-chunked".into()),
-                ("x-amz-decoded-content-length".into(), data.len().to_string()),
+                (
+                    "x-amz-decoded-content-length".into(),
+                    data.len().to_string(),
+                ),
                 ("x-amz-trailer".into(), "x-amz-checksum-crc32c".into()),
             ],
             body: chunked_with_trailer(data, crc),
@@ -155,7 +162,10 @@ async fn an_unsigned_payload_with_a_checksum_trailer() {
     assert_eq!(status, 200, "{answer}");
     assert_eq!(get(&c, "trailer/good").await, data);
     let listed = c.list_objects_v2().bucket(BUCKET).send().await.unwrap();
-    assert_eq!(listed.contents()[0].e_tag(), Some(format!("\"{}\"", md5_hex(&data)).as_str()));
+    assert_eq!(
+        listed.contents()[0].e_tag(),
+        Some(format!("\"{}\"", md5_hex(&data)).as_str())
+    );
 
     let (status, answer) = put_chunked(&server, "trailer/bad", &data, &crc32c(b"other")).await;
     assert_eq!(status, 400, "{answer}");

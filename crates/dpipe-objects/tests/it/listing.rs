@@ -36,8 +36,18 @@ async fn delimiter_rolls_up_common_prefixes() {
     for k in ["a/1", "a/2", "a/b/3", "b/1", "top", "z/9"] {
         put(&c, k, b"x".to_vec()).await;
     }
-    let out = c.list_objects_v2().bucket(BUCKET).delimiter("/").send().await.unwrap();
-    let prefixes: Vec<&str> = out.common_prefixes().iter().filter_map(|p| p.prefix()).collect();
+    let out = c
+        .list_objects_v2()
+        .bucket(BUCKET)
+        .delimiter("/")
+        .send()
+        .await
+        .unwrap();
+    let prefixes: Vec<&str> = out
+        .common_prefixes()
+        .iter()
+        .filter_map(|p| p.prefix())
+        .collect();
     let keys: Vec<&str> = out.contents().iter().filter_map(|o| o.key()).collect();
     assert_eq!(prefixes, ["a/", "b/", "z/"]);
     assert_eq!(keys, ["top"]);
@@ -51,13 +61,23 @@ async fn delimiter_rolls_up_common_prefixes() {
         .send()
         .await
         .unwrap();
-    let prefixes: Vec<&str> = out.common_prefixes().iter().filter_map(|p| p.prefix()).collect();
+    let prefixes: Vec<&str> = out
+        .common_prefixes()
+        .iter()
+        .filter_map(|p| p.prefix())
+        .collect();
     let keys: Vec<&str> = out.contents().iter().filter_map(|o| o.key()).collect();
     assert_eq!(prefixes, ["a/b/"]);
     assert_eq!(keys, ["a/1", "a/2"]);
 
     // An empty delimiter is no delimiter.
-    let out = c.list_objects_v2().bucket(BUCKET).delimiter("").send().await.unwrap();
+    let out = c
+        .list_objects_v2()
+        .bucket(BUCKET)
+        .delimiter("")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(out.contents().len(), 6);
     assert!(out.common_prefixes().is_empty());
 }
@@ -107,12 +127,19 @@ async fn continuation_pages_through_every_key_once() {
             .await
             .unwrap();
         items.extend(out.contents().iter().map(|o| o.key().unwrap().to_owned()));
-        items.extend(out.common_prefixes().iter().map(|p| p.prefix().unwrap().to_owned()));
+        items.extend(
+            out.common_prefixes()
+                .iter()
+                .map(|p| p.prefix().unwrap().to_owned()),
+        );
         if !out.is_truncated().unwrap() {
             break;
         }
         marker = out.next_marker().map(str::to_owned);
-        assert!(marker.is_some(), "a truncated v1 page names its next marker");
+        assert!(
+            marker.is_some(),
+            "a truncated v1 page names its next marker"
+        );
     }
     items.sort();
     assert_eq!(items, ["d0/", "d1/", "d2/", "d3/", "k/"]);
@@ -169,12 +196,21 @@ async fn more_than_a_thousand_keys_come_in_pages_of_a_thousand() {
     assert_eq!(second.is_truncated(), Some(false));
     assert_eq!(second.contents()[99].key(), Some("many/01099"));
     // max-keys above 1000 is 1000.
-    let capped = c.list_objects_v2().bucket(BUCKET).max_keys(5000).send().await.unwrap();
+    let capped = c
+        .list_objects_v2()
+        .bucket(BUCKET)
+        .max_keys(5000)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(capped.key_count(), Some(1000));
 }
 
 fn decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s).decode_utf8().unwrap().into_owned()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .unwrap()
+        .into_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -215,9 +251,19 @@ async fn encoding_type_url_encodes_keys_and_prefixes() {
         .unwrap();
     assert_eq!(out.prefix(), Some("sp%20ace/"));
     assert_eq!(out.delimiter(), Some("%20"));
-    let prefixes: Vec<&str> = out.common_prefixes().iter().filter_map(|p| p.prefix()).collect();
+    let prefixes: Vec<&str> = out
+        .common_prefixes()
+        .iter()
+        .filter_map(|p| p.prefix())
+        .collect();
     assert_eq!(prefixes, ["sp%20ace/a%20"]);
     // Without encoding-type, keys come as they are.
-    let out = c.list_objects_v2().bucket(BUCKET).prefix("uni/").send().await.unwrap();
+    let out = c
+        .list_objects_v2()
+        .bucket(BUCKET)
+        .prefix("uni/")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(out.contents()[0].key(), Some("uni/é—ü.txt"));
 }

@@ -7,7 +7,11 @@ use crate::support::*;
 
 async fn lines_with(needle: &str) -> Vec<String> {
     for _ in 0..100 {
-        let found: Vec<String> = logs().lines().filter(|l| l.contains(needle)).map(str::to_owned).collect();
+        let found: Vec<String> = logs()
+            .lines()
+            .filter(|l| l.contains(needle))
+            .map(str::to_owned)
+            .collect();
         if !found.is_empty() {
             return found;
         }
@@ -25,13 +29,31 @@ async fn each_request_is_logged_without_secrets() {
     let lines = lines_with("logged-key").await;
     assert_eq!(lines.len(), 1, "{lines:?}");
     let line = &lines[0];
-    for want in ["PutObject", "PUT", "status=200", "bytes_in=5", "managed", "log/line\\nbreak"] {
+    for want in [
+        "PutObject",
+        "PUT",
+        "status=200",
+        "bytes_in=5",
+        "managed",
+        "log/line\\nbreak",
+    ] {
         assert!(line.contains(want), "{want:?} in {line}");
     }
-    let _ = c.get_object().bucket(BUCKET).key("missing-key-for-log\u{1b}[31m").send().await;
+    let _ = c
+        .get_object()
+        .bucket(BUCKET)
+        .key("missing-key-for-log\u{1b}[31m")
+        .send()
+        .await;
     let lines = lines_with("missing-key-for-log").await;
-    assert!(lines[0].contains("status=404") && lines[0].contains("GetObject"), "{lines:?}");
-    assert!(lines[0].contains("missing-key-for-log\\u{1b}[31m"), "escaped: {lines:?}");
+    assert!(
+        lines[0].contains("status=404") && lines[0].contains("GetObject"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[0].contains("missing-key-for-log\\u{1b}[31m"),
+        "escaped: {lines:?}"
+    );
 
     // A presigned URL's query (a credential) is never logged.
     let presigned = c
@@ -43,7 +65,12 @@ async fn each_request_is_logged_without_secrets() {
         )
         .await
         .unwrap();
-    let target = presigned.uri().split_once(&server.endpoint).unwrap().1.to_owned();
+    let target = presigned
+        .uri()
+        .split_once(&server.endpoint)
+        .unwrap()
+        .1
+        .to_owned();
     let (status, _) = send_raw(
         server.addr,
         Raw {
@@ -59,8 +86,28 @@ async fn each_request_is_logged_without_secrets() {
     assert_eq!(status, 404, "signed by the URL, then NoSuchKey");
     assert!(!lines_with("log/presigned").await.is_empty());
 
+    // A request refused before the access check is logged with the path's bucket and key.
+    let forged = client(&server.endpoint, "logged-key", "wrong-secret", None);
+    let _ = forged
+        .get_object()
+        .bucket(BUCKET)
+        .key("forged-key-for-log")
+        .send()
+        .await;
+    let lines = lines_with("forged-key-for-log").await;
+    assert!(
+        lines[0].contains("status=403") && lines[0].contains("managed"),
+        "{lines:?}"
+    );
+
     let all = logs();
-    for secret in ["secret-of-", "session-token-value", "Signature=", "X-Amz-Signature", "X-Amz-Security-Token"] {
+    for secret in [
+        "secret-of-",
+        "session-token-value",
+        "Signature=",
+        "X-Amz-Signature",
+        "X-Amz-Security-Token",
+    ] {
         assert!(!all.contains(secret), "{secret:?} leaked into the log");
     }
 }

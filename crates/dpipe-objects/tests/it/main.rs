@@ -8,6 +8,7 @@ mod listing;
 mod logging;
 mod multipart;
 mod objects;
+mod raw;
 mod recovery;
 mod safety;
 mod support;

@@ -68,11 +68,18 @@ async fn a_12_mib_upload_in_5_mib_parts() {
         .await
         .unwrap();
     assert_eq!(listed.parts().len(), 3);
-    assert_eq!(listed.parts()[2].size(), Some((data.len() - 2 * PART) as i64));
+    assert_eq!(
+        listed.parts()[2].size(),
+        Some((data.len() - 2 * PART) as i64)
+    );
     // Not visible before completion.
     assert!(keys(&c, "").await.is_empty());
 
-    let refs: Vec<(i32, &str)> = etags.iter().enumerate().map(|(i, e)| (i as i32 + 1, e.as_str())).collect();
+    let refs: Vec<(i32, &str)> = etags
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (i as i32 + 1, e.as_str()))
+        .collect();
     let done = c
         .complete_multipart_upload()
         .bucket(BUCKET)
@@ -89,15 +96,29 @@ async fn a_12_mib_upload_in_5_mib_parts() {
     let want = format!("\"{}-3\"", md5_hex(&digests));
     assert_eq!(done.e_tag(), Some(want.as_str()));
     assert_eq!(get(&c, "big.bin").await, data, "byte-identical");
-    let head = c.head_object().bucket(BUCKET).key("big.bin").send().await.unwrap();
+    let head = c
+        .head_object()
+        .bucket(BUCKET)
+        .key("big.bin")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(head.e_tag(), Some(want.as_str()));
-    assert_eq!(head.metadata().unwrap().get("sha256").map(String::as_str), Some("full-file-hash"));
+    assert_eq!(
+        head.metadata().unwrap().get("sha256").map(String::as_str),
+        Some("full-file-hash")
+    );
     let listed = c.list_objects_v2().bucket(BUCKET).send().await.unwrap();
     assert_eq!(listed.contents()[0].e_tag(), Some(want.as_str()));
     assert_eq!(listed.contents()[0].size(), Some(data.len() as i64));
 
     // Ranges inside one part and across part boundaries.
-    for (a, b) in [(PART - 10, PART + 10), (0, 2 * PART + 5), (2 * PART, data.len() - 1), (7, 9)] {
+    for (a, b) in [
+        (PART - 10, PART + 10),
+        (0, 2 * PART + 5),
+        (2 * PART, data.len() - 1),
+        (7, 9),
+    ] {
         let out = c
             .get_object()
             .bucket(BUCKET)
@@ -149,7 +170,13 @@ async fn completing_with_some_parts_frees_the_others_and_abort_frees_all() {
     part(&c, "gone", &id, 1, b"abc").await;
     part(&c, "gone", &id, 2, b"def").await;
     assert_eq!(server.blob_count(), 4);
-    c.abort_multipart_upload().bucket(BUCKET).key("gone").upload_id(&id).send().await.unwrap();
+    c.abort_multipart_upload()
+        .bucket(BUCKET)
+        .key("gone")
+        .upload_id(&id)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(server.blob_count(), 2);
     assert!(!keys(&c, "").await.contains(&"gone".to_owned()));
 }
@@ -169,7 +196,14 @@ async fn wrong_multipart_calls() {
         .await
         .unwrap_err();
     assert_eq!(code(err), "NoSuchUpload");
-    let err = c.abort_multipart_upload().bucket(BUCKET).key("k").upload_id("nope").send().await.unwrap_err();
+    let err = c
+        .abort_multipart_upload()
+        .bucket(BUCKET)
+        .key("k")
+        .upload_id("nope")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(err), "NoSuchUpload");
     let err = c
         .complete_multipart_upload()
@@ -198,7 +232,10 @@ async fn wrong_multipart_calls() {
         .unwrap_err();
     assert_eq!(code(err), "NoSuchUpload");
     let cases: [(&[(i32, &str)], &str); 4] = [
-        (&[(1, &e1), (2, "\"0123456789abcdef0123456789abcdef\"")], "InvalidPart"),
+        (
+            &[(1, &e1), (2, "\"0123456789abcdef0123456789abcdef\"")],
+            "InvalidPart",
+        ),
         (&[(1, &e1), (4, &e2)], "InvalidPart"),
         (&[(2, &e2), (1, &e1)], "InvalidPartOrder"),
         (&[(1, &e1), (1, &e1)], "InvalidPartOrder"),

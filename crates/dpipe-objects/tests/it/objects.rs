@@ -10,18 +10,45 @@ async fn put_get_head_delete_round_trip() {
     let c = server.admin();
     let data = bytes(300_000, 1);
     let etag = put(&c, "dir/a.bin", data.clone()).await;
-    assert_eq!(etag, format!("\"{}\"", md5_hex(&data)), "single-part ETag = quoted MD5");
+    assert_eq!(
+        etag,
+        format!("\"{}\"", md5_hex(&data)),
+        "single-part ETag = quoted MD5"
+    );
     assert_eq!(get(&c, "dir/a.bin").await, data);
 
-    let head = c.head_object().bucket(BUCKET).key("dir/a.bin").send().await.unwrap();
+    let head = c
+        .head_object()
+        .bucket(BUCKET)
+        .key("dir/a.bin")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(head.content_length(), Some(300_000));
     assert_eq!(head.e_tag(), Some(etag.as_str()));
     assert!(head.last_modified().is_some());
 
-    c.delete_object().bucket(BUCKET).key("dir/a.bin").send().await.unwrap();
-    let err = c.head_object().bucket(BUCKET).key("dir/a.bin").send().await.unwrap_err();
+    c.delete_object()
+        .bucket(BUCKET)
+        .key("dir/a.bin")
+        .send()
+        .await
+        .unwrap();
+    let err = c
+        .head_object()
+        .bucket(BUCKET)
+        .key("dir/a.bin")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(status(&err), 404);
-    let err = c.get_object().bucket(BUCKET).key("dir/a.bin").send().await.unwrap_err();
+    let err = c
+        .get_object()
+        .bucket(BUCKET)
+        .key("dir/a.bin")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(err), "NoSuchKey");
     assert_eq!(server.blob_count(), 0, "the deleted object's blob is gone");
     assert_eq!(server.tmp_count(), 0);
@@ -41,14 +68,29 @@ async fn metadata_and_content_type_come_back() {
         .send()
         .await
         .unwrap();
-    let head = c.head_object().bucket(BUCKET).key("m.csv").send().await.unwrap();
+    let head = c
+        .head_object()
+        .bucket(BUCKET)
+        .key("m.csv")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(head.content_type(), Some("text/csv"));
     let meta = head.metadata().unwrap();
     assert_eq!(meta.get("sha256").map(String::as_str), Some("abc123"));
     assert_eq!(meta.get("origin").map(String::as_str), Some("dpipe"));
-    let got = c.get_object().bucket(BUCKET).key("m.csv").send().await.unwrap();
+    let got = c
+        .get_object()
+        .bucket(BUCKET)
+        .key("m.csv")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(got.content_type(), Some("text/csv"));
-    assert_eq!(got.metadata().unwrap().get("sha256").map(String::as_str), Some("abc123"));
+    assert_eq!(
+        got.metadata().unwrap().get("sha256").map(String::as_str),
+        Some("abc123")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -73,11 +115,22 @@ async fn empty_objects_and_missing_keys() {
     assert_eq!(etag, "\"d41d8cd98f00b204e9800998ecf8427e\"");
     assert_eq!(get(&c, "empty").await, b"");
     // Deleting a missing key is a success (204), as on S3.
-    c.delete_object().bucket(BUCKET).key("never-there").send().await.unwrap();
+    c.delete_object()
+        .bucket(BUCKET)
+        .key("never-there")
+        .send()
+        .await
+        .unwrap();
     // A "directory" is not an object: 404, not 500.
     put(&c, "dir/file", b"x".to_vec()).await;
     for key in ["dir", "dir/"] {
-        let err = c.head_object().bucket(BUCKET).key(key).send().await.unwrap_err();
+        let err = c
+            .head_object()
+            .bucket(BUCKET)
+            .key(key)
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(status(&err), 404, "HEAD {key}");
     }
 }
@@ -98,9 +151,20 @@ async fn ranged_gets() {
         (&*format!("bytes=10-{}", n + 1000), 10..n),
     ];
     for (range, want) in cases {
-        let out = c.get_object().bucket(BUCKET).key("r").range(range).send().await.unwrap();
+        let out = c
+            .get_object()
+            .bucket(BUCKET)
+            .key("r")
+            .range(range)
+            .send()
+            .await
+            .unwrap();
         let expected_range = format!("bytes {}-{}/{}", want.start, want.end - 1, n);
-        assert_eq!(out.content_range(), Some(expected_range.as_str()), "{range}");
+        assert_eq!(
+            out.content_range(),
+            Some(expected_range.as_str()),
+            "{range}"
+        );
         assert_eq!(out.content_length(), Some((want.end - want.start) as i64));
         let body = out.body.collect().await.unwrap().into_bytes();
         assert_eq!(&body[..], &data[want.clone()], "{range}");
@@ -134,13 +198,35 @@ async fn a_missing_bucket_is_no_such_bucket() {
         .await
         .unwrap_err();
     assert_eq!(code(err), "NoSuchBucket");
-    let err = c.get_object().bucket("elsewhere").key("k").send().await.unwrap_err();
+    let err = c
+        .get_object()
+        .bucket("elsewhere")
+        .key("k")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(err), "NoSuchBucket");
-    let err = c.list_objects_v2().bucket("elsewhere").send().await.unwrap_err();
+    let err = c
+        .list_objects_v2()
+        .bucket("elsewhere")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(err), "NoSuchBucket");
-    let err = c.head_bucket().bucket("elsewhere").send().await.unwrap_err();
+    let err = c
+        .head_bucket()
+        .bucket("elsewhere")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(status(&err), 404);
-    server.admin().head_bucket().bucket(BUCKET).send().await.unwrap();
+    server
+        .admin()
+        .head_bucket()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(server.blob_count(), 0);
 }
 
@@ -167,7 +253,13 @@ async fn conditional_gets() {
         .await
         .unwrap_err();
     assert_eq!(status(&err), 412);
-    c.get_object().bucket(BUCKET).key("c").if_match(&etag).send().await.unwrap();
+    c.get_object()
+        .bucket(BUCKET)
+        .key("c")
+        .if_match(&etag)
+        .send()
+        .await
+        .unwrap();
     // If-None-Match: * on a put refuses to overwrite.
     let err = c
         .put_object()
@@ -208,4 +300,49 @@ async fn delete_objects_answers_per_key() {
     assert!(out.errors().is_empty());
     assert_eq!(keys(&c, "").await, ["b"]);
     assert_eq!(server.blob_count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_puts_and_overwrites_leave_one_blob_per_key() {
+    let server = Server::start().await;
+    let c = server.admin();
+    let mut tasks = Vec::new();
+    for i in 0..64 {
+        let c = c.clone();
+        tasks.push(tokio::spawn(async move {
+            // 8 keys, each written 8 times at once: the commits group, the losers' blobs go.
+            let key = format!("same/{}", i % 8);
+            put(&c, &key, bytes(10_000 + i, i as u64)).await
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let listed = c.list_objects_v2().bucket(BUCKET).send().await.unwrap();
+    assert_eq!(listed.contents().len(), 8);
+    for o in listed.contents() {
+        let body = get(&c, o.key().unwrap()).await;
+        assert_eq!(o.e_tag().unwrap(), format!("\"{}\"", md5_hex(&body)));
+    }
+    assert_eq!(server.blob_count(), 8);
+    assert_eq!(server.tmp_count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_delete_objects_is_malformed() {
+    let server = Server::start().await;
+    let (status, answer) = send_raw(
+        server.addr,
+        Raw {
+            method: "POST",
+            target: &format!("/{BUCKET}?delete"),
+            headers: vec![],
+            body: b"<Delete><Quiet>true</Quiet></Delete>".to_vec(),
+            sign_as: Some(("admin", "secret-of-admin")),
+            payload: None,
+        },
+    )
+    .await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer.contains("MalformedXML"), "{answer}");
 }

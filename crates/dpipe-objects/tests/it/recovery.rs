@@ -12,7 +12,9 @@ fn reopen(root: &std::path::Path, options: &StoreOptions) -> ObjectStore {
     for _ in 0..100 {
         match ObjectStore::open_with(root, options) {
             Ok(store) => return store,
-            Err(e) if e.kind() == ErrorKind::Locked => std::thread::sleep(Duration::from_millis(50)),
+            Err(e) if e.kind() == ErrorKind::Locked => {
+                std::thread::sleep(Duration::from_millis(50))
+            }
             Err(e) => panic!("reopen: {e}"),
         }
     }
@@ -51,16 +53,31 @@ async fn reopening_after_a_crash_cleans_the_leftovers() {
     server.stop().await;
 
     // What a kill -9 leaves: a half-written temp file, a renamed blob no row names.
-    std::fs::write(root.join("tmp").join("0123456789abcdef0123456789abcdef"), b"half").unwrap();
-    let stray = root.join("blobs").join("ab").join("ab000000000000000000000000000000");
+    std::fs::write(
+        root.join("tmp").join("0123456789abcdef0123456789abcdef"),
+        b"half",
+    )
+    .unwrap();
+    let stray = root
+        .join("blobs")
+        .join("ab")
+        .join("ab000000000000000000000000000000");
     std::fs::write(&stray, b"orphan").unwrap();
-    std::fs::write(root.join("blobs").join("cd").join("not-a-blob-name"), b"junk").unwrap();
+    std::fs::write(
+        root.join("blobs").join("cd").join("not-a-blob-name"),
+        b"junk",
+    )
+    .unwrap();
 
     // A young upload survives a reopen.
     let store = reopen(&root, &StoreOptions::default());
     assert!(files_under(&root.join("tmp")).is_empty());
     assert!(!stray.exists());
-    assert_eq!(files_under(&root.join("blobs")).len(), 2, "the object and the part");
+    assert_eq!(
+        files_under(&root.join("blobs")).len(),
+        2,
+        "the object and the part"
+    );
     drop(store);
     // An old one is aborted.
     let store = reopen(
@@ -111,4 +128,41 @@ fn bucket_names_are_checked() {
     drop(store);
     let store = ObjectStore::open(dir.path()).unwrap();
     assert!(store.has_bucket("fine-bucket"), "buckets survive a reopen");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_was_acknowledged_is_in_a_copy_taken_without_a_shutdown() {
+    let server = Server::start().await;
+    let c = server.admin();
+    let mut want = Vec::new();
+    for i in 0..20 {
+        let data = bytes(50_000 + i, i as u64);
+        put(&c, &format!("ack/{i}"), data.clone()).await;
+        want.push(data);
+    }
+    // The folder as a crash would leave it: copied while serving, WAL and all.
+    let copy = tempfile::tempdir().unwrap();
+    let target = copy.path().join("objects");
+    copy_dir(server.root(), &target);
+    let store = ObjectStore::open(&target).unwrap();
+    drop(store);
+    drop(c);
+    let server2 = Server::start_in(copy.path()).await;
+    let c2 = server2.admin();
+    for (i, data) in want.iter().enumerate() {
+        assert_eq!(&get(&c2, &format!("ack/{i}")).await, data);
+    }
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
 }

@@ -17,14 +17,23 @@ fn assert_only_store_files(root: &Path) {
     for entry in std::fs::read_dir(root).unwrap() {
         let name = entry.unwrap().file_name().to_string_lossy().into_owned();
         assert!(
-            ["index.sqlite", "index.sqlite-wal", "index.sqlite-shm", "blobs", "tmp"]
-                .contains(&name.as_str()),
+            [
+                "index.sqlite",
+                "index.sqlite-wal",
+                "index.sqlite-shm",
+                "blobs",
+                "tmp"
+            ]
+            .contains(&name.as_str()),
             "unexpected {name:?} in the store folder"
         );
     }
     for file in files_under(&root.join("blobs")) {
         let rel = file.strip_prefix(root.join("blobs")).unwrap();
-        let parts: Vec<String> = rel.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+        let parts: Vec<String> = rel
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
         assert_eq!(parts.len(), 2, "{rel:?}");
         assert!(parts[0].len() == 2 && parts[1].len() == 32, "{rel:?}");
         assert!(parts[1].starts_with(&parts[0]), "{rel:?}");
@@ -72,7 +81,13 @@ async fn hostile_keys_stay_inside_the_store() {
             .await
             .unwrap_err();
         assert_eq!(code(err), "InvalidArgument", "{key:?}");
-        let err = c.create_multipart_upload().bucket(BUCKET).key(key).send().await.unwrap_err();
+        let err = c
+            .create_multipart_upload()
+            .bucket(BUCKET)
+            .key(key)
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(code(err), "InvalidArgument", "{key:?}");
     }
     assert_eq!(keys(&c, "").await.len(), hostile.len());

@@ -1,11 +1,9 @@
 //! What the tests share: a small real [`Gate`] (keys with a secret, an optional session
 //! token, a bucket, a prefix, a role and an expiry flag the test flips), a served store on
-//! 127.0.0.1 port 0 over a temporary folder, aws-sdk-s3 clients for it, a raw HTTP client
-//! with a test-only SigV4 header signer (for bodies and paths no SDK sends), and the log
-//! lines the server wrote.
+//! 127.0.0.1 port 0 over a temporary folder, aws-sdk-s3 clients for it, and the log lines
+//! the server wrote. Raw HTTP requests are in [`crate::raw`] (re-exported here).
 
 use std::collections::HashMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -13,11 +11,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
-use dpipe_objects::{Gate, GateRequest, ObjectStore, Refusal, Target};
-use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use dpipe_objects::{Gate, ObjectStore, StorageRefusal, StorageRequest, StorageTarget};
 use tokio::sync::oneshot;
+
+pub use crate::raw::{Raw, read_answer, request_head, send_raw};
 
 pub const BUCKET: &str = "managed";
 pub const REGION: &str = "us-east-1";
@@ -73,39 +70,44 @@ impl TestGate {
         self.keys.lock().unwrap().insert(key.id.clone(), key);
     }
 
-    fn key(&self, id: &str) -> Result<Key, Refusal> {
+    fn key(&self, id: &str) -> Result<Key, StorageRefusal> {
         let key = self.keys.lock().unwrap().get(id).cloned();
-        let key = key.ok_or(Refusal::UnknownKey)?;
+        let key = key.ok_or(StorageRefusal::UnknownKey)?;
         if key.expired.load(Ordering::SeqCst) {
-            return Err(Refusal::Expired);
+            return Err(StorageRefusal::Expired);
         }
         Ok(key)
     }
 }
 
 impl Gate for TestGate {
-    fn secret(&self, access_key: &str) -> Result<String, Refusal> {
+    fn secret(&self, access_key: &str) -> Result<String, StorageRefusal> {
         Ok(self.key(access_key)?.secret)
     }
 
-    fn authorize(&self, r: &GateRequest<'_>) -> Result<(), Refusal> {
+    fn authorize(&self, r: &StorageRequest<'_>) -> Result<(), StorageRefusal> {
         let key = self.key(r.access_key)?;
         if key.token.as_deref() != r.session_token {
-            return Err(Refusal::UnknownKey);
+            return Err(StorageRefusal::UnknownKey);
         }
         if r.bucket != key.bucket {
-            return Err(Refusal::Denied(format!("no access to bucket {}", r.bucket)));
+            return Err(StorageRefusal::Denied(format!(
+                "no access to bucket {}",
+                r.bucket
+            )));
         }
         let inside = match r.target {
-            Target::Object(k) => k.starts_with(&key.prefix),
-            Target::Listing(p) => p.starts_with(&key.prefix),
-            Target::Bucket => true,
+            StorageTarget::Object(k) => k.starts_with(&key.prefix),
+            StorageTarget::Listing(p) => p.starts_with(&key.prefix),
+            StorageTarget::Bucket => true,
         };
         if !inside {
-            return Err(Refusal::Denied("outside the key's prefix".to_owned()));
+            return Err(StorageRefusal::Denied(
+                "outside the key's prefix".to_owned(),
+            ));
         }
         if r.write && !key.write {
-            return Err(Refusal::Denied("a read key cannot write".to_owned()));
+            return Err(StorageRefusal::Denied("a read key cannot write".to_owned()));
         }
         Ok(())
     }
@@ -231,7 +233,13 @@ pub fn client(endpoint: &str, id: &str, secret: &str, token: Option<&str>) -> aw
         .region(Region::new(REGION))
         .endpoint_url(endpoint)
         .force_path_style(true)
-        .credentials_provider(Credentials::new(id, secret, token.map(str::to_owned), None, "test"))
+        .credentials_provider(Credentials::new(
+            id,
+            secret,
+            token.map(str::to_owned),
+            None,
+            "test",
+        ))
         .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
         .http_client(http)
         .build();
@@ -283,12 +291,17 @@ pub async fn keys(c: &aws_sdk_s3::Client, prefix: &str) -> Vec<String> {
         .send()
         .await
         .unwrap();
-    out.contents().iter().filter_map(|o| o.key().map(str::to_owned)).collect()
+    out.contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_owned))
+        .collect()
 }
 
 /// `n` pseudo-random bytes.
 pub fn bytes(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..n)
         .map(|_| {
             x ^= x << 13;
@@ -302,142 +315,6 @@ pub fn bytes(n: usize, seed: u64) -> Vec<u8> {
 pub fn md5_hex(data: &[u8]) -> String {
     use md5::Digest as _;
     hex::encode(md5::Md5::digest(data))
-}
-
-/// A raw HTTP request, signed (SigV4, headers only) as `(id, secret)` unless `None`.
-pub struct Raw<'a> {
-    pub method: &'a str,
-    /// Path and query exactly as sent.
-    pub target: &'a str,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-    pub sign_as: Option<(&'a str, &'a str)>,
-    /// `x-amz-content-sha256` to sign (default: the body's SHA-256).
-    pub payload: Option<&'a str>,
-}
-
-/// Sends `raw` to `addr` on a fresh connection; (status, body).
-pub async fn send_raw(addr: std::net::SocketAddr, raw: Raw<'_>) -> (u16, String) {
-    let mut request = request_head(addr, &raw);
-    request.extend_from_slice(&raw.body);
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream.write_all(&request).await.unwrap();
-    read_answer(&mut stream).await
-}
-
-/// Reads an answer to the end (the requests say `connection: close`); (status, text).
-pub async fn read_answer(stream: &mut tokio::net::TcpStream) -> (u16, String) {
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).await.unwrap();
-    let answer = String::from_utf8_lossy(&answer).into_owned();
-    let status = answer.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    (status, answer)
-}
-
-/// The request line and headers of `raw` (signed if asked), up to the body.
-pub fn request_head(addr: std::net::SocketAddr, raw: &Raw<'_>) -> Vec<u8> {
-    let mut headers = raw.headers.clone();
-    headers.push(("host".into(), addr.to_string()));
-    if let Some((id, secret)) = raw.sign_as {
-        let payload = raw
-            .payload
-            .map(str::to_owned)
-            .unwrap_or_else(|| hex::encode(Sha256::digest(&raw.body)));
-        sign(raw.method, raw.target, &mut headers, &payload, id, secret);
-    }
-    let mut request = Vec::new();
-    write!(request, "{} {} HTTP/1.1\r\n", raw.method, raw.target).unwrap();
-    for (n, v) in &headers {
-        write!(request, "{n}: {v}\r\n").unwrap();
-    }
-    write!(request, "content-length: {}\r\nconnection: close\r\n\r\n", raw.body.len()).unwrap();
-    request
-}
-
-/// SigV4 over the headers given (all signed), for tests only.
-fn sign(
-    method: &str,
-    target: &str,
-    headers: &mut Vec<(String, String)>,
-    payload: &str,
-    id: &str,
-    secret: &str,
-) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let (date, time) = utc(now);
-    let amz_date = format!("{date}T{time}Z");
-    headers.push(("x-amz-date".into(), amz_date.clone()));
-    headers.push(("x-amz-content-sha256".into(), payload.to_owned()));
-    let mut canon: Vec<(String, String)> = headers
-        .iter()
-        .map(|(n, v)| (n.to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    canon.sort();
-    let signed: Vec<&str> = canon.iter().map(|(n, _)| n.as_str()).collect();
-    let signed = signed.join(";");
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    // As the SDKs do for S3: the path decoded, then encoded once (unreserved kept).
-    const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-        .remove(b'-')
-        .remove(b'_')
-        .remove(b'.')
-        .remove(b'~')
-        .remove(b'/');
-    let decoded = percent_encoding::percent_decode_str(path).collect::<Vec<u8>>();
-    let path = percent_encoding::percent_encode(&decoded, KEEP).to_string();
-    let mut pairs: Vec<&str> = query.split('&').filter(|p| !p.is_empty()).collect();
-    pairs.sort();
-    let query: Vec<String> = pairs
-        .iter()
-        .map(|p| if p.contains('=') { (*p).to_owned() } else { format!("{p}=") })
-        .collect();
-    let mut creq = format!("{method}\n{path}\n{}\n", query.join("&"));
-    for (n, v) in &canon {
-        creq.push_str(&format!("{n}:{v}\n"));
-    }
-    creq.push_str(&format!("\n{signed}\n{payload}"));
-    let scope = format!("{date}/{REGION}/s3/aws4_request");
-    let to_sign = format!(
-        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
-        hex::encode(Sha256::digest(creq.as_bytes()))
-    );
-    let hmac = |key: &[u8], data: &str| {
-        let mut m = Hmac::<Sha256>::new_from_slice(key).unwrap();
-        m.update(data.as_bytes());
-        m.finalize().into_bytes().to_vec()
-    };
-    let k = hmac(format!("AWS4{secret}").as_bytes(), &date);
-    let k = hmac(&k, REGION);
-    let k = hmac(&k, "s3");
-    let k = hmac(&k, "aws4_request");
-    let signature = hex::encode(hmac(&k, &to_sign));
-    headers.push((
-        "authorization".into(),
-        format!("AWS4-HMAC-SHA256 Credential={id}/{scope}, SignedHeaders={signed}, Signature={signature}"),
-    ));
-}
-
-/// (YYYYMMDD, HHMMSS) of a Unix time.
-fn utc(secs: u64) -> (String, String) {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Howard Hinnant's civil-from-days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (
-        format!("{y:04}{m:02}{d:02}"),
-        format!("{:02}{:02}{:02}", rem / 3600, rem % 3600 / 60, rem % 60),
-    )
 }
 
 /// Everything the servers of this test binary logged.

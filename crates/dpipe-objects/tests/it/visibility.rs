@@ -26,12 +26,21 @@ async fn an_object_is_invisible_while_its_upload_is_in_flight() {
     let target = format!("/{BUCKET}/slow");
     let raw = slow_put(&target, &body);
     let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    stream.write_all(&request_head(server.addr, &raw)).await.unwrap();
+    stream
+        .write_all(&request_head(server.addr, &raw))
+        .await
+        .unwrap();
     let (first, rest) = body.split_at(2 * 1024 * 1024 + 100);
     stream.write_all(first).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(keys(&c, "").await.is_empty(), "not listed half-way");
-    let err = c.head_object().bucket(BUCKET).key("slow").send().await.unwrap_err();
+    let err = c
+        .head_object()
+        .bucket(BUCKET)
+        .key("slow")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(status(&err), 404);
     stream.write_all(rest).await.unwrap();
     let (code, answer) = read_answer(&mut stream).await;
@@ -48,7 +57,10 @@ async fn a_client_hanging_up_half_way_leaves_nothing() {
     let raw = slow_put(&target, &body);
     {
         let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-        stream.write_all(&request_head(server.addr, &raw)).await.unwrap();
+        stream
+            .write_all(&request_head(server.addr, &raw))
+            .await
+            .unwrap();
         stream.write_all(&body[..1_500_000]).await.unwrap();
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -80,7 +92,10 @@ async fn a_download_keeps_its_version_through_an_overwrite() {
         payload: None,
     };
     let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    stream.write_all(&request_head(server.addr, &raw)).await.unwrap();
+    stream
+        .write_all(&request_head(server.addr, &raw))
+        .await
+        .unwrap();
     let mut start = vec![0; 64 * 1024];
     stream.read_exact(&mut start).await.unwrap();
     put(&c, "v", b"new version".to_vec()).await;
