@@ -38,8 +38,8 @@ pub(crate) async fn log_request(request: Request, next: Next) -> Response {
 /// its pipe is the object store doing its job, and its request line already says so). Does
 /// nothing if one is already installed.
 pub fn init_logging() {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,s3s::ops=off"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,s3s::ops=off"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::serve::ListenerExt;
-use dpipe_registry::SystemClock;
+use dpipe_objects::S3Service;
+use dpipe_registry::{Registry, SystemClock};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
@@ -38,6 +39,26 @@ pub struct ServeOptions {
 /// built-in object store) until Ctrl-C or SIGTERM, then lets the requests in flight finish.
 pub async fn run(options: ServeOptions) -> Result<(), ServerError> {
     let shutdown = Shutdown::on_signals()?;
+    // External storage is checked before the data folder is opened: a wrong call of it
+    // leaves nothing behind.
+    let storage = options.storage;
+    let external = match &storage.kind {
+        StorageKind::External {
+            endpoint,
+            region,
+            role_arn,
+        } => Some(
+            external_managed_storage(
+                &storage.bucket,
+                storage.key_lifetime,
+                endpoint.clone(),
+                region.clone(),
+                role_arn.clone(),
+            )
+            .await?,
+        ),
+        StorageKind::Off | StorageKind::BuiltIn { .. } => None,
+    };
     let (path, key_file) = (
         options.data_dir.clone(),
         options.credentials_key_file.clone(),
@@ -46,56 +67,30 @@ pub async fn run(options: ServeOptions) -> Result<(), ServerError> {
     let listener = bind(options.listen).await?;
     let addr = listener.local_addr().map_err(ServerError::Serve)?;
     let registry = data.registry(Arc::new(SystemClock));
-    let storage = options.storage;
-    let (registry, objects) = match storage.kind {
-        StorageKind::Off => {
-            tracing::info!("no managed storage (--no-storage): pipes need storage of their own");
-            (registry, None)
-        }
-        StorageKind::BuiltIn { listen, url } => {
-            let objects_listener = bind(listen).await?;
-            let objects_addr = objects_listener.local_addr().map_err(ServerError::Serve)?;
-            let url = url.unwrap_or_else(|| format!("http://{objects_addr}"));
-            let registry = registry.with_managed_storage(builtin_managed_storage(
-                url.clone(),
-                &storage.bucket,
-                storage.key_lifetime,
-            ));
-            let service = {
-                let (folder, bucket, registry) = (
-                    data.storage_path(),
-                    storage.bucket.clone(),
-                    registry.clone(),
-                );
-                blocking(move || builtin_storage_service(&folder, &bucket, &registry)).await??
-            };
-            tracing::info!(
-                %url,
-                bucket = %storage.bucket,
-                folder = %data.storage_path().display(),
-                "built-in object store listening on {url} (managed pipes' files)"
-            );
-            (registry, Some((objects_listener, service)))
-        }
-        StorageKind::External {
-            endpoint,
-            region,
-            role_arn,
-        } => {
-            let managed = external_managed_storage(
-                &storage.bucket,
-                storage.key_lifetime,
-                endpoint,
-                region,
-                role_arn,
-            )
-            .await?;
+    let (registry, objects) = match (storage.kind, external) {
+        (_, Some(managed)) => {
             tracing::info!(
                 bucket = %managed.bucket,
                 endpoint = managed.endpoint_url.as_deref().unwrap_or("AWS"),
                 "managed pipes' files are on external S3; credentials come from STS"
             );
             (registry.with_managed_storage(managed), None)
+        }
+        (StorageKind::BuiltIn { listen, url }, None) => {
+            let (registry, objects) = builtin_storage(
+                &data,
+                registry,
+                &storage.bucket,
+                storage.key_lifetime,
+                listen,
+                url,
+            )
+            .await?;
+            (registry, Some(objects))
+        }
+        (_, None) => {
+            tracing::info!("no managed storage (--no-storage): pipes need storage of their own");
+            (registry, None)
         }
     };
     tracing::info!(%addr, data_dir = %data.path().display(), "dpipe serve listening on http://{addr}/v1/api/");
@@ -116,6 +111,35 @@ pub async fn run(options: ServeOptions) -> Result<(), ServerError> {
     // The lock is released only now, after the last request finished.
     drop(data);
     Ok(())
+}
+
+/// Binds the built-in object store on `listen` over `data`'s storage folder, and gives
+/// `registry` the managed storage it provides (announced at `url`, default the bound address).
+async fn builtin_storage(
+    data: &DataDir,
+    registry: Registry,
+    bucket: &str,
+    key_lifetime: chrono::TimeDelta,
+    listen: SocketAddr,
+    url: Option<String>,
+) -> Result<(Registry, (TcpListener, S3Service)), ServerError> {
+    let listener = bind(listen).await?;
+    let addr = listener.local_addr().map_err(ServerError::Serve)?;
+    let url = url.unwrap_or_else(|| format!("http://{addr}"));
+    let registry =
+        registry.with_managed_storage(builtin_managed_storage(url.clone(), bucket, key_lifetime));
+    let service = {
+        let (folder, bucket, registry) =
+            (data.storage_path(), bucket.to_string(), registry.clone());
+        blocking(move || builtin_storage_service(&folder, &bucket, &registry)).await??
+    };
+    tracing::info!(
+        %url,
+        bucket,
+        folder = %data.storage_path().display(),
+        "built-in object store listening on {url} (managed pipes' files)"
+    );
+    Ok((registry, (listener, service)))
 }
 
 /// Binds `addr`, saying which address failed.

@@ -9,6 +9,7 @@ mod local_mode;
 mod maintain;
 mod managed;
 mod managed_external;
+mod moto_proxy;
 mod profiles;
 mod s3;
 mod scan;

@@ -81,7 +81,10 @@ fn serve_alone_is_enough_to_share_a_dataset() {
         .unwrap()
         .to_string();
     let trail_after = ann.ok(&["audit", "--pipe", "demo"]);
-    assert!(trail.contains("credentials.write") && trail.contains(" key DPK"), "{trail}");
+    assert!(
+        trail.contains("credentials.write") && trail.contains(" key DPK"),
+        "{trail}"
+    );
     assert!(
         trail_after
             .lines()

@@ -1,6 +1,8 @@
 //! A real `dpipe serve` process for the tests that need the command itself (its flags, its
 //! built-in object store, SIGTERM, kill -9): started on free ports (`127.0.0.1:0` for the repo
-//! API and the object store), with the addresses read from the lines it logs at start.
+//! API and the object store), with the addresses read from the lines it logs at start; or a
+//! start expected to fail ([`ServeProcess::refused`]). Its AWS identity is only what a test
+//! passes in its environment.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -112,7 +114,10 @@ impl ServeProcess {
             std::thread::sleep(Duration::from_millis(50));
         };
         let stderr = reader.join().unwrap();
-        (status.code().expect("dpipe serve exited, not killed"), stderr)
+        (
+            status.code().expect("dpipe serve exited, not killed"),
+            stderr,
+        )
     }
 
     /// What the server logged so far.

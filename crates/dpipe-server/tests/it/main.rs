@@ -8,6 +8,7 @@ mod child;
 mod data_dir;
 mod durability;
 mod logging;
+mod managed_storage;
 mod permissions;
 mod pipes;
 mod raw_http;

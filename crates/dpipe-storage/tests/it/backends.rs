@@ -71,6 +71,38 @@ pub fn s3() -> Backend {
     }
 }
 
+/// dpipe serve's built-in object store, reached as a managed pipe's owner with the write
+/// keys the repo API minted (session token included). Keys cannot be planted there (objects
+/// live by id, not as files), so `raw_root` names nothing.
+pub fn builtin() -> Backend {
+    use dpipe_core::role::Access;
+    use dpipe_testkit::harness::{Harness, ServerHarness};
+    // The repo API client blocks: it runs (and is dropped) off the test's runtime.
+    let (harness, keys) = std::thread::spawn(|| {
+        let harness = ServerHarness::new();
+        let ann = harness.user("ann");
+        ann.create_pipe(&serde_json::json!({"name": "p1"})).unwrap();
+        let keys = ann.credentials("p1", Access::Write).unwrap();
+        (harness, keys)
+    })
+    .join()
+    .expect("a server with a managed pipe");
+    let mut location = Location::new(Protocol::S3, "dpipe", "ann/p1");
+    for (name, value) in &keys {
+        let value = value.as_str().unwrap();
+        location = match name.as_str() {
+            "endpoint_url" => location.setting("endpoint", value),
+            "region_name" => location.setting("region", value),
+            _ => location.credential(name, value),
+        };
+    }
+    Backend {
+        location,
+        raw_root: PathBuf::from("/nonexistent/objects-live-by-id"),
+        _guards: vec![Box::new(harness)],
+    }
+}
+
 pub fn sftp() -> Backend {
     let server = SftpServer::start();
     let work = server.user.workdir();

@@ -1,6 +1,7 @@
 //! dpipe-storage's integration tests: the storage behaviour suite ([`suite`]) run against every
 //! protocol, each against a real server on 127.0.0.1 ([`backends`]): a local folder, s3s-fs
-//! (S3), sshd (SFTP) and vsftpd (FTP); and S3's refusal of bytes changed on the way
+//! (S3), `dpipe serve`'s built-in object store (S3, with keys minted for a managed pipe),
+//! sshd (SFTP) and vsftpd (FTP); and S3's refusal of bytes changed on the way
 //! ([`corruption`]).
 
 mod backends;
@@ -27,6 +28,7 @@ macro_rules! storage_suite {
 storage_suite! {
     fs: [round_trip_sizes, big_file, ugly_names, scan_nested, missing_objects, delete, unsafe_keys_reported, own_temp_files_and_hash, stale_listing_and_changed_source, scan_folders_is_shallow, staged_in_batches];
     s3: [round_trip_sizes, big_file, ugly_names, scan_nested, missing_objects, delete, unsafe_keys_reported, wrong_credentials, own_temp_files_and_hash, stale_listing_and_changed_source, scan_folders_is_shallow, staged_in_batches];
+    builtin: [round_trip_sizes, big_file, ugly_names, scan_nested, missing_objects, delete, wrong_credentials, stale_listing_and_changed_source, scan_folders_is_shallow, staged_in_batches];
     sftp: [round_trip_sizes, big_file, ugly_names, scan_nested, missing_objects, delete, unsafe_keys_reported, wrong_credentials, stale_listing_and_changed_source, scan_folders_is_shallow];
     ftp: [round_trip_sizes, big_file, ugly_names, scan_nested, missing_objects, delete, unsafe_keys_reported, wrong_credentials, stale_listing_and_changed_source, scan_folders_is_shallow];
 }
