@@ -96,7 +96,7 @@ pub async fn ensure_managed_bucket(
     check_any_bucket(bucket)?;
     let need = |action: &str| {
         format!(
-            "the server's S3 credentials need {action} on the managed bucket {bucket}              (arn:aws:s3:::{bucket})"
+            "the server's S3 credentials need {action} on the managed bucket {bucket} (arn:aws:s3:::{bucket})"
         )
     };
     let found = first_keys(session, bucket, 1)

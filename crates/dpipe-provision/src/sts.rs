@@ -264,8 +264,13 @@ impl StsIssuer {
                     (None, None) if matches!(status, 401 | 403) => "access denied".to_owned(),
                     (None, None) => "no error details".to_owned(),
                 };
+                let refused = if action == "GetCallerIdentity" {
+                    "STS refused the server's AWS keys"
+                } else {
+                    "STS refused to issue credentials"
+                };
                 format!(
-                    "STS refused to issue credentials: {detail} ({what} at {}, HTTP {status})",
+                    "{refused}: {detail} ({what} at {}, HTTP {status})",
                     self.target
                 )
             }
