@@ -185,31 +185,44 @@ pub async fn admin_keys(name: &str, without: &[&str]) -> AccessKeyPair {
             statement["Resource"] = json!([resource, resource.trim_end_matches("/*")]);
         }
     }
-    let user = format!("test-admin-{name}");
-    let root = root().await;
-    root.iam()
+    user_with_policy(&format!("test-admin-{name}"), "dpipe-admin", &policy)
+        .await
+        .0
+}
+
+/// A new IAM user `name` with the inline policy `policy` (named `policy_name`): its access
+/// keys and its ARN.
+pub async fn user_with_policy(
+    name: &str,
+    policy_name: &str,
+    policy: &Value,
+) -> (AccessKeyPair, String) {
+    let iam = root().await.iam().clone();
+    let created = iam
         .create_user()
-        .user_name(&user)
+        .user_name(name)
         .send()
         .await
-        .expect("CreateUser admin");
-    root.iam()
-        .put_user_policy()
-        .user_name(&user)
-        .policy_name("dpipe-admin")
+        .expect("CreateUser");
+    let arn = created.user().expect("a user").arn().to_owned();
+    iam.put_user_policy()
+        .user_name(name)
+        .policy_name(policy_name)
         .policy_document(policy.to_string())
         .send()
         .await
-        .expect("PutUserPolicy admin");
-    let key = root
-        .iam()
+        .expect("PutUserPolicy");
+    let key = iam
         .create_access_key()
-        .user_name(&user)
+        .user_name(name)
         .send()
         .await
         .expect("CreateAccessKey");
-    let key = key.access_key().unwrap();
-    AccessKeyPair::new(key.access_key_id(), key.secret_access_key())
+    let key = key.access_key().expect("an access key");
+    (
+        AccessKeyPair::new(key.access_key_id(), key.secret_access_key()),
+        arn,
+    )
 }
 
 /// The access key ids of `user`, `None` when the user does not exist.

@@ -37,28 +37,8 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// A new IAM user `name` with an inline policy of `statements`: its keys and ARN.
 async fn user(name: &str, statements: Value) -> (AccessKeyPair, String) {
-    let root = moto::root().await;
-    let iam = root.iam();
-    let created = iam.create_user().user_name(name).send().await.unwrap();
-    let arn = created.user().unwrap().arn().to_owned();
-    iam.put_user_policy()
-        .user_name(name)
-        .policy_name("dpipe-server")
-        .policy_document(json!({"Version": "2012-10-17", "Statement": statements}).to_string())
-        .send()
-        .await
-        .unwrap();
-    let key = iam
-        .create_access_key()
-        .user_name(name)
-        .send()
-        .await
-        .unwrap();
-    let key = key.access_key().unwrap();
-    (
-        AccessKeyPair::new(key.access_key_id(), key.secret_access_key()),
-        arn,
-    )
+    let policy = json!({"Version": "2012-10-17", "Statement": statements});
+    moto::user_with_policy(name, "dpipe-server", &policy).await
 }
 
 /// What the server's identity needs: assume the role, and find or create the managed bucket.

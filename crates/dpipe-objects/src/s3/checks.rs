@@ -26,6 +26,31 @@ pub(crate) struct BodyChecks {
     trailers: Option<TrailingHeaders>,
 }
 
+/// The [`BodyChecks`] of a request whose input has S3's checksum fields (PutObject and
+/// UploadPart share them, as fields of two unrelated types).
+macro_rules! body_checks {
+    ($req:expr, $input:expr) => {
+        $crate::s3::checks::BodyChecks::new(
+            &$req.headers,
+            $input.content_md5,
+            s3s::dto::Checksum {
+                checksum_crc32: $input.checksum_crc32,
+                checksum_crc32c: $input.checksum_crc32c,
+                checksum_crc64nvme: $input.checksum_crc64nvme,
+                checksum_sha1: $input.checksum_sha1,
+                checksum_sha256: $input.checksum_sha256,
+                ..Default::default()
+            },
+            $input
+                .checksum_algorithm
+                .as_ref()
+                .map(s3s::dto::ChecksumAlgorithm::as_str),
+            $req.trailing_headers,
+        )
+    };
+}
+pub(crate) use body_checks;
+
 impl BodyChecks {
     /// Reads the checks of a PutObject or UploadPart: `values` from the checksum headers,
     /// `algorithm` from `x-amz-sdk-checksum-algorithm`, trailers announced in `headers`.

@@ -5,7 +5,7 @@
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
-use super::checks::{BodyChecks, body_stream, encode_metadata, writable_key};
+use super::checks::{body_checks, body_stream, encode_metadata, writable_key};
 use super::timestamp;
 use crate::store::ObjectStore;
 use crate::store::objects::NewObject;
@@ -38,24 +38,7 @@ pub(super) async fn upload_part(
     req: S3Request<UploadPartInput>,
 ) -> S3Result<S3Response<UploadPartOutput>> {
     let input = req.input;
-    let values = Checksum {
-        checksum_crc32: input.checksum_crc32,
-        checksum_crc32c: input.checksum_crc32c,
-        checksum_crc64nvme: input.checksum_crc64nvme,
-        checksum_sha1: input.checksum_sha1,
-        checksum_sha256: input.checksum_sha256,
-        ..Default::default()
-    };
-    let checks = BodyChecks::new(
-        &req.headers,
-        input.content_md5,
-        values,
-        input
-            .checksum_algorithm
-            .as_ref()
-            .map(ChecksumAlgorithm::as_str),
-        req.trailing_headers,
-    );
+    let checks = body_checks!(req, input);
     let size_hint = input.content_length.and_then(|n| u64::try_from(n).ok());
     let sums = checks.hasher();
     let (etag, c) = store

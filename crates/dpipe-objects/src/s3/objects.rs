@@ -4,7 +4,7 @@ use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use super::checks::{
-    BodyChecks, Conditions, body_stream, decode_metadata, encode_metadata, writable_key,
+    Conditions, body_checks, body_stream, decode_metadata, encode_metadata, writable_key,
 };
 use super::timestamp;
 use crate::store::ObjectStore;
@@ -16,24 +16,7 @@ pub(super) async fn put(
 ) -> S3Result<S3Response<PutObjectOutput>> {
     let input = req.input;
     writable_key(&input.key)?;
-    let values = Checksum {
-        checksum_crc32: input.checksum_crc32,
-        checksum_crc32c: input.checksum_crc32c,
-        checksum_crc64nvme: input.checksum_crc64nvme,
-        checksum_sha1: input.checksum_sha1,
-        checksum_sha256: input.checksum_sha256,
-        ..Default::default()
-    };
-    let checks = BodyChecks::new(
-        &req.headers,
-        input.content_md5,
-        values,
-        input
-            .checksum_algorithm
-            .as_ref()
-            .map(ChecksumAlgorithm::as_str),
-        req.trailing_headers,
-    );
+    let checks = body_checks!(req, input);
     let new = NewObject {
         bucket: input.bucket,
         key: input.key,
