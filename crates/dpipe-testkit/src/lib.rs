@@ -10,6 +10,7 @@
 //! * [`suite`]: the registry behaviour suite, run against every [`harness::Harness`] with
 //!   [`registry_suite!`].
 
+pub mod files;
 pub mod harness;
 pub mod moto;
 pub mod server;

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use dpipe_testkit::files::files_under;
 use serde_json::Value;
 
 use crate::serve_process::ServeProcess;
@@ -98,11 +99,13 @@ fn serve_alone_is_enough_to_share_a_dataset() {
 
     // The store keeps objects by id: no key became a path in the data folder.
     let storage = data.path().join("storage");
-    let mut names = Vec::new();
-    walk(&storage, &mut names);
+    let stored = files_under(&storage);
     for (path, _) in &files {
-        let file = Path::new(path).file_name().unwrap().to_str().unwrap();
-        assert!(!names.iter().any(|n| n == file), "{file} in {names:?}");
+        let file = Path::new(path).file_name().unwrap();
+        assert!(
+            !stored.keys().any(|p| p.iter().any(|part| part == file)),
+            "{file:?} in {stored:?}"
+        );
     }
     assert!(
         server.log().contains("dpipe::objects"),
@@ -158,17 +161,6 @@ fn a_pipe_created_with_protocol_d6tfree_or_a_name_only_nests_children() {
         ann.json(&["pipe", "list"]).as_array().map(Vec::len),
         Some(2)
     );
-}
-
-/// Every file name under `dir`.
-fn walk(dir: &Path, names: &mut Vec<String>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let entry = entry.unwrap();
-        names.push(entry.file_name().to_string_lossy().into_owned());
-        if entry.file_type().unwrap().is_dir() {
-            walk(&entry.path(), names);
-        }
-    }
 }
 
 #[test]

@@ -7,18 +7,16 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use dpipe_server::{DATABASE_FILE, DataDir, KEY_FILE, LOCK_FILE, ServerError};
+use dpipe_testkit::files::files_under;
 use dpipe_testkit::server::TestServer;
 
-/// Every file of `dir` with its bytes.
+/// Every file below `dir` with its bytes.
 fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    fs::read_dir(dir)
-        .unwrap()
-        .map(|entry| {
-            let entry = entry.unwrap();
-            (
-                entry.file_name().to_string_lossy().into_owned(),
-                fs::read(entry.path()).unwrap(),
-            )
+    files_under(dir)
+        .into_keys()
+        .map(|path| {
+            let bytes = fs::read(dir.join(&path)).unwrap();
+            (path.to_string_lossy().into_owned(), bytes)
         })
         .collect()
 }

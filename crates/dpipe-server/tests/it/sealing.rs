@@ -10,6 +10,7 @@ use dpipe_client::{HttpApi, RepoApi};
 use dpipe_core::role::Access;
 use dpipe_registry::{Caller, KeyRing, Registry, SystemClock};
 use dpipe_server::{CREDENTIALS_KEY_FILE, DataDir, ServerError, rotate_key};
+use dpipe_testkit::files::files_under;
 use dpipe_testkit::server::TestServer;
 use serde_json::{Value, json};
 
@@ -30,10 +31,11 @@ fn pipe_body() -> Value {
         "credentials": {"username": "u", "password": CANARIES[2]}})
 }
 
-/// Asserts that no file of `dir` (database, WAL, keys) holds a canary in clear.
+/// Asserts that no file below `dir` (database, WAL, keys, object store) holds a canary in
+/// clear.
 fn assert_no_canary_in(dir: &Path) {
-    for entry in fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
+    for path in files_under(dir).into_keys() {
+        let path = dir.join(path);
         let bytes = fs::read(&path).unwrap();
         for canary in CANARIES {
             let found = bytes.windows(canary.len()).any(|w| w == canary.as_bytes());

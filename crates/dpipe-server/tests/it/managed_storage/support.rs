@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextMut;
@@ -18,6 +18,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, Delete, ObjectIdentifier};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use dpipe_core::role::Access;
+use dpipe_testkit::files::files_under;
 use dpipe_testkit::harness::{Harness, ServerHarness, User};
 use serde_json::{Map, Value, json};
 
@@ -345,19 +346,6 @@ pub(super) struct Snapshot {
     pub(super) listings: Vec<(String, u64, String)>,
 }
 
-pub(super) fn files_under(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, u64>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let entry = entry.unwrap();
-        let meta = entry.metadata().unwrap();
-        if meta.is_dir() {
-            files_under(root, &entry.path(), out);
-        } else {
-            let path = entry.path().strip_prefix(root).unwrap().to_path_buf();
-            out.insert(path, meta.len());
-        }
-    }
-}
-
 /// A server with two owners' managed pipes and files in them:
 ///
 /// * ann's `demo` (`a.csv`, `sub/b.csv`), `demo-2` (`c.csv`: `ann/demo` as a bare prefix
@@ -438,8 +426,7 @@ impl World {
     /// `bob/data/` with write keys minted now (minting touches the registry, not storage).
     pub(super) fn snapshot(&self) -> Snapshot {
         let root = self.h.server.data_dir.join("storage");
-        let mut files = BTreeMap::new();
-        files_under(&root, &root, &mut files);
+        let files = files_under(&root);
         let mut listings = Vec::new();
         for (owner, pipe) in [(&self.ann, "demo"), (&self.bob, "data")] {
             let client = self.keys(owner, pipe, Access::Write).client();
