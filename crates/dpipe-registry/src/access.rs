@@ -20,9 +20,18 @@ pub(crate) struct AccessView<'a> {
 impl Registry {
     /// Loads the pipes and the grants that can reach `caller`.
     pub(crate) fn access_view<'a>(&self, caller: &'a Caller) -> Result<AccessView<'a>> {
+        self.access_view_over(caller, PipeTree::load(self.store.as_ref())?)
+    }
+
+    /// Like [`Registry::access_view`], over `tree` (e.g. one pipe's chain only).
+    pub(crate) fn access_view_over<'a>(
+        &self,
+        caller: &'a Caller,
+        tree: PipeTree,
+    ) -> Result<AccessView<'a>> {
         Ok(AccessView {
             caller,
-            tree: PipeTree::load(self.store.as_ref())?,
+            tree,
             grants: self.store.grants_reaching(caller.user_id()).or_internal()?,
             today: self.clock.today(),
         })

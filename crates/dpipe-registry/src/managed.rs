@@ -19,7 +19,7 @@ use dpipe_store::StorageKeyRecord;
 use subtle::ConstantTimeEq;
 
 use crate::secrets::ServerKey;
-use crate::tree::Storage;
+use crate::tree::{PipeTree, Storage};
 use crate::{Caller, Registry, StoreResultExt};
 
 /// The managed bucket's name unless the server is told another.
@@ -129,7 +129,9 @@ impl Registry {
             },
             None => Caller::Anonymous,
         };
-        let view = self.access_view(&caller).map_err(internal)?;
+        // The key's pipe and its ancestors decide; the other pipes need not be read.
+        let tree = PipeTree::load_chain(self.store.as_ref(), record.pipe_id).map_err(internal)?;
+        let view = self.access_view_over(&caller, tree).map_err(internal)?;
         let Some(pipe) = view.tree.by_id(record.pipe_id) else {
             return Err(StorageRefusal::UnknownKey);
         };

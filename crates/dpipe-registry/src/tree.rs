@@ -30,18 +30,26 @@ pub(crate) struct PipeTree {
 impl PipeTree {
     /// Loads every pipe from the store.
     pub(crate) fn load(store: &dyn Store) -> Result<PipeTree> {
-        let pipes = store.all_pipes().or_internal()?;
+        Ok(PipeTree::of(store.all_pipes().or_internal()?))
+    }
+
+    /// Loads pipe `id` and its ancestors only: enough to judge that one pipe.
+    pub(crate) fn load_chain(store: &dyn Store, id: i64) -> Result<PipeTree> {
+        Ok(PipeTree::of(store.pipe_chain(id).or_internal()?))
+    }
+
+    fn of(pipes: Vec<PipeRecord>) -> PipeTree {
         let by_id = pipes.iter().enumerate().map(|(i, p)| (p.id, i)).collect();
         let by_name = pipes
             .iter()
             .enumerate()
             .map(|(i, p)| (p.name.clone(), i))
             .collect();
-        Ok(PipeTree {
+        PipeTree {
             pipes,
             by_id,
             by_name,
-        })
+        }
     }
 
     /// Every pipe, by name.

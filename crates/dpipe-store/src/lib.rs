@@ -60,6 +60,9 @@ pub trait Store: Send + Sync {
     fn pipe_by_name(&self, name: &str) -> StoreResult<Option<PipeRecord>>;
     /// Every pipe, by name (listing and ancestry are resolved from this).
     fn all_pipes(&self) -> StoreResult<Vec<PipeRecord>>;
+    /// Pipe `id` and its ancestors, in no particular order; empty when there is no such pipe.
+    /// (Judging one request about one pipe needs its chain, not every pipe.)
+    fn pipe_chain(&self, id: i64) -> StoreResult<Vec<PipeRecord>>;
     /// Deletes a pipe with all its descendants and their grants.
     fn delete_pipe(&self, id: i64) -> StoreResult<()>;
 

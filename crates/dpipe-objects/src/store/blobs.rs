@@ -97,11 +97,6 @@ impl Blobs {
         self.shard_dir(id.shard()).join(id.hex())
     }
 
-    /// Makes the renames into `shard`'s folder durable.
-    pub(crate) fn sync_shard(&self, shard: u8) -> Result<()> {
-        sync_dir(&self.shard_dir(shard))
-    }
-
     /// Deletes blobs no longer named by the index, except those being read (deleted by
     /// their last reader).
     pub(crate) fn release(&self, ids: impl IntoIterator<Item = BlobId>) {

@@ -3,15 +3,16 @@
 //!
 //! Writes go through one writer thread that owns the only write connection and commits in
 //! groups: it takes every job waiting, runs each in its own savepoint (a failing job does
-//! not spoil the others), fsyncs the shard folders the batch's new blobs were renamed into,
-//! commits once, deletes the blobs the batch released, and only then answers each caller —
-//! so an acknowledged write is durable, and 16 concurrent PUTs cost one WAL fsync, not 16.
+//! not spoil the others), commits once, deletes the blobs the batch released, and only then
+//! answers each caller — so an acknowledged write is durable, and 16 concurrent PUTs cost one
+//! WAL fsync, not 16. The blobs a job names are durable before it is submitted (each request
+//! fsyncs its blob and its shard folder itself, in parallel): the writer's serial work is the
+//! commit alone.
 //! Reads use a small pool of connections that never wait behind the writer (WAL).
 //!
 //! Keys are stored as BLOBs: SQLite compares them with `memcmp`, which is S3's listing order
 //! (UTF-8 bytes), and a range bound one byte past a prefix needs no valid UTF-8.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
@@ -165,8 +166,6 @@ type Finish = Box<dyn FnOnce(&Result<()>, &Blobs) + Send>;
 
 struct Job {
     work: Work,
-    /// Shard folders holding new blobs the job names: fsynced before the commit.
-    shards: Vec<u8>,
 }
 
 /// The handle of the writer thread.
@@ -193,15 +192,14 @@ impl Writer {
     }
 
     /// Runs `work` in the next batch and calls `reply` with its result once the batch is
-    /// committed. `new_blobs` are blobs the work makes the index name: their shard folders
-    /// are fsynced before the commit, and they are deleted if the job does not commit.
+    /// committed. `new_blobs` are blobs the work makes the index name (already durable: see
+    /// the module doc); they are deleted if the job does not commit.
     pub(crate) fn submit<T: Send + 'static>(
         &self,
         new_blobs: Vec<BlobId>,
         work: impl FnOnce(&Connection, &mut Vec<BlobId>) -> Result<T> + Send + 'static,
         reply: impl FnOnce(Result<T>) + Send + 'static,
     ) {
-        let shards = new_blobs.iter().map(BlobId::shard).collect();
         let work: Work = Box::new(move |conn, released| {
             let out = conn.map(|conn| {
                 let mut mine = Vec::new();
@@ -226,7 +224,7 @@ impl Writer {
                 reply(out)
             })
         });
-        let job = Job { work, shards };
+        let job = Job { work };
         let unsent = match &self.jobs {
             Some(jobs) => jobs.send(job).err().map(|e| e.0),
             None => Some(job),
@@ -277,17 +275,12 @@ fn write_loop(conn: Connection, blobs: &Blobs, jobs: Receiver<Job>) {
             .execute_batch("BEGIN IMMEDIATE")
             .map_err(|e| Error::db("begin a write transaction", e));
         let mut released = Vec::new();
-        let mut shards = BTreeSet::new();
         let mut finishes = Vec::with_capacity(batch.len());
         for job in batch {
-            shards.extend(job.shards.iter().copied());
             let conn = begun.is_ok().then_some(&conn);
             finishes.push((job.work)(conn, &mut released));
         }
         let commit = begun.and_then(|()| {
-            for shard in &shards {
-                blobs.sync_shard(*shard)?;
-            }
             conn.execute_batch("COMMIT")
                 .map_err(|e| Error::db("commit", e))
         });

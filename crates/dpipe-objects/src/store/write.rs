@@ -1,11 +1,11 @@
 //! Receiving a request body into a new blob: gathered in blocks of 1 MiB, each written
 //! (and hashed: MD5 for the ETag, plus the checksums the client announced) on the blocking
 //! pool while the next block arrives, to `tmp/<id>`; then checked against the digests the
-//! client sent, fsynced, renamed into its shard folder and handed to the writer thread —
-//! from the blocking pool, so that a client hanging up after the last byte cannot leave a
-//! durable blob that no row names. The writer fsyncs the shard folders of a batch before it
-//! commits the rows that name the blobs ([`super::index`]): a committed row always names a
-//! durable file.
+//! client sent, fsynced, renamed into its shard folder, the folder fsynced, and handed to the
+//! writer thread — from the blocking pool, so that a client hanging up after the last byte
+//! cannot leave a durable blob that no row names. So a committed row ([`super::index`])
+//! always names a durable file, and the fsyncs of concurrent uploads run in parallel rather
+//! than one after another in the writer.
 
 use std::fs::File;
 use std::io::Write as _;
@@ -21,7 +21,7 @@ use s3s::dto::Checksum;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use super::blobs::{BlobId, Blobs, READ_BLOCK};
+use super::blobs::{BlobId, Blobs, READ_BLOCK, sync_dir};
 use super::{Inner, ObjectStore};
 use crate::error::{Error, ErrorKind, Result};
 
@@ -131,8 +131,8 @@ impl BlobWrite {
     }
 
     /// Writes the last `block`, checks the digests against `expected` (a mismatch is
-    /// `BadDigest` and nothing is kept), fsyncs and renames the file into its shard folder
-    /// (blocking). The caller's commit makes the rename durable (see the module doc).
+    /// `BadDigest` and nothing is kept), fsyncs and renames the file into its shard folder and
+    /// fsyncs that folder, so the blob is durable under its final name (blocking).
     pub(crate) fn finish(mut self, block: &[u8], expected: &Expected) -> Result<Written> {
         // Even an empty blob gets its file.
         self.write(block)?;
@@ -186,6 +186,9 @@ impl BlobWrite {
         drop(file);
         std::fs::rename(&self.tmp, &self.target)
             .map_err(|e| Error::io(format!("rename into {}", self.target.display()), e))?;
+        if let Some(shard) = self.target.parent() {
+            sync_dir(shard)?;
+        }
         Ok(Written {
             id: self.id,
             size: self.size,

@@ -121,6 +121,9 @@ impl Store for SqliteStore {
     fn all_pipes(&self) -> StoreResult<Vec<PipeRecord>> {
         pipes::all(&self.conn())
     }
+    fn pipe_chain(&self, id: i64) -> StoreResult<Vec<PipeRecord>> {
+        pipes::chain(&self.conn(), id)
+    }
     fn delete_pipe(&self, id: i64) -> StoreResult<()> {
         pipes::delete(&self.conn(), id)
     }

@@ -103,6 +103,23 @@ pub(super) fn all(conn: &Connection) -> StoreResult<Vec<PipeRecord>> {
     rows.collect::<Result<_, _>>().map_err(backend)
 }
 
+/// Pipe `id` and its ancestors (at most 64 levels: deeper chains are corrupt), in no order.
+pub(super) fn chain(conn: &Connection, id: i64) -> StoreResult<Vec<PipeRecord>> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "WITH RECURSIVE chain(id, depth) AS (
+                 SELECT id, 0 FROM pipes WHERE id = ?1
+                 UNION ALL
+                 SELECT p.parent_id, c.depth + 1 FROM pipes p JOIN chain c ON p.id = c.id
+                 WHERE p.parent_id IS NOT NULL AND c.depth < 64
+             )
+             SELECT {COLUMNS} FROM pipes WHERE id IN (SELECT id FROM chain)"
+        ))
+        .map_err(backend)?;
+    let rows = stmt.query_map([id], from_row).map_err(backend)?;
+    rows.collect::<Result<_, _>>().map_err(backend)
+}
+
 pub(super) fn delete(conn: &Connection, id: i64) -> StoreResult<()> {
     conn.execute("DELETE FROM pipes WHERE id = ?1", [id])
         .map_err(backend)?;
