@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# dpipe benchmark: dpipe vs rclone vs the AWS CLI against ONE local S3 server, in one run.
+# dpipe benchmark: dpipe vs rclone vs the AWS CLI against ONE local S3 server, and dpipe on
+# `dpipe serve`'s built-in object store against dpipe on that server, in one run.
 #
 # What it measures (wall time, median of BENCH_RUNS runs; peak RSS of every command, shown for
-# the large-file workload to check that dpipe's memory stays flat in file size):
+# the large-file workload to check that dpipe's memory stays flat in file size; the CPU time,
+# user + system, of the command and of the server process — /proc/<pid>/stat before and after):
 #   datasets   small = 1,000 x 100 KiB, large = 4 x 256 MiB, tiny = 10,000 x 1 KiB
 #              (BENCH_SCALE=0.1 scales the file counts of small/tiny and the file size of large)
 #   push       upload the dataset to a fresh prefix
@@ -14,7 +16,8 @@
 #              default check (size + modtime: modtime lives in object metadata, which costs
 #              rclone a HEAD per object on S3) and with --size-only,
 #              AWS CLI `aws s3 cp --recursive` / `aws s3 sync` with --endpoint-url.
-#   server     crates/dpipe-testkit's `dpipe-test-s3` (s3s-fs with TCP_NODELAY and GET bodies
+#   servers    (BENCH_SERVERS, default "s3s builtin")
+#              s3s: crates/dpipe-testkit's `dpipe-test-s3` (s3s-fs with TCP_NODELAY and GET bodies
 #              read in 1 MiB blocks, DESIGN.md §8), release build, on 127.0.0.1.  s3s-fs alone
 #              reads GET bodies 4 KiB at a time, each read a hand-off to a thread: ~1 s of the
 #              server's CPU per 100 MiB pulled, which on 2 cores every tool's pull measured more
@@ -24,14 +27,28 @@
 #              uploaded through S3 once (rclone, single parts) before the runs: a file planted
 #              in s3s-fs's folder has no stored ETag, and s3s-fs then hashes the whole file on
 #              every GET (see docs/benchmarks.md for figures both ways).
+#              builtin: `dpipe serve`'s built-in object store (crate dpipe-objects; the same
+#              release binary, its default log level), only dpipe through it (managed pipes,
+#              a server-mode profile; every push/pull fetches short-lived keys from the repo
+#              API first), for the workloads of BENCH_BUILTIN_WORKLOADS (default
+#              "small large").  Its pull source is pushed once by dpipe (not timed) into a
+#              managed pipe `src-<workload>` and pulled in each round by a fresh profile with
+#              a fresh repo folder.  So that the two servers are compared on the same objects,
+#              each round also pulls, on s3s, a source pushed once by dpipe (tool `dpipe*`:
+#              256 MiB files in 8 MiB parts with their SHA-256 as metadata, where rclone's
+#              source has single parts that dpipe also checks against their MD5 ETag).  Within
+#              a round, dpipe on s3s and dpipe on the built-in store run back to back, in
+#              alternating order, so that both see the same machine state.
 # Targets (issue "Pull and push", judged at BENCH_SCALE=1): small-file pull/push <= 0.6 x
 # rclone's best; large files <= 1.0 x best peer; no-change re-sync of the 10,000-file set
-# <= 1.2 x `rclone --size-only`.
+# <= 1.2 x `rclone --size-only`.  Issue 10: the built-in store no slower than s3s-fs (ratio
+# built-in / s3s <= 1.0), push and pull of the small and large sets.
 #
 # How long: BENCH_SCALE=0.1 BENCH_RUNS=1 takes ~2-4 minutes on 2 cores (most of it building);
-# the full run (BENCH_SCALE=1, BENCH_RUNS=3) writes ~4 GiB per tool and takes ~10 minutes.
-# Needs ~12 GiB free in $TMPDIR (default /tmp): the large set's copies of one round (~8 GiB)
-# and every copy of the small and tiny sets (~3 GiB; kept until the end, see `settle`).
+# the full run (BENCH_SCALE=1, BENCH_RUNS=3) writes ~4 GiB per tool and takes ~11 minutes.
+# Needs ~17 GiB free in $TMPDIR (default /tmp): the large set's copies of one round (~10 GiB),
+# the built-in store's copies of the large set (~4 GiB, kept until the end) and every copy of
+# the small and tiny sets (~3 GiB; kept until the end, see `settle`).
 #
 # What it installs: `rclone` and GNU `time` with apt-get if missing (needs root); the AWS CLI
 # comes from the d6tpipe test venv (~/.cache/dpipe-d6tpipe-venv, awscli pinned in
@@ -41,18 +58,27 @@
 #
 # Usage: scripts/bench.sh            (env: BENCH_SCALE=1, BENCH_RUNS=3, BENCH_KEEP=1 keeps
 #                                     the work folder, BENCH_WORKLOADS="small large tiny",
-#                                     BENCH_BIN_DIR=DIR uses DIR/dpipe and DIR/dpipe-test-s3
-#                                     as they are, without building)
+#                                     BENCH_SERVERS="s3s builtin", BENCH_BUILTIN_WORKLOADS=
+#                                     "small large", BENCH_BIN_DIR=DIR uses DIR/dpipe and
+#                                     DIR/dpipe-test-s3 as they are, without building)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SCALE=${BENCH_SCALE:-1}
 RUNS=${BENCH_RUNS:-3}
 WORKLOADS=${BENCH_WORKLOADS:-small large tiny}
+SERVERS=${BENCH_SERVERS:-s3s builtin}
+BUILTIN_WORKLOADS=${BENCH_BUILTIN_WORKLOADS:-small large}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/dpipe-target}
 
 say() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { say "ERROR: $*"; exit 1; }
+# has LIST WORD: whether the space-separated LIST holds WORD.
+has() { case " $1 " in *" $2 "*) return 0 ;; esac; return 1; }
+for srv in $SERVERS; do
+    has "s3s builtin" "$srv" || die "unknown server $srv in BENCH_SERVERS (s3s, builtin)"
+done
+[ -n "$SERVERS" ] || die "BENCH_SERVERS names no server (s3s, builtin)"
 
 # ---- tools -----------------------------------------------------------------------------------
 if ! command -v rclone >/dev/null; then
@@ -85,22 +111,29 @@ else
     # Two builds: built together, cargo would unify the crates' features and give a dpipe
     # binary that differs from the one `cargo build --release -p dpipe-cli` makes.
     (cd "$ROOT" && cargo build --release -q -p dpipe-cli --bin dpipe) || die "cargo build of dpipe failed"
-    (cd "$ROOT" && cargo build --release -q -p dpipe-testkit --bin dpipe-test-s3) \
-        || die "cargo build of dpipe-test-s3 failed"
+    if has "$SERVERS" s3s; then
+        (cd "$ROOT" && cargo build --release -q -p dpipe-testkit --bin dpipe-test-s3) \
+            || die "cargo build of dpipe-test-s3 failed"
+    fi
     BIN_DIR=$CARGO_TARGET_DIR/release
 fi
 DPIPE="$BIN_DIR/dpipe"
 S3BIN="$BIN_DIR/dpipe-test-s3"
-[ -x "$DPIPE" ] && [ -x "$S3BIN" ] || die "missing $DPIPE or $S3BIN"
+[ -x "$DPIPE" ] || die "missing $DPIPE"
+! has "$SERVERS" s3s || [ -x "$S3BIN" ] || die "missing $S3BIN"
 
 # ---- work folder, server, cleanup ------------------------------------------------------------
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/dpipe-bench.XXXXXX")
-SERVER_PID=""
+SERVER_PID=""   # dpipe-test-s3
+BI_PID=""       # dpipe serve
 cleanup() {
-    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
+    local pid
+    for pid in $SERVER_PID $BI_PID; do
+        if kill -0 "$pid" 2>/dev/null; then
+            kill "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+        fi
+    done
     if [ "${BENCH_KEEP:-0}" = 1 ]; then say "work folder kept: $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -108,15 +141,38 @@ trap 'exit 130' INT TERM
 
 mkdir -p "$WORK/s3" "$WORK/data" "$WORK/out" "$WORK/xdg"
 BUCKET=bench
-"$S3BIN" --root "$WORK/s3" --bucket "$BUCKET" >"$WORK/server.out" 2>"$WORK/server.err" &
-SERVER_PID=$!
-for _ in $(seq 100); do
-    grep -q '^READY ' "$WORK/server.out" 2>/dev/null && break
-    kill -0 "$SERVER_PID" 2>/dev/null || die "dpipe-test-s3 died: $(cat "$WORK/server.err")"
-    sleep 0.1
-done
-read -r _ ENDPOINT AK SK < "$WORK/server.out" || die "dpipe-test-s3 printed no READY line"
-say "S3 server $ENDPOINT (root $WORK/s3)"
+ENDPOINT="" AK="" SK=""
+if has "$SERVERS" s3s; then
+    "$S3BIN" --root "$WORK/s3" --bucket "$BUCKET" >"$WORK/server.out" 2>"$WORK/server.err" &
+    SERVER_PID=$!
+    for _ in $(seq 100); do
+        grep -q '^READY ' "$WORK/server.out" 2>/dev/null && break
+        kill -0 "$SERVER_PID" 2>/dev/null || die "dpipe-test-s3 died: $(cat "$WORK/server.err")"
+        sleep 0.1
+    done
+    read -r _ ENDPOINT AK SK < "$WORK/server.out" || die "dpipe-test-s3 printed no READY line"
+    say "S3 server $ENDPOINT (root $WORK/s3)"
+fi
+
+# The built-in store: `dpipe serve` on free ports, its data folder in the work folder, its
+# default log level (one line per request, as a user gets it).
+API=""
+if has "$SERVERS" builtin; then
+    mkdir -p "$WORK/serve"
+    env -u RUST_LOG "$DPIPE" serve --listen 127.0.0.1:0 --storage-listen 127.0.0.1:0 \
+        --data-dir "$WORK/serve" >"$WORK/serve.out" 2>"$WORK/serve.err" &
+    BI_PID=$!
+    for _ in $(seq 100); do
+        grep -q 'built-in object store listening on' "$WORK/serve.err" 2>/dev/null \
+            && grep -q 'dpipe serve listening on' "$WORK/serve.err" && break
+        kill -0 "$BI_PID" 2>/dev/null || die "dpipe serve died: $(cat "$WORK/serve.err")"
+        sleep 0.1
+    done
+    API=$(grep -o 'dpipe serve listening on http://[0-9.:]*' "$WORK/serve.err" | head -1 | sed 's/.* on //')
+    STORE_URL=$(grep -o 'built-in object store listening on http://[0-9.:]*' "$WORK/serve.err" | head -1 | sed 's/.* on //')
+    [ -n "$API" ] && [ -n "$STORE_URL" ] || die "dpipe serve printed no listening lines: $(cat "$WORK/serve.err")"
+    say "dpipe serve $API, built-in object store $STORE_URL (data $WORK/serve)"
+fi
 
 # dpipe: a local-mode profile whose database and file repo live in the work folder.
 export DPIPE_CONFIG="$WORK/dpipe.toml" XDG_DATA_HOME="$WORK/xdg" DPIPE_PROFILE=bench
@@ -127,6 +183,35 @@ dpipe_pipe() { # NAME DIR
         --setting "endpoint=$ENDPOINT" --setting region=us-east-1 \
         --credential "aws_access_key_id=$AK" --credential "aws_secret_access_key=$SK" \
         >/dev/null 2>"$WORK/pipe.err" || die "dpipe pipe create $1: $(cat "$WORK/pipe.err")"
+}
+
+# dpipe on the built-in store: profile `bi` (account `bench`) pushes into managed pipes; each
+# pull is made by a fresh profile of the same account with a fresh repo folder (a profile's
+# repo holds one folder per pipe, and its sync state would make a second pull a re-sync).
+BI_REPO="$WORK/bi-repo"
+BI_PASSWORD=bench-password-1
+if has "$SERVERS" builtin; then
+    "$DPIPE" profile init bi --server "$API" --repo "$BI_REPO" >/dev/null 2>"$WORK/pipe.err" \
+        || die "dpipe profile init bi: $(cat "$WORK/pipe.err")"
+    DPIPE_PASSWORD=$BI_PASSWORD "$DPIPE" --profile bi register --username bench \
+        --email bench@example.com >/dev/null 2>"$WORK/pipe.err" || die "dpipe register: $(cat "$WORK/pipe.err")"
+fi
+managed_pipe() { # NAME
+    "$DPIPE" --profile bi pipe create "$1" >/dev/null 2>"$WORK/pipe.err" \
+        || die "dpipe pipe create $1 (managed): $(cat "$WORK/pipe.err")"
+}
+expect_managed_count() { # PIPE N WHAT: the files a managed pipe holds in the built-in store
+    local n
+    n=$("$DPIPE" --profile bi --json scan remote --pipe "$1" 2>"$WORK/pipe.err" \
+        | python3 -c 'import json, sys; print(len(json.load(sys.stdin)["files"]))') \
+        || die "$3: dpipe scan remote --pipe $1: $(cat "$WORK/pipe.err")"
+    [ "$n" = "$2" ] || die "$3: $n files in managed pipe $1, expected $2"
+}
+fresh_profile() { # NAME: a new profile of account `bench`, repo $WORK/NAME
+    "$DPIPE" profile init "$1" --server "$API" --repo "$WORK/$1" >/dev/null 2>"$WORK/pipe.err" \
+        || die "dpipe profile init $1: $(cat "$WORK/pipe.err")"
+    DPIPE_PASSWORD=$BI_PASSWORD "$DPIPE" --profile "$1" login --username bench >/dev/null 2>"$WORK/pipe.err" \
+        || die "dpipe login ($1): $(cat "$WORK/pipe.err")"
 }
 
 # rclone: a generated config, remote `bs3:`.
@@ -164,21 +249,32 @@ chmod +x "$WORK/bin/aws"
 # ---- measuring -------------------------------------------------------------------------------
 RESULTS="$WORK/results.tsv"
 : >"$RESULTS"
-# measure WORKLOAD OP TOOL -- COMMAND...: runs COMMAND once, records wall seconds and peak RSS.
+TICK=$(getconf CLK_TCK)
+# cpu_ticks PID: the user + system CPU time of process PID so far, in clock ticks (fields 14
+# and 15 of /proc/PID/stat, counted after the command name, which may hold spaces).
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
+# measure SERVER WORKLOAD OP TOOL -- COMMAND...: runs COMMAND once against SERVER (s3s or
+# builtin), records wall seconds, peak RSS, the command's CPU seconds and the server's.
 measure() {
-    local wl=$1 op=$2 tool=$3; shift 4
-    local tf="$WORK/time.out"
+    local srv=$1 wl=$2 op=$3 tool=$4; shift 5
+    local tf="$WORK/time.out" pid
+    if [ "$srv" = s3s ]; then pid=$SERVER_PID; else pid=$BI_PID; fi
     # Every command starts with nothing dirty in the page cache: what the previous command
     # left unwritten (rclone and the AWS CLI do not fsync) is not written back on its time.
     sync
-    if ! /usr/bin/time -f '%e %M' -o "$tf" "$@" >"$WORK/cmd.out" 2>"$WORK/cmd.err"; then
-        say "FAILED: $wl $op $tool: $*"; tail -5 "$WORK/cmd.err" >&2; tail -5 "$WORK/cmd.out" >&2
+    local before; before=$(cpu_ticks "$pid")
+    if ! /usr/bin/time -f '%e %M %U %S' -o "$tf" "$@" >"$WORK/cmd.out" 2>"$WORK/cmd.err"; then
+        say "FAILED: $srv $wl $op $tool: $*"; tail -5 "$WORK/cmd.err" >&2; tail -5 "$WORK/cmd.out" >&2
         exit 1
     fi
-    local secs rss
-    read -r secs rss < <(tail -1 "$tf")
-    printf '%s\t%s\t%s\t%s\t%s\n' "$wl" "$op" "$tool" "$secs" "$rss" >>"$RESULTS"
-    say "$wl $op $tool: ${secs}s, peak RSS ${rss} KiB"
+    local after; after=$(cpu_ticks "$pid")
+    local secs rss usr sys
+    read -r secs rss usr sys < <(tail -1 "$tf")
+    local cpu srv_cpu
+    cpu=$(awk -v u="$usr" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
+    srv_cpu=$(awk -v a="$before" -v b="$after" -v t="$TICK" 'BEGIN { printf "%.2f", (b - a) / t }')
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$srv" "$wl" "$op" "$tool" "$secs" "$rss" "$cpu" "$srv_cpu" >>"$RESULTS"
+    say "$srv $wl $op $tool: ${secs}s, peak RSS ${rss} KiB, CPU ${cpu}s, server CPU ${srv_cpu}s"
 }
 # count FOLDER: regular files under FOLDER (to check each download is complete).
 count() { find "$1" -type f | wc -l; }
@@ -219,6 +315,48 @@ settle() {
 
 scaled() { python3 -c "import sys; print(max(1, round(float(sys.argv[1]) * float(sys.argv[2]))))" "$1" "$SCALE"; }
 
+# dpipe_s3s R: dpipe's measurements of round R on s3s — push and pull of the shared source
+# (the tool comparison), and, when the built-in store is measured too, pull of the source
+# dpipe pushed (tool `dpipe*`, the server comparison).
+dpipe_s3s() {
+    local r=$1 P
+    P="push-$wl-$r"; dpipe_pipe "$P" "$wl/dpipe-push-$r"
+    rm -rf "${REPO:?}/$P"; mkdir -p "$REPO"; cp -al "$DATA" "$REPO/$P"
+    measure s3s "$wl" push dpipe -- "$DPIPE" push --pipe "$P" -q
+    expect_count "$WORK/s3/$BUCKET/$wl/dpipe-push-$r" "$N" "dpipe push"
+    measure s3s "$wl" resync-push dpipe -- "$DPIPE" push --pipe "$P" -q
+    P="pull-$wl-$r"; dpipe_pipe "$P" "$wl/src"
+    measure s3s "$wl" pull dpipe -- "$DPIPE" pull --pipe "$P" -q
+    expect_count "$REPO/$P" "$N" "dpipe pull"
+    measure s3s "$wl" resync-pull dpipe -- "$DPIPE" pull --pipe "$P" -q
+    settle "${REPO:?}/$P" "${REPO:?}/push-$wl-$r"
+    if [ "$BUILTIN_WL" = 1 ]; then
+        P="dpull-$wl-$r"; dpipe_pipe "$P" "$wl/dpipe-src"
+        measure s3s "$wl" pull 'dpipe*' -- "$DPIPE" pull --pipe "$P" -q
+        expect_count "$REPO/$P" "$N" "dpipe pull (dpipe's source)"
+        measure s3s "$wl" resync-pull 'dpipe*' -- "$DPIPE" pull --pipe "$P" -q
+        settle "${REPO:?}/$P"
+    fi
+}
+
+# dpipe_builtin R: dpipe's measurements of round R on the built-in store: push into a new
+# managed pipe, pull of `src-<workload>` by a fresh profile.
+dpipe_builtin() {
+    local r=$1 P="push-$wl-$r" prof="bi-pull-$wl-$r"
+    managed_pipe "$P"
+    rm -rf "${BI_REPO:?}/$P"; mkdir -p "$BI_REPO"; cp -al "$DATA" "$BI_REPO/$P"
+    measure builtin "$wl" push dpipe -- "$DPIPE" --profile bi push --pipe "$P" -q
+    expect_managed_count "$P" "$N" "dpipe push (built-in store)"
+    measure builtin "$wl" resync-push dpipe -- "$DPIPE" --profile bi push --pipe "$P" -q
+    fresh_profile "$prof"
+    measure builtin "$wl" pull dpipe -- "$DPIPE" --profile "$prof" pull --pipe "src-$wl" -q
+    expect_count "$WORK/$prof/src-$wl" "$N" "dpipe pull (built-in store)"
+    measure builtin "$wl" resync-pull dpipe -- "$DPIPE" --profile "$prof" pull --pipe "src-$wl" -q
+    # The pushed objects stay in the store (no dpipe command deletes a pipe's stored files
+    # without a sync state, and the store frees blobs only through S3 deletes).
+    settle "${WORK:?}/$prof" "${BI_REPO:?}/$P"
+}
+
 for wl in $WORKLOADS; do
     case $wl in
         small) N=$(scaled 1000); SIZE=102400 ;;
@@ -226,59 +364,79 @@ for wl in $WORKLOADS; do
         tiny) N=$(scaled 10000); SIZE=1024 ;;
         *) die "unknown workload $wl (small, large, tiny)" ;;
     esac
+    BUILTIN_WL=0
+    if has "$SERVERS" builtin && has "$BUILTIN_WORKLOADS" "$wl"; then BUILTIN_WL=1; fi
+    if ! has "$SERVERS" s3s && [ "$BUILTIN_WL" = 0 ]; then continue; fi
     gen "$wl" "$N" "$SIZE"
     DATA="$WORK/data/$wl"
-    # The pull source, uploaded once through S3 (not timed), in single parts so that every
-    # object has an MD5 ETag stored with it: s3s-fs hashes the whole content of a file planted
-    # in its folder (no stored ETag) on every GET, ranged GETs included, and the pulls would
-    # measure that rather than the tools.
-    say "uploading the pull source of $wl"
-    "$RCLONE" copy --transfers 16 --s3-upload-cutoff 5G "$DATA" "bs3:$BUCKET/$wl/src/" \
-        >"$WORK/cmd.out" 2>"$WORK/cmd.err" || die "uploading the pull source: $(tail -3 "$WORK/cmd.err")"
-    expect_count "$WORK/s3/$BUCKET/$wl/src" "$N" "the pull source"
+    if has "$SERVERS" s3s; then
+        # The pull source, uploaded once through S3 (not timed), in single parts so that every
+        # object has an MD5 ETag stored with it: s3s-fs hashes the whole content of a file
+        # planted in its folder (no stored ETag) on every GET, ranged GETs included, and the
+        # pulls would measure that rather than the tools.
+        say "uploading the pull source of $wl"
+        "$RCLONE" copy --transfers 16 --s3-upload-cutoff 5G "$DATA" "bs3:$BUCKET/$wl/src/" \
+            >"$WORK/cmd.out" 2>"$WORK/cmd.err" || die "uploading the pull source: $(tail -3 "$WORK/cmd.err")"
+        expect_count "$WORK/s3/$BUCKET/$wl/src" "$N" "the pull source"
+    fi
+    if [ "$BUILTIN_WL" = 1 ]; then
+        # The built-in store's pull source, pushed once by dpipe (not timed); and the same on
+        # s3s for the like-for-like pull (`dpipe*`).
+        say "pushing the built-in store's pull source of $wl"
+        managed_pipe "src-$wl"
+        mkdir -p "$BI_REPO"; cp -al "$DATA" "$BI_REPO/src-$wl"
+        "$DPIPE" --profile bi push --pipe "src-$wl" -q >"$WORK/cmd.out" 2>"$WORK/cmd.err" \
+            || die "pushing src-$wl: $(tail -3 "$WORK/cmd.err")"
+        expect_managed_count "src-$wl" "$N" "the built-in store's pull source"
+        if has "$SERVERS" s3s; then
+            dpipe_pipe "dsrc-$wl" "$wl/dpipe-src"
+            mkdir -p "$REPO"; cp -al "$DATA" "$REPO/dsrc-$wl"
+            "$DPIPE" push --pipe "dsrc-$wl" -q >"$WORK/cmd.out" 2>"$WORK/cmd.err" \
+                || die "pushing dsrc-$wl: $(tail -3 "$WORK/cmd.err")"
+            expect_count "$WORK/s3/$BUCKET/$wl/dpipe-src" "$N" "dpipe's pull source"
+        fi
+    fi
 
     for r in $(seq "$RUNS"); do
-        # dpipe ------------------------------------------------------------------------------
-        P="push-$wl-$r"; dpipe_pipe "$P" "$wl/dpipe-push-$r"
-        rm -rf "${REPO:?}/$P"; mkdir -p "$REPO"; cp -al "$DATA" "$REPO/$P"
-        measure "$wl" push dpipe -- "$DPIPE" push --pipe "$P" -q
-        expect_count "$WORK/s3/$BUCKET/$wl/dpipe-push-$r" "$N" "dpipe push"
-        measure "$wl" resync-push dpipe -- "$DPIPE" push --pipe "$P" -q
-        P="pull-$wl-$r"; dpipe_pipe "$P" "$wl/src"
-        measure "$wl" pull dpipe -- "$DPIPE" pull --pipe "$P" -q
-        expect_count "$REPO/$P" "$N" "dpipe pull"
-        measure "$wl" resync-pull dpipe -- "$DPIPE" pull --pipe "$P" -q
-        settle "${REPO:?}/$P" "${REPO:?}/push-$wl-$r"
+        # dpipe on both servers, back to back, the first of the two alternating by round.
+        if [ $((r % 2)) = 1 ]; then
+            if has "$SERVERS" s3s; then dpipe_s3s "$r"; fi
+            if [ "$BUILTIN_WL" = 1 ]; then dpipe_builtin "$r"; fi
+        else
+            if [ "$BUILTIN_WL" = 1 ]; then dpipe_builtin "$r"; fi
+            if has "$SERVERS" s3s; then dpipe_s3s "$r"; fi
+        fi
+        has "$SERVERS" s3s || continue
 
         # rclone -----------------------------------------------------------------------------
         for t in 4 16; do
             dst="bs3:$BUCKET/$wl/rclone$t-push-$r/"
-            measure "$wl" push "rclone-t$t" -- "$RCLONE" copy --transfers "$t" "$DATA" "$dst"
+            measure s3s "$wl" push "rclone-t$t" -- "$RCLONE" copy --transfers "$t" "$DATA" "$dst"
             expect_count "$WORK/s3/$BUCKET/$wl/rclone$t-push-$r" "$N" "rclone push"
             out="$WORK/out/rclone$t-$wl-$r"
-            measure "$wl" pull "rclone-t$t" -- "$RCLONE" copy --transfers "$t" "bs3:$BUCKET/$wl/src/" "$out"
+            measure s3s "$wl" pull "rclone-t$t" -- "$RCLONE" copy --transfers "$t" "bs3:$BUCKET/$wl/src/" "$out"
             expect_count "$out" "$N" "rclone pull"
         done
         dst="bs3:$BUCKET/$wl/rclone16-push-$r/"; out="$WORK/out/rclone16-$wl-$r"
-        measure "$wl" resync-push rclone -- "$RCLONE" sync --transfers 16 "$DATA" "$dst"
-        measure "$wl" resync-push rclone-size-only -- "$RCLONE" sync --transfers 16 --size-only "$DATA" "$dst"
-        measure "$wl" resync-pull rclone -- "$RCLONE" sync --transfers 16 "bs3:$BUCKET/$wl/src/" "$out"
-        measure "$wl" resync-pull rclone-size-only -- "$RCLONE" sync --transfers 16 --size-only "bs3:$BUCKET/$wl/src/" "$out"
+        measure s3s "$wl" resync-push rclone -- "$RCLONE" sync --transfers 16 "$DATA" "$dst"
+        measure s3s "$wl" resync-push rclone-size-only -- "$RCLONE" sync --transfers 16 --size-only "$DATA" "$dst"
+        measure s3s "$wl" resync-pull rclone -- "$RCLONE" sync --transfers 16 "bs3:$BUCKET/$wl/src/" "$out"
+        measure s3s "$wl" resync-pull rclone-size-only -- "$RCLONE" sync --transfers 16 --size-only "bs3:$BUCKET/$wl/src/" "$out"
         settle "$WORK"/out/rclone*-"$wl-$r"
 
         # AWS CLI ----------------------------------------------------------------------------
-        measure "$wl" push aws -- "$WORK/bin/aws" s3 cp --recursive --only-show-errors "$DATA" "s3://$BUCKET/$wl/aws-push-$r/"
+        measure s3s "$wl" push aws -- "$WORK/bin/aws" s3 cp --recursive --only-show-errors "$DATA" "s3://$BUCKET/$wl/aws-push-$r/"
         expect_count "$WORK/s3/$BUCKET/$wl/aws-push-$r" "$N" "aws push"
-        measure "$wl" resync-push aws -- "$WORK/bin/aws" s3 sync --only-show-errors "$DATA" "s3://$BUCKET/$wl/aws-push-$r/"
+        measure s3s "$wl" resync-push aws -- "$WORK/bin/aws" s3 sync --only-show-errors "$DATA" "s3://$BUCKET/$wl/aws-push-$r/"
         out="$WORK/out/aws-$wl-$r"
-        measure "$wl" pull aws -- "$WORK/bin/aws" s3 cp --recursive --only-show-errors "s3://$BUCKET/$wl/src/" "$out"
+        measure s3s "$wl" pull aws -- "$WORK/bin/aws" s3 cp --recursive --only-show-errors "s3://$BUCKET/$wl/src/" "$out"
         expect_count "$out" "$N" "aws pull"
-        measure "$wl" resync-pull aws -- "$WORK/bin/aws" s3 sync --only-show-errors "s3://$BUCKET/$wl/src/" "$out"
+        measure s3s "$wl" resync-pull aws -- "$WORK/bin/aws" s3 sync --only-show-errors "s3://$BUCKET/$wl/src/" "$out"
         settle "$out"
-        # The uploaded copies too.
-        settle $(find "$WORK/s3/$BUCKET/$wl" -mindepth 1 -maxdepth 1 ! -name src)
+        # The uploaded copies too (the sources stay for the next round).
+        settle $(find "$WORK/s3/$BUCKET/$wl" -mindepth 1 -maxdepth 1 ! -name src ! -name dpipe-src)
     done
-    settle "${WORK:?}/s3/$BUCKET/$wl" "$DATA"
+    settle "${WORK:?}/s3/$BUCKET/$wl" "$DATA" "${REPO:?}/dsrc-$wl" "${BI_REPO:?}/src-$wl"
 done
 
 # ---- report ----------------------------------------------------------------------------------
@@ -286,41 +444,87 @@ python3 - "$RESULTS" "$SCALE" "$RUNS" <<'EOF'
 import collections, statistics, sys
 path, scale, runs = sys.argv[1], float(sys.argv[2]), sys.argv[3]
 secs = collections.defaultdict(list); rss = collections.defaultdict(list)
+cpu = collections.defaultdict(list); srv_cpu = collections.defaultdict(list)
 for line in open(path):
-    wl, op, tool, s, m = line.rstrip("\n").split("\t")
-    secs[(wl, op, tool)].append(float(s)); rss[(wl, op, tool)].append(int(m))
+    srv, wl, op, tool, s, m, c, sc = line.rstrip("\n").split("\t")
+    k = (srv, wl, op, tool)
+    secs[k].append(float(s)); rss[k].append(int(m)); cpu[k].append(float(c)); srv_cpu[k].append(float(sc))
 med = {k: statistics.median(v) for k, v in secs.items()}
-groups = collections.OrderedDict()
-for (wl, op, tool) in med:
-    groups.setdefault((wl, op), []).append(tool)
-print(f"\nBENCH_SCALE={scale:g} BENCH_RUNS={runs}  (median wall seconds; ratio = dpipe / tool)")
-print(f"{'workload':<8} {'op':<12} {'tool':<17} {'median s':>9} {'dpipe/tool':>10} {'peak RSS MiB':>12}")
-verdicts = []
-for (wl, op), tools in groups.items():
-    d = med.get((wl, op, "dpipe"))
-    for tool in tools:
-        m = med[(wl, op, tool)]
-        ratio = f"{d / m:.2f}" if d is not None and m > 0 else "-"
-        peak = max(rss[(wl, op, tool)]) / 1024
-        print(f"{wl:<8} {op:<12} {tool:<17} {m:>9.2f} {ratio:>10} {peak:>12.1f}")
-    peers = {t: med[(wl, op, t)] for t in tools if t != "dpipe"}
-    if d is not None and peers:
-        best = min(peers, key=peers.get)
-        print(f"{'':<8} {'':<12} {'dpipe/best peer':<17} {'':>9} {d / peers[best]:>10.2f}  (best: {best})")
-    def target(name, ref_tools, limit):
-        refs = [med[(wl, op, t)] for t in ref_tools if (wl, op, t) in med]
-        if d is None or not refs: return
-        r = d / min(refs)
-        verdicts.append(f"{name}: dpipe {d:.2f}s = {r:.2f} x {min(refs):.2f}s (target <= {limit}) -> {'MET' if r <= limit else 'MISSED'}")
-    if wl == "small" and op in ("push", "pull"):
-        target(f"small {op} vs rclone's best", ["rclone-t4", "rclone-t16"], 0.6)
-    if wl == "large" and op in ("push", "pull"):
-        target(f"large {op} vs best peer", list(peers), 1.0)
-    if wl == "tiny" and op.startswith("resync"):
-        target(f"tiny {op} vs rclone --size-only", ["rclone-size-only"], 1.2)
-print("\nTargets (defined for BENCH_SCALE=1):")
-for v in verdicts: print("  " + v)
-large_rss = [max(rss[k]) for k in rss if k[0] == "large" and k[2] == "dpipe"]
-if large_rss:
-    print(f"\ndpipe peak RSS on the large files: {max(large_rss) / 1024:.1f} MiB (files of {256 * scale:g} MiB)")
+mcpu = {k: statistics.median(v) for k, v in cpu.items()}
+msrv = {k: statistics.median(v) for k, v in srv_cpu.items()}
+
+# The tools on the test server (dpipe* belongs to the server comparison, below).
+tm = {k[1:]: v for k, v in med.items() if k[0] == "s3s" and k[3] != "dpipe*"}
+if tm:
+    groups = collections.OrderedDict()
+    for (wl, op, tool) in tm:
+        groups.setdefault((wl, op), []).append(tool)
+    print(f"\nBENCH_SCALE={scale:g} BENCH_RUNS={runs}  (median wall seconds; ratio = dpipe / tool; "
+          "server CPU = the S3 server's user+sys seconds)")
+    print(f"{'workload':<8} {'op':<12} {'tool':<17} {'median s':>9} {'dpipe/tool':>10} {'peak RSS MiB':>12} {'server CPU s':>12}")
+    verdicts = []
+    for (wl, op), tools in groups.items():
+        d = tm.get((wl, op, "dpipe"))
+        for tool in tools:
+            m = tm[(wl, op, tool)]
+            ratio = f"{d / m:.2f}" if d is not None and m > 0 else "-"
+            peak = max(rss[("s3s", wl, op, tool)]) / 1024
+            print(f"{wl:<8} {op:<12} {tool:<17} {m:>9.2f} {ratio:>10} {peak:>12.1f} {msrv[('s3s', wl, op, tool)]:>12.2f}")
+        peers = {t: tm[(wl, op, t)] for t in tools if t != "dpipe"}
+        if d is not None and peers:
+            best = min(peers, key=peers.get)
+            print(f"{'':<8} {'':<12} {'dpipe/best peer':<17} {'':>9} {d / peers[best]:>10.2f}  (best: {best})")
+        def target(name, ref_tools, limit):
+            refs = [tm[(wl, op, t)] for t in ref_tools if (wl, op, t) in tm]
+            if d is None or not refs: return
+            r = d / min(refs)
+            verdicts.append(f"{name}: dpipe {d:.2f}s = {r:.2f} x {min(refs):.2f}s (target <= {limit}) -> {'MET' if r <= limit else 'MISSED'}")
+        if wl == "small" and op in ("push", "pull"):
+            target(f"small {op} vs rclone's best", ["rclone-t4", "rclone-t16"], 0.6)
+        if wl == "large" and op in ("push", "pull"):
+            target(f"large {op} vs best peer", list(peers), 1.0)
+        if wl == "tiny" and op.startswith("resync"):
+            target(f"tiny {op} vs rclone --size-only", ["rclone-size-only"], 1.2)
+    print("\nTargets (defined for BENCH_SCALE=1):")
+    for v in verdicts: print("  " + v)
+    large_rss = [max(rss[k]) for k in rss if k[0] == "s3s" and k[1] == "large" and k[3] == "dpipe"]
+    if large_rss:
+        print(f"\ndpipe peak RSS on the large files: {max(large_rss) / 1024:.1f} MiB (files of {256 * scale:g} MiB)")
+
+# dpipe on the built-in store against dpipe on the test server. Pulls are compared on a
+# source dpipe pushed to both servers (dpipe* on s3s-fs).
+rows = []
+for (srv, wl, op, tool) in med:
+    if srv != "builtin": continue
+    t = ("s3s", wl, op, "dpipe*")
+    if t not in med: t = ("s3s", wl, op, "dpipe")
+    rows.append((wl, op, ("builtin", wl, op, "dpipe"), t if t in med else None))
+if rows:
+    print(f"\nBuilt-in object store vs the test server, dpipe on both (median wall seconds; ratio = "
+          "built-in / s3s-fs, goal <= 1.0;\nCPU = user+sys seconds of the server process and of dpipe; "
+          "pulls on s3s-fs from a source pushed by dpipe, as on the built-in store)")
+    print(f"{'workload':<8} {'op':<12} {'s3s-fs s':>9} {'built-in s':>10} {'ratio':>6} "
+          f"{'srv CPU s3s':>11} {'srv CPU bi':>10} {'dpipe CPU s3s':>13} {'dpipe CPU bi':>12} "
+          f"{'RSS MiB s3s':>11} {'RSS MiB bi':>10}")
+    verdicts = []
+    dash = "-"
+    for wl, op, b, t in rows:
+        if t is None:
+            print(f"{wl:<8} {op:<12} {dash:>9} {med[b]:>10.2f} {dash:>6} {dash:>11} {msrv[b]:>10.2f} "
+                  f"{dash:>13} {mcpu[b]:>12.2f} {dash:>11} {max(rss[b]) / 1024:>10.1f}")
+            continue
+        r = med[b] / med[t] if med[t] > 0 else float("inf")
+        print(f"{wl:<8} {op:<12} {med[t]:>9.2f} {med[b]:>10.2f} {r:>6.2f} {msrv[t]:>11.2f} {msrv[b]:>10.2f} "
+              f"{mcpu[t]:>13.2f} {mcpu[b]:>12.2f} {max(rss[t]) / 1024:>11.1f} {max(rss[b]) / 1024:>10.1f}")
+        if op in ("push", "pull"):
+            verdicts.append(f"{wl} {op}: built-in {med[b]:.2f}s = {r:.2f} x s3s-fs {med[t]:.2f}s "
+                            f"(goal <= 1.0) -> {'MET' if r <= 1.0 else 'MISSED'}")
+    for (srv, wl, op, tool) in med:
+        k = ("s3s", wl, op, "dpipe")
+        if tool == "dpipe*" and k in med:
+            print(f"  (s3s-fs, {wl} {op} from rclone's single-part source instead: "
+                  f"{med[k]:.2f}s, server CPU {msrv[k]:.2f}s, dpipe CPU {mcpu[k]:.2f}s)")
+    if verdicts:
+        print("\nGoal (issue 10, at BENCH_SCALE=1):")
+        for v in verdicts: print("  " + v)
 EOF
