@@ -1,5 +1,6 @@
 //! The server's one error type: everything that can stop `dpipe serve` from starting or
-//! running, each with a message a person can act on. Errors of single requests are not here:
+//! running, each with a message a person can act on. A variant with a `source` does not
+//! repeat it in its own message: whoever prints the chain (`{:#}`) shows it once. Errors of single requests are not here:
 //! they become HTTP answers (see `reply`).
 
 use std::net::SocketAddr;
@@ -15,7 +16,7 @@ pub enum ServerError {
         dir: PathBuf,
     },
     /// A file-system operation on the data folder failed.
-    #[error("cannot {action} {}: {source}", path.display())]
+    #[error("cannot {action} {}", path.display())]
     Io {
         /// What was being done, e.g. `create the data folder`.
         action: &'static str,
@@ -36,7 +37,7 @@ pub enum ServerError {
     #[error("credentials keys: {0}")]
     Keys(String),
     /// The repo database could not be opened or migrated.
-    #[error("cannot open the repo database {}: {source}", path.display())]
+    #[error("cannot open the repo database {}", path.display())]
     Database {
         /// The database file.
         path: PathBuf,
@@ -44,7 +45,7 @@ pub enum ServerError {
         source: dpipe_store::StoreError,
     },
     /// The listening socket could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Bind {
         /// The address asked for.
         addr: SocketAddr,

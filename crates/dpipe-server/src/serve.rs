@@ -39,9 +39,15 @@ pub struct ServeOptions {
 /// built-in object store) until Ctrl-C or SIGTERM, then lets the requests in flight finish.
 pub async fn run(options: ServeOptions) -> Result<(), ServerError> {
     let shutdown = Shutdown::on_signals()?;
-    // External storage is checked before the data folder is opened: a wrong call of it
-    // leaves nothing behind.
+    // The ports are bound and external storage is checked before the data folder is
+    // opened: a wrong call leaves nothing behind.
+    let listener = bind(options.listen).await?;
+    let addr = listener.local_addr().map_err(ServerError::Serve)?;
     let storage = options.storage;
+    let objects_listener = match &storage.kind {
+        StorageKind::BuiltIn { listen, .. } => Some(bind(*listen).await?),
+        StorageKind::Off | StorageKind::External { .. } => None,
+    };
     let external = match &storage.kind {
         StorageKind::External {
             endpoint,
@@ -64,11 +70,9 @@ pub async fn run(options: ServeOptions) -> Result<(), ServerError> {
         options.credentials_key_file.clone(),
     );
     let data = blocking(move || DataDir::open_with(&path, key_file.as_deref())).await??;
-    let listener = bind(options.listen).await?;
-    let addr = listener.local_addr().map_err(ServerError::Serve)?;
     let registry = data.registry(Arc::new(SystemClock));
-    let (registry, objects) = match (storage.kind, external) {
-        (_, Some(managed)) => {
+    let (registry, objects) = match (storage.kind, external, objects_listener) {
+        (_, Some(managed), _) => {
             tracing::info!(
                 bucket = %managed.bucket,
                 endpoint = managed.endpoint_url.as_deref().unwrap_or("AWS"),
@@ -76,19 +80,19 @@ pub async fn run(options: ServeOptions) -> Result<(), ServerError> {
             );
             (registry.with_managed_storage(managed), None)
         }
-        (StorageKind::BuiltIn { listen, url }, None) => {
-            let (registry, objects) = builtin_storage(
+        (StorageKind::BuiltIn { url, .. }, None, Some(objects_listener)) => {
+            let (registry, service) = builtin_storage(
                 &data,
                 registry,
                 &storage.bucket,
                 storage.key_lifetime,
-                listen,
+                &objects_listener,
                 url,
             )
             .await?;
-            (registry, Some(objects))
+            (registry, Some((objects_listener, service)))
         }
-        (_, None) => {
+        _ => {
             tracing::info!("no managed storage (--no-storage): pipes need storage of their own");
             (registry, None)
         }
@@ -113,17 +117,16 @@ pub async fn run(options: ServeOptions) -> Result<(), ServerError> {
     Ok(())
 }
 
-/// Binds the built-in object store on `listen` over `data`'s storage folder, and gives
+/// Opens the built-in object store over `data`'s storage folder for `listener`, and gives
 /// `registry` the managed storage it provides (announced at `url`, default the bound address).
 async fn builtin_storage(
     data: &DataDir,
     registry: Registry,
     bucket: &str,
     key_lifetime: chrono::TimeDelta,
-    listen: SocketAddr,
+    listener: &TcpListener,
     url: Option<String>,
-) -> Result<(Registry, (TcpListener, S3Service)), ServerError> {
-    let listener = bind(listen).await?;
+) -> Result<(Registry, S3Service), ServerError> {
     let addr = listener.local_addr().map_err(ServerError::Serve)?;
     let url = url.unwrap_or_else(|| format!("http://{addr}"));
     let registry =
@@ -139,7 +142,7 @@ async fn builtin_storage(
         folder = %data.storage_path().display(),
         "built-in object store listening on {url} (managed pipes' files)"
     );
-    Ok((registry, (listener, service)))
+    Ok((registry, service))
 }
 
 /// Binds `addr`, saying which address failed.

@@ -294,3 +294,33 @@ fn the_serve_command_refuses_wrong_storage_flags() {
     }
     assert!(!data.path().join("never").exists(), "nothing is created");
 }
+
+#[test]
+fn the_serve_command_on_a_busy_port_says_so_once_and_creates_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = busy.local_addr().unwrap().to_string();
+    for flags in [
+        ["--listen", busy.as_str(), "--storage-listen", "127.0.0.1:0"],
+        ["--listen", "127.0.0.1:0", "--storage-listen", busy.as_str()],
+    ] {
+        let run = Command::new(env!("CARGO_BIN_EXE_dpipe"))
+            .arg("serve")
+            .args(flags)
+            .arg("--data-dir")
+            .arg(data.path().join("server"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(1), "{flags:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!("cannot listen on {busy}")),
+            "{stderr}"
+        );
+        assert_eq!(stderr.matches("in use").count(), 1, "said once: {stderr}");
+        assert!(
+            !data.path().join("server").exists(),
+            "{flags:?}: nothing is created before the ports are bound"
+        );
+    }
+}
