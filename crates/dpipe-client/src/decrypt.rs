@@ -7,6 +7,10 @@
 //! root pipe's inline storage — so the wrapper asks for the pipe to learn that origin, which
 //! every value's associated data names, before decrypting (only when something is
 //! encrypted). The repo API cannot use encrypted values itself; see [`crate::encode`].
+//!
+//! It also words what does not exist: a pipe that is not found is named, with the close
+//! names among the caller's pipes ([`crate::names`]), and a grant to a username that does not
+//! exist is a not-found error (the wire keeps d6tpipe's 400).
 
 use dpipe_core::role::Access;
 use dpipe_core::wire::{AuditView, GrantView, PipeView, RemoteView, UpdateMode, WhoAmI};
@@ -14,7 +18,8 @@ use serde_json::{Map, Value};
 
 use crate::encode::{ResourceRef, decode_at, decode_released, is_encrypted};
 use crate::key::Keyring;
-use crate::{RepoApi, Result};
+use crate::names::name_missing_pipe;
+use crate::{Error, ErrorKind, RepoApi, Result};
 
 /// A [`RepoApi`] that decrypts the credentials it reads.
 pub struct Decrypting {
@@ -36,6 +41,11 @@ impl Decrypting {
     /// The wrapped API, whose answers stay encrypted.
     pub fn raw(&self) -> &dyn RepoApi {
         self.inner.as_ref()
+    }
+
+    /// A not-found `err` about `pipe` named, with close names; others unchanged.
+    fn named(&self, pipe: &str, err: Error) -> Error {
+        name_missing_pipe(self.inner.as_ref(), pipe, err)
     }
 
     /// Decrypts what the credentials endpoint released for `pipe`.
@@ -88,7 +98,7 @@ impl RepoApi for Decrypting {
         self.inner.list_pipes()
     }
     fn get_pipe(&self, name: &str) -> Result<PipeView> {
-        self.inner.get_pipe(name)
+        self.inner.get_pipe(name).map_err(|e| self.named(name, e))
     }
     fn create_pipe(&self, body: &Value) -> Result<PipeView> {
         self.inner.create_pipe(body)
@@ -97,23 +107,51 @@ impl RepoApi for Decrypting {
         self.inner.update_pipe(name, body, mode)
     }
     fn delete_pipe(&self, name: &str) -> Result<()> {
-        self.inner.delete_pipe(name)
+        self.inner
+            .delete_pipe(name)
+            .map_err(|e| self.named(name, e))
     }
     fn grant(&self, pipe: &str, body: &Value) -> Result<GrantView> {
-        self.inner.grant(pipe, body)
+        self.inner
+            .grant(pipe, body)
+            .map_err(|e| unknown_user(body, self.named(pipe, e)))
     }
     fn list_grants(&self, pipe: &str) -> Result<Vec<GrantView>> {
-        self.inner.list_grants(pipe)
+        self.inner
+            .list_grants(pipe)
+            .map_err(|e| self.named(pipe, e))
     }
     fn audit(&self, pipe: &str) -> Result<Vec<AuditView>> {
-        self.inner.audit(pipe)
+        self.inner.audit(pipe).map_err(|e| self.named(pipe, e))
     }
     fn credentials(&self, pipe: &str, access: Access) -> Result<Map<String, Value>> {
-        let released = self.inner.credentials(pipe, access)?;
+        let released = self
+            .inner
+            .credentials(pipe, access)
+            .map_err(|e| self.named(pipe, e))?;
         self.decrypt_released(pipe, access, released)
     }
     fn renew_credentials(&self, pipe: &str, access: Access) -> Result<Map<String, Value>> {
-        let released = self.inner.renew_credentials(pipe, access)?;
+        let released = self
+            .inner
+            .renew_credentials(pipe, access)
+            .map_err(|e| self.named(pipe, e))?;
         self.decrypt_released(pipe, access, released)
+    }
+}
+
+/// A grant refused because its username does not exist (a 400 on the wire, as d6tpipe has
+/// it) as a not-found error naming the user; any other error unchanged.
+fn unknown_user(body: &Value, err: Error) -> Error {
+    let username = body.get("username").and_then(Value::as_str);
+    match username {
+        Some(user)
+            if err.kind() == ErrorKind::Invalid
+                && err.field() == Some("username")
+                && err.message().contains("does not exist") =>
+        {
+            Error::new(ErrorKind::NotFound, format!("user {user} not found"))
+        }
+        _ => err,
     }
 }

@@ -70,6 +70,7 @@ impl HttpApi {
     pub fn login(&self, username: &str, password: &str) -> Result<TokenReply> {
         let body = json!({"username": username, "password": password});
         self.call(Method::POST, &["accounts", "token"], &[], Some(&body))
+            .map_err(refused_login)
     }
 
     /// `POST accounts/token/rotate/`: replaces the caller's token; the old one stops working.
@@ -124,16 +125,7 @@ impl HttpApi {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().map_err(|e| {
-            Error::new(
-                ErrorKind::Transport,
-                format!(
-                    "cannot reach the repo API at {}: {}",
-                    self.base,
-                    without_url(&e)
-                ),
-            )
-        })?;
+        let response = request.send().map_err(|e| unreachable(&self.base, &e))?;
         let status = response.status();
         let text = response.text().map_err(|e| {
             Error::new(
@@ -153,6 +145,17 @@ impl HttpApi {
             });
         }
         Err(error_from_body(status.as_u16(), &text))
+    }
+}
+
+/// A login refused for its credentials: d6tpipe's server answers 400 with a non-field error,
+/// which is a refusal (not a malformed request) to the caller. A missing field stays invalid.
+fn refused_login(err: Error) -> Error {
+    let about_a_field = err.field().is_some_and(|f| f != "non_field_errors");
+    if err.kind() == ErrorKind::Invalid && !about_a_field {
+        Error::new(ErrorKind::Unauthenticated, err.message())
+    } else {
+        err
     }
 }
 
@@ -191,6 +194,83 @@ fn error_from_body(status: u16, text: &str) -> Error {
         snippet = format!("HTTP {status}");
     }
     Error::new(kind, snippet)
+}
+
+/// The one-line error for a request that got no answer: the server's URL (without
+/// credentials, query or fragment), the cause in words, and what to check.
+fn unreachable(base: &str, err: &reqwest::Error) -> Error {
+    let url = shown_url(base);
+    let (cause, hint) = if err.is_timeout() {
+        ("no answer in time".to_string(), "is the server overloaded?")
+    } else {
+        (
+            io_cause(err).unwrap_or_else(|| innermost(err)),
+            "is dpipe serve running? see dpipe profile show",
+        )
+    };
+    Error::new(
+        ErrorKind::Transport,
+        format!("cannot reach the repo API at {url}: {cause} ({hint})"),
+    )
+}
+
+/// `base` as a URL fit to show: no user, password, query or fragment.
+fn shown_url(base: &str) -> String {
+    match reqwest::Url::parse(base) {
+        Ok(mut url) => {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.set_query(None);
+            url.set_fragment(None);
+            url.to_string()
+        }
+        Err(_) => base.split(['?', '#']).next().unwrap_or(base).to_string(),
+    }
+}
+
+/// The operating system's reason, in words, when an I/O error is among the causes.
+fn io_cause(err: &reqwest::Error) -> Option<String> {
+    use std::io::ErrorKind as Io;
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            let words = match io.kind() {
+                Io::ConnectionRefused => "connection refused".to_string(),
+                Io::ConnectionReset => "connection reset".to_string(),
+                Io::ConnectionAborted => "connection aborted".to_string(),
+                Io::TimedOut => "connection timed out".to_string(),
+                Io::HostUnreachable => "host unreachable".to_string(),
+                Io::NetworkUnreachable => "network unreachable".to_string(),
+                Io::AddrNotAvailable => "address not available".to_string(),
+                _ => strip_os_code(&io.to_string()),
+            };
+            return Some(words);
+        }
+        source = cause.source();
+    }
+    None
+}
+
+/// The text of the deepest cause (e.g. a DNS failure), without any URL.
+fn innermost(err: &reqwest::Error) -> String {
+    let mut text = without_url(err);
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        text = cause.to_string();
+        source = cause.source();
+    }
+    if let Some(url) = err.url() {
+        text = text.replace(url.as_str(), "");
+    }
+    text
+}
+
+/// `Connection refused (os error 111)` → `Connection refused`.
+fn strip_os_code(text: &str) -> String {
+    match text.rfind(" (os error ") {
+        Some(at) => text[..at].to_string(),
+        None => text.to_string(),
+    }
 }
 
 /// A reqwest error's text without the URL (which may carry a query).

@@ -8,7 +8,8 @@
 //! [`Profile`]s (stored in one TOML [`ConfigFile`]) say which of the two to use, with which
 //! token, and where the central file folder is; [`settings_file`] loads the named remote and
 //! pipe settings of a JSON or YAML file; [`write_private`] writes a file holding secrets
-//! atomically with mode 0600.
+//! atomically with mode 0600; [`names`] words a name that does not exist, with the close
+//! names the caller can see ("pipe typo not found; did you mean demo?").
 //!
 //! [`encode`] encrypts the secrets of settings with a profile's [`Key`] before they reach the
 //! repo API (d6tpipe's `api.encode`), and [`Decrypting`] (what [`Profile::api`] returns)
@@ -24,6 +25,7 @@ mod error;
 mod http;
 pub mod key;
 mod local;
+pub mod names;
 mod private_file;
 pub mod profile;
 pub mod profile_file;

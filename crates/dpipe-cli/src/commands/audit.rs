@@ -2,7 +2,7 @@
 //! (for a managed pipe, the key id handed out and its expiry), who changed its grants or
 //! settings, and whether they were allowed. Its owner only.
 
-use anyhow::Context as _;
+use super::AboutPipe as _;
 use dpipe_core::wire::AuditView;
 
 use crate::cli::AuditArgs;
@@ -12,10 +12,7 @@ use crate::settings::Context;
 /// Runs `dpipe audit`.
 pub fn run(ctx: &Context, args: AuditArgs) -> anyhow::Result<()> {
     let pipe = &args.pipe;
-    let events = ctx
-        .api()?
-        .audit(pipe)
-        .with_context(|| format!("pipe {pipe}"))?;
+    let events = ctx.api()?.audit(pipe).about_pipe(pipe)?;
     if events.is_empty() {
         ctx.out
             .note(&format!("No audit events for pipe {pipe} yet."));

@@ -21,6 +21,26 @@ use crate::cli::{Cli, Command};
 use crate::output::Output;
 use crate::settings::Context;
 
+/// Says which pipe an error is about: `pipe NAME: ...`, unless the error names the pipe
+/// already (a pipe not found, worded by the client with the close names).
+pub(crate) trait AboutPipe<T> {
+    fn about_pipe(self, pipe: &str) -> anyhow::Result<T>;
+}
+
+impl<T> AboutPipe<T> for dpipe_client::Result<T> {
+    fn about_pipe(self, pipe: &str) -> anyhow::Result<T> {
+        self.map_err(|err| {
+            let named = err.kind() == dpipe_client::ErrorKind::NotFound
+                && err.message().starts_with(&format!("pipe {pipe} "));
+            if named {
+                anyhow::Error::new(err)
+            } else {
+                anyhow::Error::new(err).context(format!("pipe {pipe}"))
+            }
+        })
+    }
+}
+
 /// Parses the command line and runs the command.
 pub fn run() -> anyhow::Result<()> {
     let cli = Cli::try_parse()?;

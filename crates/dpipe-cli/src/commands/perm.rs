@@ -1,7 +1,7 @@
 //! `dpipe perm grant|revoke|list`: who may read or write a pipe. A grant to an email nobody
 //! has registered with waits as an invitation (shown as pending).
 
-use anyhow::Context as _;
+use super::AboutPipe as _;
 use dpipe_core::wire::GrantView;
 use serde_json::{Map, Value};
 
@@ -26,7 +26,7 @@ pub fn run(ctx: &Context, command: PermCommand) -> anyhow::Result<()> {
             let grant = ctx
                 .api()?
                 .grant(&pipe, &Value::Object(body))
-                .with_context(|| format!("pipe {pipe}"))?;
+                .about_pipe(&pipe)?;
             ctx.out.show(&grant, |g| {
                 fields(&[
                     ("pipe", g.pipe.clone()),
@@ -51,7 +51,7 @@ pub fn run(ctx: &Context, command: PermCommand) -> anyhow::Result<()> {
             let grant = ctx
                 .api()?
                 .grant(&pipe, &Value::Object(body))
-                .with_context(|| format!("pipe {pipe}"))?;
+                .about_pipe(&pipe)?;
             ctx.out.note(&format!(
                 "Revoked the access of {} to pipe {pipe}.",
                 grantee_of(&grant)
@@ -62,10 +62,7 @@ pub fn run(ctx: &Context, command: PermCommand) -> anyhow::Result<()> {
             Ok(())
         }
         PermCommand::List { pipe } => {
-            let grants = ctx
-                .api()?
-                .list_grants(&pipe)
-                .with_context(|| format!("pipe {pipe}"))?;
+            let grants = ctx.api()?.list_grants(&pipe).about_pipe(&pipe)?;
             if grants.is_empty() {
                 ctx.out.note(&format!(
                     "No grants on pipe {pipe}: only its owner has access."

@@ -7,6 +7,7 @@ use dpipe_core::role::Access;
 use dpipe_core::wire::PipeView;
 use serde_json::Value;
 
+use super::AboutPipe as _;
 use crate::body::{encrypt_if_asked, pipe_body};
 use crate::cli::PipeCommand;
 use crate::output::{fields, or_dash, table};
@@ -55,18 +56,12 @@ pub fn run(ctx: &Context, command: PipeCommand) -> anyhow::Result<()> {
             })
         }
         PipeCommand::Show { name } => {
-            let pipe = ctx
-                .api()?
-                .get_pipe(&name)
-                .with_context(|| format!("pipe {name}"))?;
+            let pipe = ctx.api()?.get_pipe(&name).about_pipe(&name)?;
             ctx.out.show(&pipe, show)
         }
         PipeCommand::Credentials { name, write } => {
             let access = if write { Access::Write } else { Access::Read };
-            let credentials = ctx
-                .api()?
-                .credentials(&name, access)
-                .with_context(|| format!("pipe {name}"))?;
+            let credentials = ctx.api()?.credentials(&name, access).about_pipe(&name)?;
             ctx.out.show(&credentials, |map| {
                 let pairs: Vec<(&str, String)> = map
                     .iter()
@@ -79,9 +74,7 @@ pub fn run(ctx: &Context, command: PipeCommand) -> anyhow::Result<()> {
             })
         }
         PipeCommand::Delete { name } => {
-            ctx.api()?
-                .delete_pipe(&name)
-                .with_context(|| format!("pipe {name}"))?;
+            ctx.api()?.delete_pipe(&name).about_pipe(&name)?;
             ctx.out
                 .note(&format!("Deleted pipe {name} and its children."));
             Ok(())

@@ -91,7 +91,7 @@ fn register_login_whoami_token_logout() {
     );
     env.fails(
         &["login", "--username", "ann", "--password", "wrong"],
-        2,
+        4,
         "Unable to log in",
     );
     env.fails(&["token", "get"], 4, "not logged in");

@@ -56,7 +56,7 @@ fn audit_lists_a_pipes_trail_newest_first() {
     for out in [table, events.to_string()] {
         assert!(!out.contains("CANARY") && !out.contains("canary"), "{out}");
     }
-    env.fails(&["audit", "--pipe", "nothing"], 3, "Not found");
+    env.fails(&["audit", "--pipe", "nothing"], 3, "pipe nothing not found");
     env.fails(&["audit"], 2, "--pipe");
 }
 
@@ -97,7 +97,7 @@ fn audit_is_refused_to_others_and_logins_to_guessers() {
             &["login", "--username", "owner"],
             &[("DPIPE_PASSWORD", "wrong-pw")],
         );
-        assert_eq!(run.code, 2, "{run:?}");
+        assert_eq!(run.code, 4, "{run:?}");
     }
     let run = other.run_with(
         &["login", "--username", "owner"],

@@ -10,6 +10,7 @@ mod maintain;
 mod managed;
 mod managed_external;
 mod moto_proxy;
+mod newcomer;
 mod profiles;
 mod s3;
 mod scan;

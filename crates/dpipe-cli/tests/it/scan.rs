@@ -100,7 +100,7 @@ fn scan_wrong_calls() {
     let env = Env::new();
     setup(&env);
     for side in ["remote", "local"] {
-        env.fails(&["scan", side, "--pipe", "nope"], 3, "Not found");
+        env.fails(&["scan", side, "--pipe", "nope"], 3, "pipe nope not found");
         env.fails(
             &["scan", side, "--pipe", "p", "--include", "data[1.csv"],
             2,

@@ -127,8 +127,8 @@ fn wrong_calls_in_local_mode_change_nothing() {
         (&["remote", "delete", "store"], 2, "used by pipes base"),
         (
             &["perm", "grant", "base", "--user", "ghost", "--role", "read"],
-            2,
-            "does not exist",
+            3,
+            "user ghost not found",
         ),
         (
             &[
@@ -209,16 +209,16 @@ fn wrong_calls_in_local_mode_change_nothing() {
         ),
         (&["pipe", "frobnicate"], 2, "unrecognized subcommand"),
         // Missing things (404).
-        (&["pipe", "show", "nope"], 3, "pipe nope: Not found"),
-        (&["pipe", "delete", "nope"], 3, "Not found"),
+        (&["pipe", "show", "nope"], 3, "pipe nope not found"),
+        (&["pipe", "delete", "nope"], 3, "pipe nope not found"),
         (&["remote", "show", "nope"], 3, "Not found"),
         (&["remote", "delete", "nope"], 3, "Not found"),
         (
             &["perm", "grant", "nope", "--public", "--role", "read"],
             3,
-            "Not found",
+            "pipe nope not found",
         ),
-        (&["perm", "list", "nope"], 3, "Not found"),
+        (&["perm", "list", "nope"], 3, "pipe nope not found"),
     ];
     for (args, code, expected) in cases {
         env.fails(args, *code, expected);

@@ -276,6 +276,15 @@ impl Syncer<'_> {
     ) -> Result<Vec<SyncedEntry>> {
         let folder = self.pipe_folder(pipe)?;
         let synced = SyncState::open(&self.repo)?.synced(pipe)?;
+        if synced.is_empty() {
+            // No records: a pipe that does not exist is an error naming it; when the repo API
+            // cannot be asked (offline), the answer stays "no synced files".
+            if let Err(err) = self.api.get_pipe(pipe)
+                && err.kind() == ErrorKind::NotFound
+            {
+                return Err(err);
+            }
+        }
         let mut files: Vec<SyncedEntry> = synced
             .into_values()
             .filter(|f| filter.matches(&f.path))
@@ -329,12 +338,7 @@ impl Syncer<'_> {
         options: &ImportOptions,
     ) -> Result<ImportReport> {
         let folder = self.pipe_folder(pipe)?;
-        self.api.get_pipe(pipe).map_err(|e| match e.kind() {
-            ErrorKind::NotFound => {
-                Error::new(ErrorKind::NotFound, format!("pipe {pipe}: {}", e.message()))
-            }
-            _ => e,
-        })?;
+        self.api.get_pipe(pipe)?;
         if sources.is_empty() {
             return Err(Error::new(
                 ErrorKind::Invalid,
@@ -478,12 +482,7 @@ impl Syncer<'_> {
     /// The pipe and both manifests; a remote side needs a write role, checked first.
     fn maintenance_scan(&self, pipe: &str, side: Side) -> Result<(PipeView, Manifest, Manifest)> {
         let folder = self.pipe_folder(pipe)?;
-        let view = self.api.get_pipe(pipe).map_err(|e| match e.kind() {
-            ErrorKind::NotFound => {
-                Error::new(ErrorKind::NotFound, format!("pipe {pipe}: {}", e.message()))
-            }
-            _ => e,
-        })?;
+        let view = self.api.get_pipe(pipe)?;
         if side.remote() && view.role == "read" {
             return Err(Error::new(
                 ErrorKind::Forbidden,
