@@ -71,7 +71,8 @@ impl Context {
         if made {
             config.save()?;
             self.out.warn(&format!(
-                "made an encryption key for profile {name} (saved in {}); keep a copy                  (`dpipe key show`): what it encrypts cannot be decrypted without it",
+                "made an encryption key for profile {name} (saved in {}); keep a copy \
+                 (`dpipe key show`): what it encrypts cannot be decrypted without it",
                 config.path().display()
             ));
         }

@@ -9,8 +9,8 @@ use dpipe_client::encode::ResourceKind;
 /// `dpipe key ...`.
 #[derive(Subcommand)]
 pub enum KeyCommand {
-    /// Print the profile's encryption key (made now if it has none), e.g. to give it to your
-    /// team: whoever holds it can decrypt every credential you encrypted.
+    /// Print the profile's encryption key, e.g. to give it to your team: whoever holds it can
+    /// decrypt every credential you encrypted. A profile without a key exits with code 3.
     Show,
     /// Make KEY the profile's encryption key (a key another profile's `dpipe key show`
     /// printed). The old key is kept for decrypting until `dpipe key rotate` re-encrypts.

@@ -37,7 +37,8 @@ pub struct SyncArgs {
     #[arg(long, value_name = "N", default_value_t = DEFAULT_CONCURRENCY as u16,
           value_parser = clap::value_parser!(u16).range(1..=256))]
     pub transfers: u16,
-    /// Print no summary (errors and refused keys are still reported).
+    /// Print nothing but problems: no summary, notes or first-pull README (failed files and
+    /// refused keys are still reported).
     #[arg(long, short)]
     pub quiet: bool,
 }

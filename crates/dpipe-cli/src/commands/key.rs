@@ -1,6 +1,7 @@
 //! `dpipe key show|set|rotate`: the profile's encryption key (d6tpipe's "Managing Your
 //! Encryption Key"). The key is the user's to share with a team, so `show` prints it, with a
-//! warning on stderr.
+//! warning on stderr; a profile without a key has nothing to show (a key is made by `rotate`
+//! or by the first `--encrypt`, or given by `set`).
 //!
 //! `rotate` is crash-safe: it first saves the profile with the new key as current and the
 //! old one in `previous_keys`, then re-encrypts resource by resource
@@ -9,7 +10,7 @@
 //! `previous_keys` is not empty) finishes with the same new key.
 
 use dpipe_client::rotate::reencrypt;
-use dpipe_client::{Decrypting, Key};
+use dpipe_client::{Decrypting, Error, ErrorKind, Key};
 use serde_json::json;
 
 use crate::cli::keys::KeyCommand;
@@ -20,7 +21,11 @@ use crate::settings::Context;
 pub fn run(ctx: &mut Context, command: KeyCommand) -> anyhow::Result<()> {
     match command {
         KeyCommand::Show => {
-            let key = ctx.encryption_key()?;
+            let profile = ctx.profile()?;
+            let key = profile
+                .key()
+                .cloned()
+                .ok_or_else(|| no_key(profile.name()))?;
             ctx.out.warn(
                 "this key decrypts every credential encrypted with it: give it only to \
                  people who may use them",
@@ -54,6 +59,19 @@ pub fn run(ctx: &mut Context, command: KeyCommand) -> anyhow::Result<()> {
         }
         KeyCommand::Rotate => rotate(ctx),
     }
+}
+
+/// The error of `key show` on a profile without a key: not found (exit code 3), as for any
+/// other profile entry that does not exist; showing must not make a key nobody has yet.
+fn no_key(profile: &str) -> anyhow::Error {
+    Error::new(
+        ErrorKind::NotFound,
+        format!(
+            "profile {profile} has no encryption key: run `dpipe key set KEY` with the key your \
+             team shares, or `dpipe key rotate` to make one (`--encrypt` also makes one)"
+        ),
+    )
+    .into()
 }
 
 fn rotate(ctx: &mut Context) -> anyhow::Result<()> {

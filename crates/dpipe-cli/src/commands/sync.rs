@@ -7,7 +7,8 @@
 //! While files move, a progress bar on stderr (files, bytes, rate, ETA) — not with `--quiet`,
 //! `--json`, or when stderr is not a terminal. A pipe's `README.md` and `LICENSE.md` are shown
 //! when first pulled: their first [`SHOWN_LINES`] lines under a header, on stdout (on stderr
-//! with `--json` or `--quiet`, so stdout stays the report or stays empty).
+//! with `--json`, so stdout stays the report). `--quiet` prints nothing but problems: no
+//! summary, no notes, no README.
 
 use std::io::IsTerminal as _;
 use std::path::Path;
@@ -36,9 +37,11 @@ pub fn run(ctx: &Context, args: SyncArgs, direction: Direction) -> anyhow::Resul
         Direction::Pull => syncer.pull(&args.pipe, &options)?,
         Direction::Push => syncer.push(&args.pipe, &options)?,
     };
-    let to_stderr = ctx.out.is_json() || args.quiet;
-    for path in &report.first_pulled {
-        show_file(&ctx.out, &syncer.folder(&report.pipe), path, to_stderr);
+    if !args.quiet {
+        let folder = syncer.folder(&report.pipe);
+        for path in &report.first_pulled {
+            show_file(&ctx.out, &folder, path, ctx.out.is_json());
+        }
     }
     print(&ctx.out, &report, args.quiet)?;
     if report.is_complete() {
@@ -216,12 +219,14 @@ fn print(out: &Output, report: &SyncReport, quiet: bool) -> anyhow::Result<()> {
     }
     let plan = &report.plan;
     let verb = report.direction.as_str();
-    for path in &plan.kept {
+    // Notes, not problems: silenced with the summary.
+    let kept = if quiet { &[] } else { plan.kept.as_slice() };
+    for path in kept {
         out.note(&format!(
             "kept {path} (changed on both sides; --merge keep)"
         ));
     }
-    if !plan.newer_on_target.is_empty() {
+    if !quiet && !plan.newer_on_target.is_empty() {
         let other = match report.direction {
             Direction::Pull => "push",
             Direction::Push => "pull",

@@ -15,6 +15,7 @@ mod profiles;
 mod s3;
 mod scan;
 mod serve_process;
+mod small_defects;
 mod support;
 mod sync;
 mod sync_ftp_sftp;
