@@ -73,25 +73,26 @@ fn wrong_registrations_and_logins() {
         ErrorKind::Invalid,
         "blank",
     );
+    // The server answers a wrong login with d6tpipe's 400; the client calls it a refusal.
     expect_err(
         anon.login("alice", "wrong"),
-        ErrorKind::Invalid,
+        ErrorKind::Unauthenticated,
         "Unable to log in",
     );
     expect_err(
         anon.login("nobody", "pw"),
-        ErrorKind::Invalid,
+        ErrorKind::Unauthenticated,
         "Unable to log in",
     );
     // None of the refused registrations exists now.
     expect_err(
         anon.login("carol", "pw"),
-        ErrorKind::Invalid,
+        ErrorKind::Unauthenticated,
         "Unable to log in",
     );
     expect_err(
         anon.login("alice2", "pw"),
-        ErrorKind::Invalid,
+        ErrorKind::Unauthenticated,
         "Unable to log in",
     );
     let bogus = client(&server, Some("0000000000000000000000000000000000000000"));

@@ -20,7 +20,7 @@ fn anonymous(server: &TestServer) -> HttpApi {
 fn fail(api: &HttpApi, username: &str) {
     expect_err(
         api.login(username, "wrong-password"),
-        ErrorKind::Invalid,
+        ErrorKind::Unauthenticated,
         "Unable to log in",
     );
 }
