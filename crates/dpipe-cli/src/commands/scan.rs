@@ -10,7 +10,7 @@ use dpipe_core::manifest::Manifest;
 use serde::Serialize;
 
 use crate::cli::scan::{ScanArgs, ScanCommand};
-use crate::output::table;
+use crate::output::{human_size, table};
 use crate::settings::Context;
 
 /// Hex digits of the SHA-256 shown in the table.
@@ -111,7 +111,7 @@ fn listing(side: &'static str, args: &ScanArgs, manifest: Manifest) -> Listing {
 
 fn human(listing: &Listing) -> String {
     let remote = listing.side == "remote";
-    let last = if remote { "etag" } else { "sha256" };
+    let last = if remote { "ETAG" } else { "SHA256" };
     let rows: Vec<Vec<String>> = listing
         .files
         .iter()
@@ -125,7 +125,7 @@ fn human(listing: &Listing) -> String {
             };
             vec![
                 f.path.clone(),
-                f.size.to_string(),
+                human_size(f.size),
                 f.modified.map_or_else(|| "-".to_string(), utc),
                 hash.unwrap_or_else(|| "-".to_string()),
             ]
@@ -133,18 +133,18 @@ fn human(listing: &Listing) -> String {
         .collect();
     let count = listing.files.len();
     let summary = format!(
-        "{count} file{} on the {} side of pipe {}, {} B",
+        "{count} file{} on the {} side of pipe {}, {}",
         if count == 1 { "" } else { "s" },
         listing.side,
         listing.pipe,
-        listing.bytes
+        human_size(listing.bytes)
     );
     if rows.is_empty() {
         return summary;
     }
     format!(
         "{}\n{summary}",
-        table(&["path", "size", "modified", last], &rows)
+        table(&["PATH", "SIZE", "MODIFIED", last], &rows)
     )
 }
 

@@ -1,6 +1,6 @@
 //! Small defects a newcomer meets (issue 14, item 8): `encode` output that `decode` cannot
-//! read back, `key show` making a key nobody asked for, and `--quiet` still printing a first
-//! pull's README.
+//! read back, `key show` making a key nobody asked for, `--quiet` still printing a first
+//! pull's README, and `scan`'s table unlike the others.
 
 use crate::support::{Env, local_profile};
 
@@ -128,4 +128,31 @@ fn quiet_first_pull_prints_nothing() {
         ("", ""),
         "{run:?}"
     );
+}
+
+/// `scan` prints its table like every other: upper-case headers, sizes in words.
+#[test]
+fn scan_tables_look_like_the_others() {
+    let env = Env::new();
+    let repo = local_profile(&env);
+    let remote = env.path().join("remote");
+    std::fs::create_dir_all(&remote).unwrap();
+    crate::support::create_fs_pipe(&env, &remote, &[]);
+    std::fs::create_dir_all(repo.join("p")).unwrap();
+    std::fs::write(repo.join("p/data.bin"), vec![7u8; 3482]).unwrap();
+    env.ok(&["push", "--pipe", "p"]);
+    for side in ["local", "remote"] {
+        let shown = env.ok(&["scan", side, "--pipe", "p"]);
+        let header = shown.lines().next().unwrap_or_default();
+        assert!(header.starts_with("PATH"), "{side}: {shown}");
+        assert!(
+            header.contains("SIZE") && header.contains("MODIFIED"),
+            "{shown}"
+        );
+        assert!(shown.contains("3.4 KiB"), "{side}: sizes in words: {shown}");
+        assert!(
+            !shown.contains("3482"),
+            "{side}: no raw byte count: {shown}"
+        );
+    }
 }
