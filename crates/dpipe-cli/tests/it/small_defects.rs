@@ -95,17 +95,7 @@ fn quiet_first_pull_prints_nothing() {
     ] {
         std::fs::write(remote.join(name), text).unwrap();
     }
-    let location = remote.to_str().unwrap();
-    env.ok(&[
-        "pipe",
-        "create",
-        "--name",
-        "p",
-        "--protocol",
-        "fs",
-        "--location",
-        location,
-    ]);
+    crate::support::create_fs_pipe(&env, &remote, &[]);
     let run = env.run(&["pull", "--pipe", "p", "-q"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(

@@ -51,6 +51,20 @@ macro_rules! body_checks {
 }
 pub(crate) use body_checks;
 
+/// The [`Conditions`] (`If-Match`, `If-None-Match`, `If-Modified-Since`,
+/// `If-Unmodified-Since`) of a GetObject or HeadObject input.
+macro_rules! conditions {
+    ($input:expr) => {
+        $crate::s3::checks::Conditions {
+            if_match: $input.if_match,
+            if_none_match: $input.if_none_match,
+            if_modified_since: $input.if_modified_since,
+            if_unmodified_since: $input.if_unmodified_since,
+        }
+    };
+}
+pub(crate) use conditions;
+
 impl BodyChecks {
     /// Reads the checks of a PutObject or UploadPart: `values` from the checksum headers,
     /// `algorithm` from `x-amz-sdk-checksum-algorithm`, trailers announced in `headers`.

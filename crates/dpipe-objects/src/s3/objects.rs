@@ -4,7 +4,7 @@ use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use super::checks::{
-    Conditions, body_checks, body_stream, decode_metadata, encode_metadata, writable_key,
+    body_checks, body_stream, conditions, decode_metadata, encode_metadata, writable_key,
 };
 use super::timestamp;
 use crate::store::ObjectStore;
@@ -68,12 +68,7 @@ pub(super) async fn get(
 ) -> S3Result<S3Response<GetObjectOutput>> {
     let input = req.input;
     no_parts(input.part_number)?;
-    let conditions = Conditions {
-        if_match: input.if_match,
-        if_none_match: input.if_none_match,
-        if_modified_since: input.if_modified_since,
-        if_unmodified_since: input.if_unmodified_since,
-    };
+    let conditions = conditions!(input);
     let download = store
         .get(&input.bucket, &input.key, input.range, move |row| {
             conditions.check(row)
@@ -107,12 +102,7 @@ pub(super) async fn head(
 ) -> S3Result<S3Response<HeadObjectOutput>> {
     let input = req.input;
     no_parts(input.part_number)?;
-    let conditions = Conditions {
-        if_match: input.if_match,
-        if_none_match: input.if_none_match,
-        if_modified_since: input.if_modified_since,
-        if_unmodified_since: input.if_unmodified_since,
-    };
+    let conditions = conditions!(input);
     let row = store
         .head(&input.bucket, &input.key, move |row| conditions.check(row))
         .await?;
