@@ -1,5 +1,7 @@
 //! Exit codes, and turning the result of a command into one: the error is printed on stderr
 //! and its kind decides the code, so scripts can tell a typo from a refusal from an outage.
+//! The detail behind a message (a storage's own answer) follows it only under
+//! `RUST_LOG=debug`.
 
 use std::process::ExitCode;
 
@@ -12,26 +14,31 @@ pub const OTHER: u8 = 1;
 /// Wrong usage or invalid input: bad flags, a request the repo API refused as invalid, a
 /// wrong profile or settings file.
 pub const USAGE: u8 = 2;
-/// The pipe, remote or profile entry does not exist.
+/// The pipe, remote, user or profile entry does not exist, or the storage's bucket or folder.
 pub const NOT_FOUND: u8 = 3;
-/// Not allowed, not logged in, or refused after too many failed logins (wait and retry).
+/// Not allowed, not logged in, refused after too many failed logins (wait and retry), or the
+/// storage refused the pipe's credentials.
 pub const DENIED: u8 = 4;
-/// The server failed or could not be reached.
+/// The server or the storage failed or could not be reached.
 pub const UNAVAILABLE: u8 = 5;
 /// An encrypted value cannot be decrypted with the profile's key (wrong or missing key, or a
 /// damaged value).
 pub const KEY: u8 = 6;
+/// A pull or a push interrupted by Ctrl-C (128 + SIGINT, as shells report it).
+pub const INTERRUPTED: u8 = 130;
 
 /// The footer of `dpipe --help`.
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
-  0  success
-  1  other error
-  2  usage error or invalid input (bad flags, refused request, wrong profile or settings file)
-  3  not found
-  4  forbidden, not logged in, or too many failed logins (wait and retry)
-  5  server or network error
-  6  encrypted values cannot be decrypted (wrong or missing encryption key, damaged value)";
+    0  success
+    1  other error; `status --exit-code`: not in sync
+    2  usage error or invalid input (bad flags, refused request, wrong profile or settings file)
+    3  not found (pipe, user, remote, profile; the storage's bucket or folder)
+    4  forbidden, not logged in, too many failed logins (wait and retry), or the storage
+       refused the pipe's credentials
+    5  the server or the storage failed or could not be reached
+    6  encrypted values cannot be decrypted (wrong or missing encryption key, damaged value)
+  130  interrupted by Ctrl-C during a pull or push: rerun to continue";
 
 /// A mistake in how the command was called that clap cannot see (exit code 2).
 #[derive(Debug)]
@@ -45,6 +52,20 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
+/// A failure already told by the command's own output, ending it with exit code 1 and
+/// nothing more on stderr: `status --exit-code` of a pipe not in sync (as `git diff
+/// --exit-code`).
+#[derive(Debug)]
+pub struct Untold;
+
+impl std::fmt::Display for Untold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("failed as shown")
+    }
+}
+
+impl std::error::Error for Untold {}
+
 /// Prints a failed command's error on stderr and gives the exit code for a result.
 pub fn finish(result: anyhow::Result<()>) -> ExitCode {
     let Err(err) = result else {
@@ -55,12 +76,37 @@ pub fn finish(result: anyhow::Result<()>) -> ExitCode {
         let _ = clap_err.print();
         return ExitCode::from(u8::try_from(clap_err.exit_code()).unwrap_or(USAGE));
     }
+    if err.is::<Untold>() {
+        return ExitCode::from(OTHER);
+    }
     if is_broken_pipe(&err) {
         // The reader of stdout went away (`dpipe pipe list | head`): not an error.
         return ExitCode::from(OK);
     }
     eprintln!("error: {err:#}");
+    if let Some(detail) = detail_of(&err).filter(|_| detail_wanted()) {
+        eprintln!("detail:");
+        for line in detail.lines() {
+            eprintln!("  {line}");
+        }
+    }
     ExitCode::from(code_for(&err))
+}
+
+/// The detail behind the first client error in `err`'s chain (what the storage answered).
+fn detail_of(err: &anyhow::Error) -> Option<&str> {
+    err.chain()
+        .find_map(|cause| cause.downcast_ref::<dpipe_client::Error>())
+        .and_then(dpipe_client::Error::detail)
+}
+
+/// Whether `RUST_LOG` asks for debug output (`debug` or `trace`, for any target): the CLI has
+/// no `-v`, and the one-line message is what everyone else wants.
+fn detail_wanted() -> bool {
+    std::env::var("RUST_LOG").is_ok_and(|filter| {
+        let filter = filter.to_ascii_lowercase();
+        filter.contains("debug") || filter.contains("trace")
+    })
 }
 
 /// The exit code for `err`, from the first error in its chain that has a known kind.

@@ -35,12 +35,14 @@ pub enum ErrorKind {
     Conflict,
 }
 
-/// A client-side error: kind, the request field it is about (if any), and a message with no
-/// secret in it.
+/// A client-side error: kind, the request field it is about (if any), a one-line message with
+/// no secret in it, and optionally the detail behind it (what the storage answered, where):
+/// too much for the message, wanted when debugging.
 pub struct Error {
     kind: ErrorKind,
     field: Option<String>,
     message: String,
+    detail: Option<String>,
 }
 
 /// Shorthand for results carrying [`Error`].
@@ -53,7 +55,14 @@ impl Error {
             kind,
             field: None,
             message: message.into(),
+            detail: None,
         }
+    }
+
+    /// Sets the detail behind the message (no secret in it either).
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Error {
+        self.detail = Some(detail.into());
+        self
     }
 
     /// Sets the field the error is about.
@@ -75,6 +84,11 @@ impl Error {
     /// The message without the field.
     pub fn message(&self) -> &str {
         &self.message
+    }
+
+    /// The detail behind the message, when there is more to tell than the message says.
+    pub fn detail(&self) -> Option<&str> {
+        self.detail.as_deref()
     }
 }
 

@@ -1,6 +1,12 @@
-//! The one error type of dpipe-storage: a [`ErrorKind`] callers branch on, a message for people,
-//! and context (operation, path, protocol) — never a secret. OpenDAL's and the OS's errors are
-//! translated here, once, at the boundary.
+//! The one error type of dpipe-storage: a [`ErrorKind`] callers branch on, a one-line message
+//! for people that says what is wrong (and, where it helps, what to do), and the detail behind
+//! it (context pairs and the source error) for whoever asks — never a secret. OpenDAL's and the
+//! OS's errors are translated here, once, at the boundary; the wording of OpenDAL's is in
+//! [`words`].
+
+mod words;
+#[cfg(test)]
+mod words_tests;
 
 use std::fmt;
 
@@ -17,6 +23,8 @@ pub enum ErrorKind {
     ExpiredCredentials,
     /// The object (or local file) does not exist.
     NotFound,
+    /// The location itself does not exist: an S3 bucket, the folder of an `fs` remote.
+    LocationNotFound,
     /// The storage cannot do this (a protocol gap).
     Unsupported,
     /// A key from storage would land outside the target folder (`..`, absolute, `\`, NUL).
@@ -38,6 +46,7 @@ impl fmt::Display for ErrorKind {
             Self::PermissionDenied => "permission denied",
             Self::ExpiredCredentials => "credentials expired",
             Self::NotFound => "not found",
+            Self::LocationNotFound => "location not found",
             Self::Unsupported => "unsupported",
             Self::UnsafeKey => "unsafe object key",
             Self::Integrity => "integrity check failed",
@@ -48,7 +57,8 @@ impl fmt::Display for ErrorKind {
     }
 }
 
-/// A storage error: kind + message + context (+ the source's text, already secret-free).
+/// A storage error: kind + message + context (+ the source, already secret-free). `Display`
+/// shows the message only; [`Error::detail`] adds the context and the source.
 #[derive(Debug)]
 pub struct Error {
     kind: ErrorKind,
@@ -97,37 +107,23 @@ impl Error {
         &self.context
     }
 
+    /// What the message leaves out, one item per line: the context pairs, then the whole
+    /// chain of sources. What `RUST_LOG=debug` users see, and what a bug report needs.
+    pub fn detail(&self) -> String {
+        let context = self
+            .context
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| format!("{k}: {v}"));
+        // OpenDAL's `Debug` lists its context (URI, HTTP status) and its own source.
+        let source = self.source.iter().map(|s| format!("caused by: {s:?}"));
+        context.chain(source).collect::<Vec<_>>().join("\n")
+    }
+
     /// Translates an OpenDAL error during `operation` on `path`.
     pub(crate) fn from_opendal(e: opendal::Error, operation: &'static str, path: &str) -> Self {
-        use opendal::ErrorKind as K;
-        let kind = match e.kind() {
-            K::NotFound => ErrorKind::NotFound,
-            K::PermissionDenied => ErrorKind::PermissionDenied,
-            K::ConfigInvalid => ErrorKind::Config,
-            K::Unsupported => ErrorKind::Unsupported,
-            K::RateLimited => ErrorKind::Transient,
-            // The object changed under a read pinned to its listed size or ETag.
-            K::RangeNotSatisfied | K::ConditionNotMatch => ErrorKind::Integrity,
-            _ if e.is_temporary() => ErrorKind::Transient,
-            _ => ErrorKind::Other,
-        };
-        // OpenDAL's message of a failed login carries the server's answer, e.g. FTP's 530 or
-        // S3's InvalidAccessKeyId/SignatureDoesNotMatch: lift those to PermissionDenied.
-        let text = format!("{e:?}");
-        let kind = if looks_like_expired_token(&text) {
-            ErrorKind::ExpiredCredentials
-        } else if kind == ErrorKind::Other && text.contains("unexpected data size") {
-            // A ranged read that came back short: the object shrank since it was listed.
-            ErrorKind::Integrity
-        } else if text.contains("BadDigest") {
-            // S3 refused an upload whose bytes do not match the checksum sent with them.
-            ErrorKind::Integrity
-        } else if kind == ErrorKind::Other && looks_like_auth_failure(&text) {
-            ErrorKind::PermissionDenied
-        } else {
-            kind
-        };
-        Error::new(kind, format!("{operation} failed: {kind}"))
+        let words::Described { kind, message } = words::describe(&e, operation, path);
+        Error::new(kind, message)
             .with("operation", operation)
             .with("path", path)
             .with_source(e)
@@ -162,49 +158,16 @@ impl Error {
             std::io::ErrorKind::PermissionDenied => ErrorKind::PermissionDenied,
             _ => ErrorKind::Io,
         };
-        Error::new(kind, format!("{operation} failed: {e}"))
+        Error::new(kind, format!("{operation} {} failed: {e}", path.display()))
             .with("operation", operation)
             .with("local", path.display().to_string())
             .with_source(e)
     }
 }
 
-/// OpenDAL's S3 error message is the parsed error body, `S3Error { code: "ExpiredToken", .. }`
-/// (HTTP 400 on AWS; 403 on some S3 servers): the codes of an expired or unusable session
-/// token. `InvalidAccessKeyId` and `SignatureDoesNotMatch` are not among them.
-fn looks_like_expired_token(text: &str) -> bool {
-    const CODES: [&str; 3] = [
-        "code: \"ExpiredToken\"",
-        "code: \"InvalidToken\"",
-        "code: \"TokenRefreshRequired\"",
-    ];
-    CODES.iter().any(|c| text.contains(c))
-}
-
-fn looks_like_auth_failure(text: &str) -> bool {
-    const MARKERS: [&str; 8] = [
-        "530",
-        "Login incorrect",
-        "InvalidAccessKeyId",
-        "SignatureDoesNotMatch",
-        "AccessDenied",
-        "Permission denied",
-        "authentication",
-        "Authentication",
-    ];
-    MARKERS.iter().any(|m| text.contains(m))
-}
-
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)?;
-        for (k, v) in &self.context {
-            write!(f, ", {k}: {v}")?;
-        }
-        if let Some(source) = &self.source {
-            write!(f, " ({source})")?;
-        }
-        Ok(())
+        f.write_str(&self.message)
     }
 }
 

@@ -88,7 +88,8 @@ impl fmt::Debug for Storage {
 }
 
 impl Storage {
-    /// Builds the operator for `location`. Connects lazily: a wrong password shows on first use.
+    /// Builds the operator for `location`. Connects lazily: a wrong password shows on first use;
+    /// only the folder of an `fs` location is checked here (see [`existing_folder`]).
     pub fn connect(location: &Location, tuning: Tuning) -> Result<Self> {
         install_runtime_defaults();
         let root = root_of(location);
@@ -102,11 +103,8 @@ impl Storage {
                 Operator::new(builder)
             }
             Protocol::Fs => {
-                if location.location.is_empty() {
-                    return Err(config("fs: the location (a folder) is empty"));
-                }
-                let folder =
-                    std::path::Path::new(&location.location).join(root.trim_start_matches('/'));
+                let base = existing_folder(&location.location)?;
+                let folder = base.join(root.trim_start_matches('/'));
                 Operator::new(services::Fs::default().root(&folder.to_string_lossy()))
             }
         }
@@ -180,6 +178,26 @@ fn root_of(location: &Location) -> String {
         "/".to_string()
     } else {
         format!("/{trimmed}/")
+    }
+}
+
+/// The folder of an `fs` location, which must exist: OpenDAL would create a missing one (and
+/// a pull from a mistyped folder would quietly find it empty). The pipe's own sub-folders
+/// under it (the root) are made by the first push.
+fn existing_folder(folder: &str) -> Result<&std::path::Path> {
+    if folder.is_empty() {
+        return Err(config("fs: the location (a folder) is empty"));
+    }
+    let path = std::path::Path::new(folder);
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => Ok(path),
+        Ok(_) => Err(config(format!("fs: {folder} is not a folder"))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::new(
+            ErrorKind::LocationNotFound,
+            format!("folder {folder} does not exist; check the location of the pipe or its remote"),
+        )
+        .with("location", folder)),
+        Err(e) => Err(Error::from_io(e, "open folder", path)),
     }
 }
 

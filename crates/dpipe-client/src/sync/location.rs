@@ -2,13 +2,14 @@
 //! (protocol, location, `options.remotepath`) plus the credentials it released, turned into a
 //! [`Location`]; and storage errors translated into the client's [`Error`].
 //!
-//! `remotepath` is `s3://bucket/prefix/` for S3 (the root is `prefix`), the folder itself for
-//! `fs`, and an absolute path for FTP/SFTP. The S3 credentials reply may carry
+//! `remotepath` is `s3://bucket/prefix/` for S3 (the root is `prefix`), `folder/sub/` for `fs`
+//! (the root is `sub`), and an absolute path for FTP/SFTP. The S3 credentials reply may carry
 //! `endpoint_url`/`region_name` (what boto3 takes): they become the `endpoint`/`region`
 //! settings, and an SFTP pipe's `known_hosts` (`strict`, `add`, `accept`) the setting of that
 //! name; every other string value is a credential.
 
 use dpipe_core::protocol::Protocol;
+use dpipe_core::role::Access;
 use dpipe_core::wire::PipeView;
 use dpipe_storage::Location;
 use serde_json::{Map, Value};
@@ -34,20 +35,21 @@ pub fn location_for(pipe: &PipeView, credentials: &Map<String, Value>) -> Result
             )
         })?;
     let mut location = match protocol {
-        Protocol::S3 => {
-            let bucket_root = format!("s3://{}/", pipe.location);
-            let prefix = remotepath.strip_prefix(&bucket_root).ok_or_else(|| {
+        // The bucket, or the remote's folder (which must exist), is the location; the pipe's
+        // folders in it are the root.
+        Protocol::S3 | Protocol::Fs => {
+            let storage_root = protocol.root_path(&pipe.location);
+            let prefix = remotepath.strip_prefix(&storage_root).ok_or_else(|| {
                 Error::new(
                     ErrorKind::Config,
                     format!(
-                        "pipe {}: remotepath {remotepath:?} is not in bucket {:?}",
-                        pipe.name, pipe.location
+                        "pipe {}: remotepath {remotepath:?} is not in {storage_root:?}",
+                        pipe.name
                     ),
                 )
             })?;
             Location::new(protocol, &pipe.location, prefix.trim_end_matches('/'))
         }
-        Protocol::Fs => Location::new(protocol, remotepath, ""),
         Protocol::Ftp | Protocol::Sftp => Location::new(protocol, &pipe.location, remotepath),
     };
     for (key, value) in credentials {
@@ -64,19 +66,35 @@ pub fn location_for(pipe: &PipeView, credentials: &Map<String, Value>) -> Result
     Ok(location)
 }
 
-/// Translates a storage error (it carries no secret) into the client's error type.
-pub(crate) fn storage_error(err: dpipe_storage::Error) -> Error {
+/// Translates an error of the storage of `pipe`, reached with its `access` credentials, into
+/// the client's error type: its one-line message (it carries no secret) saying whose storage
+/// and whose credentials, and its detail (OpenDAL's context, the storage's answer) kept apart.
+/// A missing bucket or folder is not found, refused or expired credentials are forbidden, an
+/// unreachable storage is a transport failure; local file trouble is only itself.
+pub(crate) fn storage_error(pipe: &str, access: Access) -> impl Fn(dpipe_storage::Error) -> Error {
+    move |err| {
+        let error = storage_error_kind(&err);
+        let message = match error {
+            ErrorKind::Io => err.to_string(),
+            ErrorKind::Forbidden => format!("pipe {pipe} ({} credentials): {err}", access.as_str()),
+            _ => format!("pipe {pipe}: {err}"),
+        };
+        Error::new(error, message).with_detail(err.detail())
+    }
+}
+
+/// The client's kind of a storage error.
+fn storage_error_kind(err: &dpipe_storage::Error) -> ErrorKind {
     use dpipe_storage::ErrorKind as S;
-    let kind = match err.kind() {
+    match err.kind() {
         S::Config => ErrorKind::Config,
         // Credentials the storage refuses, or that expired and a renewal did not cure.
         S::PermissionDenied | S::ExpiredCredentials => ErrorKind::Forbidden,
-        S::NotFound => ErrorKind::NotFound,
+        S::NotFound | S::LocationNotFound => ErrorKind::NotFound,
         S::Transient => ErrorKind::Transport,
         S::Io => ErrorKind::Io,
         _ => ErrorKind::Server,
-    };
-    Error::new(kind, format!("storage: {err}"))
+    }
 }
 
 #[cfg(test)]
@@ -91,14 +109,23 @@ mod tests {
             (S::PermissionDenied, ErrorKind::Forbidden),
             (S::ExpiredCredentials, ErrorKind::Forbidden),
             (S::NotFound, ErrorKind::NotFound),
+            (S::LocationNotFound, ErrorKind::NotFound),
             (S::Transient, ErrorKind::Transport),
             (S::Io, ErrorKind::Io),
             (S::Config, ErrorKind::Config),
             (S::Integrity, ErrorKind::Server),
         ] {
-            let err = storage_error(dpipe_storage::Error::new(storage, "it failed"));
+            let err = storage_error("p", Access::Read)(
+                dpipe_storage::Error::new(storage, "it failed").with("path", "a.csv"),
+            );
             assert_eq!(err.kind(), client, "{storage:?}");
-            assert!(err.to_string().contains("storage: it failed"), "{err}");
+            let whose = match client {
+                ErrorKind::Io => "",
+                ErrorKind::Forbidden => "pipe p (read credentials): ",
+                _ => "pipe p: ",
+            };
+            assert_eq!(err.to_string(), format!("{whose}it failed"));
+            assert_eq!(err.detail(), Some("path: a.csv"));
         }
     }
 
@@ -129,7 +156,9 @@ mod tests {
         let top = location_for(&pipe("s3", "bkt", "s3://bkt/"), &Map::new()).unwrap();
         assert_eq!(top.root, "");
         let fs = location_for(&pipe("fs", "/srv", "/srv/d/"), &Map::new()).unwrap();
-        assert_eq!((fs.location.as_str(), fs.root.as_str()), ("/srv/d/", ""));
+        assert_eq!((fs.location.as_str(), fs.root.as_str()), ("/srv", "d"));
+        let fs = location_for(&pipe("fs", "/srv/", "/srv/"), &Map::new()).unwrap();
+        assert_eq!((fs.location.as_str(), fs.root.as_str()), ("/srv/", ""));
         let login = creds(json!({"username": "u", "password": "p"}));
         let ftp = location_for(&pipe("ftp", "h:21", "/x/"), &login).unwrap();
         assert_eq!((ftp.location.as_str(), ftp.root.as_str()), ("h:21", "/x/"));
@@ -140,6 +169,8 @@ mod tests {
     #[test]
     fn wrong_pipes() {
         let err = location_for(&pipe("s3", "bkt", "s3://other/"), &Map::new()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+        let err = location_for(&pipe("fs", "/srv", "/elsewhere/"), &Map::new()).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Config);
         let err = location_for(&pipe("gopher", "x", "/"), &Map::new()).unwrap_err();
         assert!(err.message().contains("not a valid choice"), "{err}");

@@ -25,11 +25,12 @@ impl Syncer<'_> {
         let view = self.api.get_pipe(pipe)?;
         let filter = view_filter(&view.options, include, exclude)?;
         let location = location_for(&view, &self.api.credentials(pipe, Access::Read)?)?;
-        let storage = Storage::connect(&location, self.tuning.clone()).map_err(storage_error)?;
+        let storage = Storage::connect(&location, self.tuning.clone())
+            .map_err(storage_error(pipe, Access::Read))?;
         let manifest = self
             .runtime
             .block_on(async move { storage.scan("").await })
-            .map_err(storage_error)?;
+            .map_err(storage_error(pipe, Access::Read))?;
         Ok(filtered(manifest, &filter))
     }
 

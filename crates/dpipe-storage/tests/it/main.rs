@@ -1,11 +1,13 @@
 //! dpipe-storage's integration tests: the storage behaviour suite ([`suite`]) run against every
 //! protocol, each against a real server on 127.0.0.1 ([`backends`]): a local folder, s3s-fs
 //! (S3), `dpipe serve`'s built-in object store (S3, with keys minted for a managed pipe),
-//! sshd (SFTP) and vsftpd (FTP); and S3's refusal of bytes changed on the way
-//! ([`corruption`]).
+//! sshd (SFTP) and vsftpd (FTP); S3's refusal of bytes changed on the way
+//! ([`corruption`]); and storage that is itself wrong — a missing bucket or folder, refused
+//! credentials, nothing listening — reported in one line ([`storage_errors`]).
 
 mod backends;
 mod corruption;
+mod storage_errors;
 mod suite;
 
 /// Generates one test per (backend, case): `storage_suite!(backend: case, case, ...)`.

@@ -208,11 +208,12 @@ impl Syncer<'_> {
             ));
         }
         let location = location_for(&view, &self.api.credentials(pipe, Access::Read)?)?;
-        let storage = Storage::connect(&location, self.tuning.clone()).map_err(storage_error)?;
+        let storage = Storage::connect(&location, self.tuning.clone())
+            .map_err(storage_error(pipe, Access::Read))?;
         let remote = self
             .runtime
             .block_on(async move { storage.scan("").await })
-            .map_err(storage_error)?;
+            .map_err(storage_error(pipe, Access::Read))?;
         let state = SyncState::open(&self.repo)?;
         let local = scan_local(&folder, pipe, &state)?;
         Ok((view, local, remote))
@@ -300,8 +301,8 @@ impl Syncer<'_> {
         }
         if out.errors.is_empty() && !out.remote.is_empty() {
             let location = location_for(view, &self.api.credentials(pipe, Access::Write)?)?;
-            let storage =
-                Storage::connect(&location, self.tuning.clone()).map_err(storage_error)?;
+            let storage = Storage::connect(&location, self.tuning.clone())
+                .map_err(storage_error(pipe, Access::Write))?;
             for d in &out.remote {
                 let key = d.path.clone();
                 let s = storage.clone();

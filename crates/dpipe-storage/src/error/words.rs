@@ -1,0 +1,290 @@
+//! OpenDAL's errors in words: which [`ErrorKind`] an OpenDAL error is, and one line that says
+//! what is wrong, where, and what to do — the bucket that does not exist, the endpoint that
+//! cannot be reached, the credentials the storage refused — instead of OpenDAL's context dump
+//! (URI, HTTP response parts, service), which stays in the error's source for `detail`.
+//!
+//! OpenDAL keeps its context pairs private; its `Debug` text lists them one per line
+//! (`   uri: http://…`), and the S3 service puts the parsed error body in its message
+//! (`S3Error { code: "NoSuchBucket", … }`): those texts are what is read here.
+
+use std::error::Error as _;
+use std::io::ErrorKind as Io;
+
+use super::ErrorKind;
+
+/// The kind and the message of a translated OpenDAL error.
+pub(super) struct Described {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+/// Describes `e`, raised during `operation` on `path`.
+pub(super) fn describe(e: &opendal::Error, operation: &str, path: &str) -> Described {
+    let facts = Facts::of(e);
+    let kind = classify(e, &facts);
+    let subject = if path.trim_matches('/').is_empty() {
+        operation.to_string()
+    } else {
+        format!("{operation} {path}")
+    };
+    let code = facts.s3_code.as_deref();
+    let message = match kind {
+        ErrorKind::LocationNotFound => match (facts.bucket(), facts.origin()) {
+            (Some(bucket), Some(origin)) => format!(
+                "bucket {bucket} does not exist on {origin}; check the location of the pipe or its remote"
+            ),
+            _ => format!(
+                "{} says the bucket does not exist; check the location of the pipe or its remote",
+                facts.place()
+            ),
+        },
+        // A local folder has no credentials: the OS refused.
+        ErrorKind::PermissionDenied if facts.service.as_deref() == Some("fs") => {
+            format!("{subject} failed: {}", facts.cause)
+        }
+        ErrorKind::PermissionDenied => format!(
+            "{} refused the credentials: {}; check the credentials of the pipe or its remote",
+            facts.place(),
+            refusal(code, &facts)
+        ),
+        ErrorKind::ExpiredCredentials => format!(
+            "{} refused the credentials: they expired ({})",
+            facts.place(),
+            code.unwrap_or("expired")
+        ),
+        ErrorKind::Transient => match &facts.unreachable {
+            Some(why) => format!("cannot reach {}: {why}", facts.target()),
+            None => format!(
+                "{subject} failed: {} is unavailable: {}",
+                facts.place(),
+                facts.cause
+            ),
+        },
+        ErrorKind::NotFound => format!("{subject} failed: not found"),
+        other => format!("{subject} failed: {other}: {}", facts.cause),
+    };
+    Described { kind, message }
+}
+
+/// What an OpenDAL error tells, read once.
+struct Facts {
+    /// OpenDAL's `Debug` text: its message, context lines and source.
+    text: String,
+    /// The URL OpenDAL called (HTTP services only).
+    url: Option<String>,
+    /// The service (`s3`, `ftp`, `sftp`, `fs`).
+    service: Option<String>,
+    /// The `code` of an S3 error body.
+    s3_code: Option<String>,
+    /// Why the storage could not be reached, when that is what failed.
+    unreachable: Option<String>,
+    /// The deepest cause, in one short line.
+    cause: String,
+}
+
+impl Facts {
+    fn of(e: &opendal::Error) -> Facts {
+        let text = format!("{e:?}");
+        let line = |key: &str| {
+            text.lines()
+                .find_map(|l| l.trim_start().strip_prefix(key))
+                .map(|v| v.trim().to_string())
+        };
+        let s3_code = text.split_once("code: \"").and_then(|(_, rest)| {
+            let code = rest.split('"').next().unwrap_or_default();
+            (!code.is_empty()).then(|| code.to_string())
+        });
+        Facts {
+            url: line("uri: ").or_else(|| line("url: ")),
+            service: line("service: "),
+            unreachable: unreachable(e, &text),
+            cause: cause(e, s3_code.as_deref()),
+            s3_code,
+            text,
+        }
+    }
+
+    /// `scheme://host[:port]` of the URL OpenDAL called.
+    fn origin(&self) -> Option<&str> {
+        let url = self.url.as_deref()?;
+        let after_scheme = url.find("://")? + 3;
+        let end = url[after_scheme..]
+            .find(['/', '?'])
+            .map_or(url.len(), |i| after_scheme + i);
+        Some(&url[..end])
+    }
+
+    /// The bucket, when the request was addressed to the bucket itself in path style
+    /// (`http://host/bucket?list-type=2…`); a longer path may be a key of a virtual-hosted
+    /// bucket, so it names none.
+    fn bucket(&self) -> Option<&str> {
+        let url = self.url.as_deref()?;
+        let path = &url[self.origin()?.len()..];
+        let path = path.split('?').next().unwrap_or_default();
+        let bucket = path.trim_matches('/');
+        (!bucket.is_empty() && !bucket.contains('/')).then_some(bucket)
+    }
+
+    /// What the storage is, for a sentence: `the storage at http://…`, `the FTP server`.
+    fn place(&self) -> String {
+        match self.origin() {
+            Some(origin) => format!("the storage at {origin}"),
+            None => self.server().to_string(),
+        }
+    }
+
+    /// What could not be reached: the URL's origin, or the kind of server.
+    fn target(&self) -> String {
+        self.origin()
+            .map_or_else(|| self.server().to_string(), str::to_string)
+    }
+
+    fn server(&self) -> &'static str {
+        match self.service.as_deref() {
+            Some("ftp") => "the FTP server",
+            Some("sftp") => "the SFTP server",
+            Some("fs") => "the folder",
+            _ => "the storage",
+        }
+    }
+}
+
+fn classify(e: &opendal::Error, facts: &Facts) -> ErrorKind {
+    use opendal::ErrorKind as K;
+    let code = facts.s3_code.as_deref();
+    if code.is_some_and(is_expired_token_code) {
+        return ErrorKind::ExpiredCredentials;
+    }
+    if code == Some("NoSuchBucket") {
+        return ErrorKind::LocationNotFound;
+    }
+    if facts.unreachable.is_some() {
+        return ErrorKind::Transient;
+    }
+    let kind = match e.kind() {
+        K::NotFound => ErrorKind::NotFound,
+        K::PermissionDenied => ErrorKind::PermissionDenied,
+        K::ConfigInvalid => ErrorKind::Config,
+        K::Unsupported => ErrorKind::Unsupported,
+        K::RateLimited => ErrorKind::Transient,
+        // The object changed under a read pinned to its listed size or ETag.
+        K::RangeNotSatisfied | K::ConditionNotMatch => ErrorKind::Integrity,
+        _ if e.is_temporary() => ErrorKind::Transient,
+        _ => ErrorKind::Other,
+    };
+    if kind == ErrorKind::Other && facts.text.contains("unexpected data size") {
+        // A ranged read that came back short: the object shrank since it was listed.
+        ErrorKind::Integrity
+    } else if code == Some("BadDigest") {
+        // S3 refused an upload whose bytes do not match the checksum sent with them.
+        ErrorKind::Integrity
+    } else if kind == ErrorKind::Other && is_auth_failure(e, facts) {
+        // OpenDAL reports a failed login as unexpected; the server's answer says more
+        // (FTP's 530, S3's InvalidAccessKeyId or SignatureDoesNotMatch, ssh's refusal).
+        ErrorKind::PermissionDenied
+    } else {
+        kind
+    }
+}
+
+/// The S3 codes of an expired or unusable session token (HTTP 400 on AWS; 403 on some S3
+/// servers). `InvalidAccessKeyId` and `SignatureDoesNotMatch` are not among them.
+fn is_expired_token_code(code: &str) -> bool {
+    matches!(
+        code,
+        "ExpiredToken" | "InvalidToken" | "TokenRefreshRequired"
+    )
+}
+
+fn is_auth_failure(e: &opendal::Error, facts: &Facts) -> bool {
+    const CODES: [&str; 4] = [
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "AccessDenied",
+        "NotSignedUp",
+    ];
+    const MARKERS: [&str; 5] = [
+        "[530]",
+        "Login incorrect",
+        "Permission denied",
+        "authentication",
+        "Authentication",
+    ];
+    facts.s3_code.as_deref().is_some_and(|c| CODES.contains(&c))
+        || io_errors(e).any(|io| io.kind() == Io::PermissionDenied)
+        || MARKERS.iter().any(|m| facts.text.contains(m))
+}
+
+/// Why the credentials were refused, in words.
+fn refusal(code: Option<&str>, facts: &Facts) -> String {
+    match code {
+        Some("SignatureDoesNotMatch") => {
+            "the secret key does not match (SignatureDoesNotMatch)".to_string()
+        }
+        Some(code @ ("InvalidAccessKeyId" | "NotSignedUp")) => {
+            format!("the access key id is unknown ({code})")
+        }
+        Some("AccessDenied") => "access denied (AccessDenied)".to_string(),
+        Some(code) => format!("access denied ({code})"),
+        None if facts.text.contains("[530]") || facts.text.contains("Login incorrect") => {
+            "login incorrect".to_string()
+        }
+        None => facts.cause.clone(),
+    }
+}
+
+/// Why the storage could not be reached, if a connection failed: refused, reset, timed out,
+/// or a host name that does not resolve.
+fn unreachable(e: &opendal::Error, text: &str) -> Option<String> {
+    let from_os = io_errors(e).find_map(|io| {
+        Some(match io.kind() {
+            Io::ConnectionRefused => "connection refused",
+            Io::ConnectionReset | Io::ConnectionAborted => "the connection was cut",
+            Io::TimedOut => "the connection timed out",
+            Io::HostUnreachable => "host unreachable",
+            Io::NetworkUnreachable => "network unreachable",
+            Io::AddrNotAvailable => "address not available",
+            _ => return None,
+        })
+    });
+    // Some clients (FTP's) keep the OS error to themselves and show only its text.
+    let from_text = || {
+        if text.contains("Connection refused") {
+            Some("connection refused")
+        } else if text.contains("dns error") || text.contains("failed to lookup address") {
+            Some("the host name does not resolve")
+        } else {
+            None
+        }
+    };
+    from_os.or_else(from_text).map(str::to_string)
+}
+
+/// The chain of sources of `e`, nearest first.
+fn sources(e: &opendal::Error) -> impl Iterator<Item = &(dyn std::error::Error + 'static)> {
+    std::iter::successors(e.source(), |s: &&(dyn std::error::Error + 'static)| {
+        (*s).source()
+    })
+}
+
+/// The I/O errors in the chain of sources of `e`.
+fn io_errors(e: &opendal::Error) -> impl Iterator<Item = &std::io::Error> {
+    sources(e).filter_map(|s| s.downcast_ref::<std::io::Error>())
+}
+
+/// The deepest cause of `e` in one short line: the S3 error code (and its message), else the
+/// last source's text, else OpenDAL's message.
+fn cause(e: &opendal::Error, s3_code: Option<&str>) -> String {
+    const LONGEST: usize = 200;
+    let text = match s3_code {
+        Some(code) => code.to_string(),
+        None => sources(e)
+            .last()
+            .map_or_else(|| e.message().to_string(), ToString::to_string),
+    };
+    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match line.char_indices().nth(LONGEST) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line,
+    }
+}
