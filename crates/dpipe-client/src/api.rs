@@ -5,7 +5,7 @@ use dpipe_core::role::Access;
 use dpipe_core::wire::{AuditView, GrantView, PipeView, RemoteView, UpdateMode, WhoAmI};
 use serde_json::{Map, Value};
 
-use crate::{ErrorKind, Result};
+use crate::{AuditQuery, ErrorKind, Result};
 
 /// The repo API, seen by one user. Bodies are JSON objects as the wire takes them, so that a
 /// wrong type is judged by the registry with the same message on both implementations.
@@ -48,8 +48,9 @@ pub trait RepoApi: Send + Sync {
     /// Fresh storage credentials of a pipe for `access` (after the old ones expired).
     fn renew_credentials(&self, pipe: &str, access: Access) -> Result<Map<String, Value>>;
 
-    /// The audit trail of a pipe and its descendants, newest first (its owner only).
-    fn audit(&self, pipe: &str) -> Result<Vec<AuditView>>;
+    /// The audit trail of a pipe and its descendants, newest first, narrowed to the events
+    /// matching `query` (its owner only).
+    fn audit(&self, pipe: &str, query: &AuditQuery) -> Result<Vec<AuditView>>;
 
     /// Creates or updates a pipe the way d6tpipe's `upsert_pipe` does: PATCH, and POST when
     /// the PATCH says the pipe does not exist.

@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 use crate::encode::{ResourceRef, decode_at, decode_released, is_encrypted};
 use crate::key::Keyring;
 use crate::names::name_missing_pipe;
-use crate::{Error, ErrorKind, RepoApi, Result};
+use crate::{AuditQuery, Error, ErrorKind, RepoApi, Result};
 
 /// A [`RepoApi`] that decrypts the credentials it reads.
 pub struct Decrypting {
@@ -121,8 +121,10 @@ impl RepoApi for Decrypting {
             .list_grants(pipe)
             .map_err(|e| self.named(pipe, e))
     }
-    fn audit(&self, pipe: &str) -> Result<Vec<AuditView>> {
-        self.inner.audit(pipe).map_err(|e| self.named(pipe, e))
+    fn audit(&self, pipe: &str, query: &AuditQuery) -> Result<Vec<AuditView>> {
+        self.inner
+            .audit(pipe, query)
+            .map_err(|e| self.named(pipe, e))
     }
     fn credentials(&self, pipe: &str, access: Access) -> Result<Map<String, Value>> {
         let released = self

@@ -14,7 +14,7 @@ use reqwest::blocking::Client;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
-use crate::{Error, ErrorKind, RepoApi, Result};
+use crate::{AuditQuery, Error, ErrorKind, RepoApi, Result};
 
 /// A repo API server reached over HTTP, as one user (or anonymously).
 pub struct HttpApi {
@@ -214,7 +214,8 @@ fn unreachable(base: &str, err: &reqwest::Error) -> Error {
     )
 }
 
-/// `base` as a URL fit to show: no user, password, query or fragment.
+/// `base` as a URL fit to show: no user, password, query or fragment, and no lone `/` path
+/// (as the profile spells a server: `http://host:8000`).
 fn shown_url(base: &str) -> String {
     match reqwest::Url::parse(base) {
         Ok(mut url) => {
@@ -222,7 +223,11 @@ fn shown_url(base: &str) -> String {
             let _ = url.set_password(None);
             url.set_query(None);
             url.set_fragment(None);
-            url.to_string()
+            let shown = url.to_string();
+            match shown.strip_suffix('/') {
+                Some(bare) if url.path() == "/" => bare.to_string(),
+                _ => shown,
+            }
         }
         Err(_) => base.split(['?', '#']).next().unwrap_or(base).to_string(),
     }
@@ -356,8 +361,10 @@ impl RepoApi for HttpApi {
         let query = [("renew", "True"), ("role", access.as_str())];
         self.call(Method::GET, &["pipes", pipe, "credentials"], &query, None)
     }
-    fn audit(&self, pipe: &str) -> Result<Vec<AuditView>> {
-        self.call(Method::GET, &["pipes", pipe, "audit"], &[], None)
+    fn audit(&self, pipe: &str, query: &AuditQuery) -> Result<Vec<AuditView>> {
+        let pairs = query.to_pairs();
+        let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.call(Method::GET, &["pipes", pipe, "audit"], &pairs, None)
     }
 }
 

@@ -36,6 +36,7 @@ pub mod sync;
 
 pub use api::RepoApi;
 pub use decrypt::Decrypting;
+pub use dpipe_registry::audit::AuditQuery;
 pub use error::{Error, ErrorKind, Result};
 pub use http::HttpApi;
 pub use key::{Key, Keyring};

@@ -12,7 +12,7 @@ use dpipe_registry::{
 use dpipe_store::SqliteStore;
 use serde_json::{Map, Value};
 
-use crate::{Error, ErrorKind, RepoApi, Result};
+use crate::{AuditQuery, Error, ErrorKind, RepoApi, Result};
 
 /// The repo API of local mode.
 pub struct LocalApi {
@@ -128,8 +128,8 @@ impl RepoApi for LocalApi {
             .registry
             .credentials(&self.caller, pipe, Some(access.as_str()), true)?)
     }
-    fn audit(&self, pipe: &str) -> Result<Vec<AuditView>> {
-        Ok(self.registry.audit(&self.caller, pipe)?)
+    fn audit(&self, pipe: &str, query: &AuditQuery) -> Result<Vec<AuditView>> {
+        Ok(self.registry.audit(&self.caller, pipe, query)?)
     }
 }
 

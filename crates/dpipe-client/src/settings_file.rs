@@ -15,12 +15,31 @@
 //! A file whose top level is itself one entry (it has a `name` string) is used as a whole.
 //! An entry without `name` is named by its key. Values given elsewhere (command-line flags)
 //! are laid over the entry with [`merge`].
+//!
+//! An entry holds only [`KNOWN_SETTINGS`]: any other key is a typo the repo API would
+//! silently drop (as DRF does), so it is refused, with the close known names suggested
+//! ("protocl: unknown setting; did you mean protocol?").
 
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
+use crate::names::close_names;
 use crate::{Error, ErrorKind, Result};
+
+/// The keys a settings entry may hold: those of a remote and of a pipe (the fields the repo
+/// API reads from their bodies).
+pub const KNOWN_SETTINGS: [&str; 9] = [
+    "name",
+    "protocol",
+    "location",
+    "credentials",
+    "settings",
+    "schema",
+    "remote",
+    "parent",
+    "options",
+];
 
 /// A loaded settings file.
 #[derive(Clone)]
@@ -77,7 +96,7 @@ impl SettingsFile {
                     ));
                 }
             },
-            None if is_single => return Ok(self.top.clone()),
+            None if is_single => return self.known_only(self.top.clone()),
             None if self.top.len() == 1 => self
                 .top
                 .iter()
@@ -100,13 +119,31 @@ impl SettingsFile {
                 entry
                     .entry("name")
                     .or_insert_with(|| Value::String(key.to_string()));
-                Ok(entry)
+                self.known_only(entry)
             }
             _ => Err(config(
                 &self.path,
                 format!("entry {key:?} must be an object of settings"),
             )),
         }
+    }
+
+    /// `entry` when it holds only [`KNOWN_SETTINGS`]; else an error naming the first unknown
+    /// key and the known ones close to it.
+    fn known_only(&self, entry: Map<String, Value>) -> Result<Map<String, Value>> {
+        let Some(unknown) = entry.keys().find(|k| !KNOWN_SETTINGS.contains(&k.as_str())) else {
+            return Ok(entry);
+        };
+        let close = close_names(unknown, KNOWN_SETTINGS);
+        let hint = if close.is_empty() {
+            format!("known settings: {}", KNOWN_SETTINGS.join(", "))
+        } else {
+            format!("did you mean {}?", close.join(" or "))
+        };
+        Err(config(
+            &self.path,
+            format!("{unknown}: unknown setting; {hint}"),
+        ))
     }
 
     /// True when the file can be read by users other than its owner (group or other read
@@ -221,6 +258,40 @@ mod tests {
             assert!(err.to_string().contains(expected), "{name}: {err}");
         }
         assert!(SettingsFile::load(Path::new("/nonexistent/s.yaml")).is_err());
+    }
+
+    #[test]
+    fn unknown_settings_are_refused_with_the_close_known_name() {
+        for (text, expected) in [
+            (
+                "a:\n  protocl: s3\n",
+                "protocl: unknown setting; did you mean protocol?",
+            ),
+            (
+                "name: solo\nlocaton: b\n",
+                "locaton: unknown setting; did you mean location?",
+            ),
+            (
+                "a:\n  protocol: s3\n  zzz: 1\n",
+                "zzz: unknown setting; known settings: name, protocol, location, credentials, \
+                 settings, schema, remote, parent, options",
+            ),
+        ] {
+            let (_d, path) = file("s.yaml", text);
+            let err = SettingsFile::load(&path).unwrap().entry(None).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Config);
+            assert_eq!(
+                err.to_string(),
+                format!("{}: {expected}", path.display()),
+                "{text}"
+            );
+        }
+        // Keys inside a setting (here `settings.endpoint`) are the storage's, not checked here.
+        let (_d, path) = file(
+            "ok.yaml",
+            "a:\n  protocol: s3\n  settings: {endpoint: e, anything: 1}\n  options: {dir: d}\n",
+        );
+        assert!(SettingsFile::load(&path).unwrap().entry(None).is_ok());
     }
 
     #[test]

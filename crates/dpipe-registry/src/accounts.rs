@@ -16,16 +16,48 @@ use crate::{Caller, Registry, StoreResultExt};
 
 /// DRF's wording for a failed login.
 const BAD_LOGIN: &str = "Unable to log in with provided credentials.";
+/// The shortest password accepted at registration, in characters (NIST SP 800-63B).
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
+/// A refused login: the error the caller sees and, when the attempt was throttled, how many
+/// seconds to wait before the next one (the server's `Retry-After`).
+#[derive(Debug)]
+pub struct LoginRefused {
+    /// The refusal, for the error body.
+    pub error: Error,
+    /// Seconds until the next attempt may be made, for a throttled attempt.
+    pub retry_after: Option<u64>,
+}
 
 impl Registry {
     /// `POST accounts/`: creates an account from `{username, email, password}` and returns its
     /// token. Pending email invitations for the email become the new user's grants.
+    ///
+    /// The username is judged first (valid, not reserved, not taken), so a taken name is
+    /// named as such whatever the password; then the email, then the password's length.
     pub fn register(&self, body: &Value) -> Result<Registered> {
         let body = Body::new(body)?;
         let username = body.str("username")?;
         validate_username(username)?;
+        if self
+            .store
+            .user_by_username(username)
+            .or_internal()?
+            .is_some()
+        {
+            return Err(Error::not_unique("username"));
+        }
         let email = normalize_email("email", body.str("email")?)?;
         let password = body.str("password")?;
+        if password.chars().count() < MIN_PASSWORD_CHARS {
+            // Django's wording.
+            return Err(Error::invalid_field(
+                "password",
+                format!(
+                    "This password is too short. It must contain at least {MIN_PASSWORD_CHARS} characters."
+                ),
+            ));
+        }
         let seed = secrets::new_seed();
         let token = self.key.token(&seed);
         let user = self
@@ -47,16 +79,23 @@ impl Registry {
     }
 
     /// `POST accounts/token/`: the persistent token of `{username, password}`, for a client
-    /// at `source` (when known). Failed logins are rate-limited per username and per source
-    /// (429, see `login_limit`) and audited as `login.failed`.
-    pub fn login(&self, body: &Value, source: Option<IpAddr>) -> Result<TokenReply> {
+    /// at `source` (when known). Failed logins are throttled per (username, source), and per
+    /// source (429 with the wait, see `login_limit`), and audited as `login.failed`.
+    pub fn login(
+        &self,
+        body: &Value,
+        source: Option<IpAddr>,
+    ) -> std::result::Result<TokenReply, LoginRefused> {
         let tried = body.get("username").and_then(Value::as_str).unwrap_or("-");
-        self.audited(Action::LoginFailed, tried, Subject::login(source), || {
+        let mut throttled = None;
+        let result = self.audited(Action::LoginFailed, tried, Subject::login(source), || {
             let body = Body::new(body)?;
             let username = body.str("username")?;
             let password = body.str("password")?;
             let now = self.clock.now();
-            self.logins.attempt(username, source, now)?;
+            self.logins
+                .attempt(username, source, now)
+                .map_err(|wait| throttled.insert(wait).error())?;
             let user = self.store.user_by_username(username).or_internal()?;
             // Verify against a dummy hash for unknown users so timing does not tell them apart.
             let stored = user
@@ -71,6 +110,10 @@ impl Registry {
                 }
                 _ => Err(Error::invalid_field("non_field_errors", BAD_LOGIN)),
             }
+        });
+        result.map_err(|error| LoginRefused {
+            error,
+            retry_after: throttled.map(|wait| wait.seconds()),
         })
     }
 

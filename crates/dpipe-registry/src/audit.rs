@@ -2,7 +2,8 @@
 //! settings change (pipes and remotes), allowed or refused, becomes one `tracing` line with
 //! target `dpipe::audit` and one row of the store's `audit_events` table. `Registry::audited`
 //! is the one place that records; operations wrap themselves in it. [`Registry::audit`] lists
-//! a pipe's trail for its owner.
+//! a pipe's trail for its owner, narrowed by an [`AuditQuery`] (time, user, action) in the
+//! store's query, so that its length cap counts matching events only.
 //!
 //! An event holds names, roles, outcomes and times only — never a token, password,
 //! credential value or request body. Names that come from the request (a pipe being created,
@@ -16,11 +17,11 @@
 
 use std::net::IpAddr;
 
-use chrono::SecondsFormat;
+use chrono::{DateTime, SecondsFormat, Utc};
 use dpipe_core::role::Role;
 use dpipe_core::wire::AuditView;
 use dpipe_core::{Error, Result};
-use dpipe_store::{AuditRecord, NewAuditEvent, PIPE_CREATE_ACTION};
+use dpipe_store::{AuditFilter, AuditRecord, NewAuditEvent, PIPE_CREATE_ACTION};
 use serde_json::Value;
 use tracing::Level;
 
@@ -28,6 +29,18 @@ use crate::{Caller, Registry, StoreResultExt};
 
 /// The most events [`Registry::audit`] returns (the newest ones).
 pub const AUDIT_LIMIT: usize = 1000;
+/// The action of a credential fetch for reading, the most repeated event of a trail.
+pub const CREDENTIALS_READ: &str = Action::CredentialsRead.as_str();
+/// The actions a pipe's trail can hold (the others are about no pipe).
+pub const PIPE_ACTIONS: [&str; 7] = [
+    CREDENTIALS_READ,
+    Action::CredentialsWrite.as_str(),
+    Action::GrantSet.as_str(),
+    Action::GrantRevoke.as_str(),
+    Action::PipeCreate.as_str(),
+    Action::PipeUpdate.as_str(),
+    Action::PipeDelete.as_str(),
+];
 /// Names taken from a request are cut to this many characters in the trail.
 const MAX_NAME_CHARS: usize = 128;
 
@@ -51,7 +64,7 @@ pub(crate) enum Action {
 
 impl Action {
     /// The action's name in the trail.
-    pub(crate) fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         match self {
             Action::CredentialsRead => "credentials.read",
             Action::CredentialsWrite => "credentials.write",
@@ -171,6 +184,79 @@ impl Subject {
     }
 }
 
+/// Which events of a pipe's trail [`Registry::audit`] lists: those matching every condition
+/// given (all of them by default). Over HTTP, the query parameters `since` (RFC 3339),
+/// `user` and `action`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Only events at or after this instant.
+    pub since: Option<DateTime<Utc>>,
+    /// Only events of this username (`-` for anonymous callers).
+    pub user: Option<String>,
+    /// Only events of this action, one of [`PIPE_ACTIONS`].
+    pub action: Option<String>,
+}
+
+impl AuditQuery {
+    /// The query parameters that carry this query over HTTP.
+    pub fn to_pairs(&self) -> Vec<(&'static str, String)> {
+        let since = self.since.map(|since| ("since", recorded_time(since)));
+        let user = self.user.clone().map(|user| ("user", user));
+        let action = self.action.clone().map(|action| ("action", action));
+        since.into_iter().chain(user).chain(action).collect()
+    }
+
+    /// The query the parameters `pairs` ask for (the first of each wins); 400 for a `since`
+    /// that is not RFC 3339 or a parameter it does not know.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<AuditQuery> {
+        let mut query = AuditQuery::default();
+        for (key, value) in pairs {
+            match key.as_str() {
+                "since" if query.since.is_none() => {
+                    let since = DateTime::parse_from_rfc3339(value).map_err(|_| {
+                        Error::invalid_field(
+                            "since",
+                            "Datetime has wrong format. Use RFC 3339, e.g. 2026-06-15T00:00:00Z.",
+                        )
+                    })?;
+                    query.since = Some(since.to_utc());
+                }
+                "user" if query.user.is_none() => query.user = Some(value.clone()),
+                "action" if query.action.is_none() => query.action = Some(value.clone()),
+                "since" | "user" | "action" => {}
+                other => {
+                    return Err(Error::invalid(format!(
+                        "Unknown query parameter {:?}; known: since, user, action.",
+                        clean(other)
+                    )));
+                }
+            }
+        }
+        Ok(query)
+    }
+
+    /// 400 when the action is one no pipe's trail holds.
+    fn check(&self) -> Result<()> {
+        match &self.action {
+            Some(action) if !PIPE_ACTIONS.contains(&action.as_str()) => Err(Error::invalid_field(
+                "action",
+                format!(
+                    "Unknown action {:?}; known actions: {}.",
+                    clean(action),
+                    PIPE_ACTIONS.join(", ")
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// An instant as the trail records it: RFC 3339 UTC with milliseconds and `Z`, a text that
+/// orders as time does (the store filters on it).
+fn recorded_time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
 /// Request text made safe for the trail: bounded length, no control characters.
 fn clean(text: &str) -> String {
     text.chars()
@@ -232,10 +318,7 @@ impl Registry {
             return result;
         }
         let event = NewAuditEvent {
-            at: self
-                .clock
-                .now()
-                .to_rfc3339_opts(SecondsFormat::Millis, true),
+            at: recorded_time(self.clock.now()),
             who: clean(who),
             action: action.as_str().to_string(),
             pipe: subject.pipe,
@@ -263,12 +346,14 @@ impl Registry {
         result
     }
 
-    /// `GET pipes/<name>/audit/`: the newest [`AUDIT_LIMIT`] events about the pipe and its
-    /// descendants, newest first — credential fetches, grant and settings changes, allowed or
-    /// refused. Only the owner (of the pipe or an ancestor) may list them: 404 for a missing
-    /// pipe, 401 anonymous, 403 anyone else. Descendants are today's: a child moved here
-    /// brings its trail along.
-    pub fn audit(&self, caller: &Caller, pipe: &str) -> Result<Vec<AuditView>> {
+    /// `GET pipes/<name>/audit/[?since=&user=&action=]`: the newest [`AUDIT_LIMIT`] events
+    /// about the pipe and its descendants that match `query`, newest first — credential
+    /// fetches, grant and settings changes, allowed or refused. Only the owner (of the pipe or
+    /// an ancestor) may list them: 404 for a missing pipe, 401 anonymous, 403 anyone else; an
+    /// action no trail holds is a 400 naming the known ones. Descendants are today's: a child
+    /// moved here brings its trail along.
+    pub fn audit(&self, caller: &Caller, pipe: &str, query: &AuditQuery) -> Result<Vec<AuditView>> {
+        query.check()?;
         let access = self.access_view(caller)?;
         let pipe = access.pipe(pipe)?;
         access.require(pipe, Role::Owner)?;
@@ -279,9 +364,15 @@ impl Registry {
             .filter(|p| access.tree.is_within(p.id, pipe.id))
             .map(|p| p.name.clone())
             .collect();
+        let since = query.since.map(recorded_time);
+        let filter = AuditFilter {
+            since: since.as_deref(),
+            who: query.user.as_deref(),
+            action: query.action.as_deref(),
+        };
         let records = self
             .store
-            .audit_events_for_pipes(&names, AUDIT_LIMIT)
+            .audit_events_for_pipes(&names, &filter, AUDIT_LIMIT)
             .or_internal()?;
         Ok(records.into_iter().filter_map(view).collect())
     }

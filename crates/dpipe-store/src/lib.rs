@@ -11,8 +11,9 @@ mod sqlite;
 
 pub use error::{StoreError, StoreResult};
 pub use records::{
-    AuditRecord, GrantRecord, Grantee, NewAuditEvent, NewGrant, NewPipe, NewRemote, NewStorageKey,
-    NewUser, PIPE_CREATE_ACTION, PipeRecord, RemoteRecord, StorageKeyRecord, UserRecord,
+    AuditFilter, AuditRecord, GrantRecord, Grantee, NewAuditEvent, NewGrant, NewPipe, NewRemote,
+    NewStorageKey, NewUser, PIPE_CREATE_ACTION, PipeRecord, RemoteRecord, StorageKeyRecord,
+    UserRecord,
 };
 pub use sqlite::SqliteStore;
 
@@ -77,12 +78,13 @@ pub trait Store: Send + Sync {
 
     /// Appends one event to the audit trail.
     fn insert_audit(&self, event: &NewAuditEvent) -> StoreResult<AuditRecord>;
-    /// The newest `limit` audit events about the pipes named `pipes`, newest first. A pipe's
-    /// events count from its latest allowed [`PIPE_CREATE_ACTION`] on, so a name reused after
-    /// a delete does not show the earlier pipe's events.
+    /// The newest `limit` audit events about the pipes named `pipes` that pass `filter`,
+    /// newest first. A pipe's events count from its latest allowed [`PIPE_CREATE_ACTION`] on,
+    /// so a name reused after a delete does not show the earlier pipe's events.
     fn audit_events_for_pipes(
         &self,
         pipes: &[String],
+        filter: &AuditFilter<'_>,
         limit: usize,
     ) -> StoreResult<Vec<AuditRecord>>;
 

@@ -255,6 +255,18 @@ pub struct NewAuditEvent {
     pub expires_at: Option<String>,
 }
 
+/// Which audit events to read: each given condition must hold (none given: all events).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AuditFilter<'a> {
+    /// Only events at or after this instant, as RFC 3339 UTC text in the recorded form
+    /// (milliseconds and `Z`, e.g. `2026-06-15T00:00:00.000Z`), which orders as time does.
+    pub since: Option<&'a str>,
+    /// Only events of this actor.
+    pub who: Option<&'a str>,
+    /// Only events of this action.
+    pub action: Option<&'a str>,
+}
+
 /// A recorded audit event: [`NewAuditEvent`] with its row id, which orders events.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditRecord {

@@ -8,12 +8,12 @@ use dpipe_testkit::server::TestServer;
 use crate::serve_process::ServeProcess;
 use crate::support::{Env, names};
 
-/// A user with a profile on `url`, registered with password `pw-<name>`.
+/// A user with a profile on `url`, registered with password `pw-<name>-long`.
 fn registered(url: &str, name: &str) -> Env {
     let env = Env::new();
     env.ok(&["profile", "init", "srv", "--server", url]);
     let email = format!("{name}@example.com");
-    let password = format!("pw-{name}");
+    let password = format!("pw-{name}-long");
     let run = env.run(&[
         "register",
         "--username",
@@ -175,7 +175,7 @@ fn two_users_share_a_pipe() {
         4,
         "permission",
     );
-    bob.fails(&["pipe", "delete", "shared"], 4, "permission");
+    bob.fails(&["pipe", "delete", "shared", "--apply"], 4, "permission");
 
     let grant = ann.json(&["perm", "grant", "shared", "--user", "bob", "--role", "read"]);
     assert_eq!(

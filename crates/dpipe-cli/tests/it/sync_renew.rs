@@ -138,8 +138,8 @@ impl RepoApi for Expiring {
         self.first.lock().unwrap().retain(|(a, _)| *a != access);
         self.inner.renew_credentials(pipe, access)
     }
-    fn audit(&self, pipe: &str) -> Result<Vec<AuditView>> {
-        self.inner.audit(pipe)
+    fn audit(&self, pipe: &str, query: &dpipe_client::AuditQuery) -> Result<Vec<AuditView>> {
+        self.inner.audit(pipe, query)
     }
 }
 
@@ -199,8 +199,11 @@ fn wrong_keys_are_not_expiry_and_are_not_renewed() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let syncer = Syncer::new(&api, dir.path().join("repo"), rt.handle().clone());
     for (creds, code) in [
-        (unknown_id, "code: \"NotSignedUp\""),
-        (wrong_secret, "code: \"SignatureDoesNotMatch\""),
+        (unknown_id, "the access key id is unknown (NotSignedUp)"),
+        (
+            wrong_secret,
+            "the secret key does not match (SignatureDoesNotMatch)",
+        ),
     ] {
         api.first.lock().unwrap().push((Access::Read, creds));
         let err = syncer.pull("p", &SyncOptions::default()).unwrap_err();
@@ -208,7 +211,7 @@ fn wrong_keys_are_not_expiry_and_are_not_renewed() {
         assert_eq!(err.kind(), ErrorKind::Forbidden, "{err}");
         let text = err.to_string();
         assert!(
-            text.contains("permission denied") && text.contains(code),
+            text.contains("refused the credentials") && text.contains(code),
             "{text}"
         );
         assert!(!text.contains(s3::SECRET_KEY), "{text}");
@@ -278,7 +281,9 @@ fn expired_write_credentials_are_renewed_and_failed_files_retried() {
     assert_eq!(api.renewals(), 2);
     assert_eq!(report.errors.len(), 1, "{report:?}");
     assert!(
-        report.errors[0].reason.contains("credentials expired"),
+        report.errors[0]
+            .reason
+            .contains("they expired (ExpiredToken)"),
         "{report:?}"
     );
     assert!(!bucket.join("d.txt").exists());

@@ -1,7 +1,10 @@
 //! `/v1/api/` (who am I) and `/v1/api/accounts/...`: register, log in, rotate the token,
 //! unregister.
 
+use std::sync::{Arc, OnceLock};
+
 use axum::extract::State;
+use axum::http::{HeaderValue, header};
 use axum::response::Response;
 
 use crate::app::AppState;
@@ -24,16 +27,33 @@ pub(crate) async fn register(State(state): State<AppState>, JsonBody(body): Json
         .await
 }
 
-/// `POST /v1/api/accounts/token/` → 200 `{token}`; 429 after too many failed logins for the
-/// username or from the client's address.
+/// `POST /v1/api/accounts/token/` → 200 `{token}`; 429 with `Retry-After` (seconds) while
+/// failed logins for the username from the client's address, or from that address at all,
+/// are throttled.
 pub(crate) async fn login(
     State(state): State<AppState>,
     SourceIp(source): SourceIp,
     JsonBody(body): JsonBody,
 ) -> Response {
-    state
-        .call_anonymous(move |registry| Reply::ok(&registry.login(&body, source)?))
-        .await
+    let retry_after = Arc::new(OnceLock::new());
+    let noted = retry_after.clone();
+    let mut response = state
+        .call_anonymous(move |registry| {
+            let reply = registry.login(&body, source).map_err(|refused| {
+                if let Some(seconds) = refused.retry_after {
+                    let _ = noted.set(seconds);
+                }
+                refused.error
+            })?;
+            Reply::ok(&reply)
+        })
+        .await;
+    if let Some(seconds) = retry_after.get() {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(*seconds));
+    }
+    response
 }
 
 /// `POST /v1/api/accounts/token/rotate/` → 200 `{token}` (the old token stops working).

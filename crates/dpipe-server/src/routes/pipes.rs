@@ -1,12 +1,14 @@
 //! `/v1/api/pipes/...`: pipes, their permissions and their credentials (d6tpipe protocol
 //! E5–E13).
 
-use axum::extract::State;
-use axum::response::Response;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
 use dpipe_registry::UpdateMode;
+use dpipe_registry::audit::AuditQuery;
 
 use crate::app::AppState;
-use crate::reply::Reply;
+use crate::reply::{ApiError, Reply};
 use crate::request::{Auth, CredentialsQuery, JsonBody, Name};
 
 /// `GET /v1/api/pipes/` → 200, a bare array of the pipes the caller can read.
@@ -116,11 +118,26 @@ pub(crate) async fn grant(
         .await
 }
 
-/// `GET /v1/api/pipes/{name}/audit/` → 200, the pipe's audit trail, newest first (owner only).
-pub(crate) async fn audit(State(state): State<AppState>, auth: Auth, Name(name): Name) -> Response {
+/// `GET /v1/api/pipes/{name}/audit/[?since=RFC3339&user=NAME&action=ACTION]` → 200, the
+/// pipe's audit trail, newest first, narrowed to the events matching the parameters (owner
+/// only); 400 for a malformed `since`, an unknown action or parameter.
+pub(crate) async fn audit(
+    State(state): State<AppState>,
+    auth: Auth,
+    Name(name): Name,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Response {
+    let pairs = match query {
+        Ok(Query(pairs)) => pairs,
+        Err(rejection) => {
+            return ApiError::invalid(format!("Invalid query string: {}", rejection.body_text()))
+                .into_response();
+        }
+    };
     state
         .call(auth, move |registry, caller| {
-            Reply::ok(&registry.audit(caller, &name)?)
+            let query = AuditQuery::from_pairs(&pairs)?;
+            Reply::ok(&registry.audit(caller, &name, &query)?)
         })
         .await
 }

@@ -53,7 +53,8 @@ fn register_login_whoami_and_their_error_texts() {
     alice
         .post("accounts", &account("alice"))
         .expect_error(400, "This field must be unique");
-    let same_email = json!({"username": "alice2", "email": "alice@example.com", "password": "pw"});
+    let same_email =
+        json!({"username": "alice2", "email": "alice@example.com", "password": "pw-123456"});
     alice
         .post("accounts", &same_email)
         .expect_error(400, "This field must be unique");

@@ -96,3 +96,47 @@ fn audit_lines_for_fetches_grants_and_failed_logins_without_secrets() {
         assert!(!log.contains(secret), "{secret:?} is in the log:\n{log}");
     }
 }
+
+/// The audit endpoint's query parameters: exact RFC 3339 `since`, `user`, `action`; wrong
+/// ones are a 400 in the DRF shape, and the filtered answer is a bare array.
+#[test]
+fn the_audit_endpoint_filters_by_its_query_and_refuses_wrong_parameters() {
+    let server = dpipe_testkit::server::TestServer::start();
+    let owner = D6t::register(server.addr, "owner");
+    let pipe = json!({"name": "watched", "protocol": "fs", "location": "/srv/watched"});
+    owner.post("pipes", &pipe).expect(201);
+    owner.get("pipes/watched/credentials?role=read").expect(200);
+    let actions = |query: &str| -> Vec<String> {
+        let answer = owner.get(&format!("pipes/watched/audit?{query}"));
+        answer.expect(200);
+        answer
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(actions(""), ["credentials.read", "pipe.create"]);
+    assert_eq!(actions("action=pipe.create"), ["pipe.create"]);
+    assert_eq!(
+        actions("user=owner&action=credentials.read"),
+        ["credentials.read"]
+    );
+    assert!(actions("user=nobody").is_empty());
+    assert!(actions("since=2999-01-01T00:00:00Z").is_empty());
+    assert_eq!(actions("since=2000-01-01T00:00:00%2B02:00").len(), 2);
+
+    owner
+        .get("pipes/watched/audit?since=yesterday")
+        .expect_error(400, r#"{"since":["Datetime has wrong format."#);
+    owner
+        .get("pipes/watched/audit?action=credentials.steal")
+        .expect_error(400, "Unknown action");
+    owner
+        .get("pipes/watched/audit?who=owner")
+        .expect_error(400, "Unknown query parameter");
+    D6t::anonymous(server.addr)
+        .get("pipes/watched/audit?user=owner")
+        .expect(401);
+}

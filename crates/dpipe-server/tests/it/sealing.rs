@@ -89,7 +89,7 @@ fn stored_credentials_are_sealed_in_the_database() {
     let server = TestServer::start();
     let anon = HttpApi::new(&server.url, None).unwrap();
     let token = anon
-        .register("owner", "owner@example.com", "pw")
+        .register("owner", "owner@example.com", "pw-123456")
         .unwrap()
         .token;
     let api = HttpApi::new(&server.url, Some(token)).unwrap();

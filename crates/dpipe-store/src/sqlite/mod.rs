@@ -18,8 +18,8 @@ use std::time::Duration;
 use rusqlite::{Connection, ErrorCode};
 
 use crate::records::{
-    AuditRecord, GrantRecord, Grantee, NewAuditEvent, NewGrant, NewPipe, NewRemote, NewStorageKey,
-    NewUser, PipeRecord, RemoteRecord, StorageKeyRecord, UserRecord,
+    AuditFilter, AuditRecord, GrantRecord, Grantee, NewAuditEvent, NewGrant, NewPipe, NewRemote,
+    NewStorageKey, NewUser, PipeRecord, RemoteRecord, StorageKeyRecord, UserRecord,
 };
 use crate::{CredentialsRewrite, Store, StoreError, StoreResult};
 
@@ -147,9 +147,10 @@ impl Store for SqliteStore {
     fn audit_events_for_pipes(
         &self,
         pipes: &[String],
+        filter: &AuditFilter<'_>,
         limit: usize,
     ) -> StoreResult<Vec<AuditRecord>> {
-        audit::for_pipes(&self.conn(), pipes, limit)
+        audit::for_pipes(&self.conn(), pipes, filter, limit)
     }
     fn rewrite_credentials(&self, rewrite: &mut CredentialsRewrite<'_>) -> StoreResult<usize> {
         credentials::rewrite(&mut self.conn(), rewrite)

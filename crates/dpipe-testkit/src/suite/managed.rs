@@ -3,7 +3,7 @@
 //! pipe and role — never past the grant that allows them.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use dpipe_client::ErrorKind;
+use dpipe_client::{AuditQuery, ErrorKind};
 use dpipe_core::role::Access;
 use dpipe_core::wire::UpdateMode;
 use serde_json::{Map, Value, json};
@@ -159,7 +159,7 @@ pub fn managed_credentials_audited_and_capped_by_the_grant(h: &dyn Harness) {
     .unwrap();
     let bobs = bob.credentials("demo", Access::Read).unwrap();
     let anns = ann.credentials("demo", Access::Write).unwrap();
-    let trail = ann.audit("demo").unwrap();
+    let trail = ann.audit("demo", &AuditQuery::default()).unwrap();
     let event_of = |creds: &Map<String, Value>| {
         trail
             .iter()

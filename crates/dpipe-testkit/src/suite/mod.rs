@@ -50,6 +50,7 @@ macro_rules! registry_suite {
             audit::audit_lists_exactly_the_credential_fetches,
             audit::audit_is_for_owners_and_covers_descendants,
             audit::audit_holds_no_secret,
+            audit::audit_filters_by_time_user_and_action,
             remotes::remote_credentials_for_owner_only,
             managed::managed_pipe_create_and_views,
             managed::managed_pipe_wrong_calls_change_nothing,
