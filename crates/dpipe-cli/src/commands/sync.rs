@@ -1,10 +1,12 @@
 //! `dpipe pull`, `dpipe push` and `dpipe status`: run dpipe-client's sync engine on a Tokio
-//! runtime and print its report — a preview's file list and a one-line summary on stdout (the report as JSON
-//! with `--json`), refused keys, failed files and notes on stderr. A run that left a file
+//! runtime and print its report — a preview's files in aligned columns and a one-line summary
+//! on stdout (the report as JSON with `--json`), refused keys, failed files and notes on
+//! stderr; `status` adds how many files include/exclude left out. A run that left a file
 //! behind (a failed transfer, a refused key) exits 1 after the others went through; a run
 //! refused before any transfer exits 1 (conflicts) or 4 (read-only role).
 //!
-//! While files move, a progress bar on stderr (files, bytes, rate, ETA) — not with `--quiet`,
+//! While files move, a progress bar on stderr (files, bytes, rate, ETA; on a terminal narrower
+//! than [`FULL_BAR_COLUMNS`] files and percent), as wide as the terminal — not with `--quiet`,
 //! `--json`, or when stderr is not a terminal. A pipe's `README.md` and `LICENSE.md` are shown
 //! when first pulled: their first [`SHOWN_LINES`] lines under a header, on stdout (on stderr
 //! with `--json`, so stdout stays the report). `--quiet` prints nothing but problems: no
@@ -15,16 +17,21 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::anyhow;
-use dpipe_client::sync::{Direction, Progress, SyncOptions, SyncReport, Syncer};
+use dpipe_client::sync::{
+    Direction, FileMove, Progress, REMOTE_AHEAD_TEXT, SyncOptions, SyncReport, Syncer,
+};
 use dpipe_core::plan::{Merge, Mode};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::sync::{MergeArg, ModeArg, StatusArgs, SyncArgs};
-use crate::output::{Output, human_size};
+use crate::exit::Untold;
+use crate::interrupt;
+use crate::output::{Output, human_size, table};
 use crate::settings::Context;
 
 /// Runs a pull or a push of `args.pipe`.
 pub fn run(ctx: &Context, args: SyncArgs, direction: Direction) -> anyhow::Result<()> {
+    interrupt::exit_on_ctrl_c();
     let profile = ctx.profile()?;
     let api = ctx.api()?;
     let runtime = runtime()?;
@@ -33,9 +40,10 @@ pub fn run(ctx: &Context, args: SyncArgs, direction: Direction) -> anyhow::Resul
         .with_progress(&bar)
         .with_concurrency(usize::from(args.transfers));
     let options = options(&args);
+    let pipe = args.pipe.name();
     let report = match direction {
-        Direction::Pull => syncer.pull(&args.pipe, &options)?,
-        Direction::Push => syncer.push(&args.pipe, &options)?,
+        Direction::Pull => syncer.pull(pipe, &options)?,
+        Direction::Push => syncer.push(pipe, &options)?,
     };
     if !args.quiet {
         let folder = syncer.folder(&report.pipe);
@@ -44,7 +52,9 @@ pub fn run(ctx: &Context, args: SyncArgs, direction: Direction) -> anyhow::Resul
         }
     }
     print(&ctx.out, &report, args.quiet)?;
-    if report.is_complete() {
+    // A preview that shows refused keys has said all there is: it moved nothing, so it is
+    // not incomplete.
+    if report.is_complete() || report.preview {
         return Ok(());
     }
     Err(anyhow!(
@@ -56,16 +66,30 @@ pub fn run(ctx: &Context, args: SyncArgs, direction: Direction) -> anyhow::Resul
     ))
 }
 
-/// Shows what differs between the folder of `args.pipe` and its storage.
+/// Shows what differs between the folder of `args.pipe` and its storage; with `--exit-code`,
+/// a pipe not in sync exits with code 1 once the differences are printed, saying nothing more.
 pub fn status(ctx: &Context, args: StatusArgs) -> anyhow::Result<()> {
     let profile = ctx.profile()?;
     let api = ctx.api()?;
     let runtime = runtime()?;
     let syncer = Syncer::new(api.as_ref(), profile.repo(), runtime.handle().clone());
-    let report = syncer.status(&args.pipe, args.include.as_deref(), args.exclude.as_deref())?;
+    let report = syncer.status(
+        args.pipe.name(),
+        args.include.as_deref(),
+        args.exclude.as_deref(),
+    )?;
     ctx.out.show(&report, |r| {
+        let left_out = (r.left_out_by_filter > 0).then(|| {
+            format!(
+                "{} file{} left out by include/exclude",
+                r.left_out_by_filter,
+                plural(r.left_out_by_filter)
+            )
+        });
         if r.in_sync && r.rejected.is_empty() {
-            return format!("pipe {} is in sync", r.pipe);
+            let mut lines = vec![format!("pipe {} is in sync", r.pipe)];
+            lines.extend(left_out);
+            return lines.join("\n");
         }
         let mut lines = Vec::new();
         for (label, paths) in [
@@ -80,8 +104,13 @@ pub fn status(ctx: &Context, args: StatusArgs) -> anyhow::Result<()> {
                 .iter()
                 .map(|k| format!("refused   {:?} ({})", k.path, k.reason)),
         );
+        lines.extend(left_out);
         lines.join("\n")
-    })
+    })?;
+    if args.exit_code && !(report.in_sync && report.rejected.is_empty()) {
+        return Err(Untold.into());
+    }
+    Ok(())
 }
 
 /// Lines of a first-pulled `README.md` or `LICENSE.md` shown.
@@ -100,11 +129,6 @@ impl Bar {
     fn new(shown: bool) -> Bar {
         // Drawn from the first transfer on (see `start`), never before.
         let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::hidden());
-        if let Ok(style) = ProgressStyle::with_template(
-            "{msg} files [{bar:20}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
-        ) {
-            bar.set_style(style.progress_chars("=> "));
-        }
         Bar {
             bar,
             shown,
@@ -112,6 +136,29 @@ impl Bar {
             done: AtomicUsize::new(0),
         }
     }
+}
+
+/// Terminals narrower than this get the compact bar: no room for the bytes, rate and ETA.
+const FULL_BAR_COLUMNS: u16 = 72;
+
+/// The look of [`Bar`] on a terminal `columns` wide: the counts (and, when there is room,
+/// bytes, rate and ETA) around a bar that takes the rest of the width (`wide_bar`), so that
+/// the line fits the terminal and never wraps. `None` only if a template were wrong (then
+/// indicatif's default is kept).
+fn bar_style(columns: u16) -> Option<ProgressStyle> {
+    let template = if columns >= FULL_BAR_COLUMNS {
+        "{msg} files [{wide_bar}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}"
+    } else {
+        "{msg} [{wide_bar}] {percent}%"
+    };
+    ProgressStyle::with_template(template)
+        .ok()
+        .map(|style| style.progress_chars("=> "))
+}
+
+/// The width of the terminal on stderr; 80 when it has none.
+fn stderr_columns() -> u16 {
+    terminal_size::terminal_size_of(std::io::stderr()).map_or(80, |(width, _)| width.0)
 }
 
 impl Progress for Bar {
@@ -122,6 +169,9 @@ impl Progress for Bar {
         self.bar.set_length(bytes);
         self.bar.set_message(format!("0/{files}"));
         if self.shown {
+            if let Some(style) = bar_style(stderr_columns()) {
+                self.bar.set_style(style);
+            }
             self.bar.set_draw_target(ProgressDrawTarget::stderr());
         }
     }
@@ -219,21 +269,33 @@ fn print(out: &Output, report: &SyncReport, quiet: bool) -> anyhow::Result<()> {
     }
     let plan = &report.plan;
     let verb = report.direction.as_str();
-    // Notes, not problems: silenced with the summary.
+    // Notes, not problems: silenced with the summary. They say what `--merge keep` kept,
+    // where the target side changed, and which command moves it on.
+    let (kept_version, next, target_changed, other) = match report.direction {
+        Direction::Pull => (
+            "the local version",
+            "push sends it",
+            "changed locally",
+            "push",
+        ),
+        Direction::Push => (
+            "the version on storage",
+            "pull brings it",
+            "changed on storage",
+            "pull",
+        ),
+    };
     let kept = if quiet { &[] } else { plan.kept.as_slice() };
     for path in kept {
         out.note(&format!(
-            "kept {path} (changed on both sides; --merge keep)"
+            "kept {kept_version} of {path} (changed on both sides; --merge keep): {next}"
         ));
     }
     if !quiet && !plan.newer_on_target.is_empty() {
-        let other = match report.direction {
-            Direction::Pull => "push",
-            Direction::Push => "pull",
-        };
         out.note(&format!(
-            "{} file(s) changed only on the target side, left for {other}: {}",
+            "{} file{} {target_changed}, left for {other}: {}",
             plan.newer_on_target.len(),
+            plural(plan.newer_on_target.len()),
             plan.newer_on_target.join(", ")
         ));
     }
@@ -244,9 +306,7 @@ fn print(out: &Output, report: &SyncReport, quiet: bool) -> anyhow::Result<()> {
         }
         if !plan.remote_ahead_allowed {
             for path in &plan.remote_ahead {
-                out.warn(&format!(
-                    "would refuse: {path} (remote changed, not pulled yet)"
-                ));
+                out.warn(&format!("would refuse: {path} ({REMOTE_AHEAD_TEXT})"));
             }
         }
     }
@@ -261,14 +321,7 @@ fn print(out: &Output, report: &SyncReport, quiet: bool) -> anyhow::Result<()> {
     }
     let mut lines = Vec::new();
     let (count, bytes) = if report.preview {
-        for t in &plan.transfers {
-            lines.push(format!(
-                "{:<8}  {}  {}",
-                t.reason,
-                t.path,
-                human_size(t.size)
-            ));
-        }
+        lines.push(preview_table(&plan.transfers));
         (plan.transfers.len(), plan.bytes)
     } else {
         (report.transferred.len(), report.bytes)
@@ -280,22 +333,109 @@ fn print(out: &Output, report: &SyncReport, quiet: bool) -> anyhow::Result<()> {
     };
     let mut summary = format!(
         "{done} {count} file{}, {}; {} unchanged",
-        if count == 1 { "" } else { "s" },
+        plural(count),
         human_size(bytes),
         plan.unchanged
     );
-    if plan.skipped > 0 {
-        summary.push_str(&format!("; {} left out by --mode", plan.skipped));
+    if plan.left_out_by_mode > 0 {
+        summary.push_str(&format!("; {} left out by --mode", plan.left_out_by_mode));
     }
     if !report.errors.is_empty() {
         summary.push_str(&format!("; {} failed", report.errors.len()));
     }
     lines.push(summary);
+    lines.retain(|line| !line.is_empty());
     out.text(&lines.join("\n"))
+}
+
+/// The files a preview would move, one aligned row each (empty when there are none).
+fn preview_table(transfers: &[FileMove]) -> String {
+    let rows: Vec<Vec<String>> = transfers
+        .iter()
+        .map(|t| vec![t.reason.to_string(), t.path.clone(), human_size(t.size)])
+        .collect();
+    table(&["REASON", "PATH", "SIZE"], &rows)
+}
+
+/// `s` after a count other than one.
+fn plural(count: usize) -> &'static str {
+    if count == 1 { "" } else { "s" }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::io;
+    use std::sync::{Arc, Mutex};
+
+    use indicatif::{ProgressBar, ProgressDrawTarget, TermLike};
+
+    /// A terminal of a given width that keeps the lines drawn on it.
+    #[derive(Debug, Clone)]
+    struct Screen {
+        width: u16,
+        lines: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl TermLike for Screen {
+        fn width(&self) -> u16 {
+            self.width
+        }
+        fn move_cursor_up(&self, _: usize) -> io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_down(&self, _: usize) -> io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_right(&self, _: usize) -> io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_left(&self, _: usize) -> io::Result<()> {
+            Ok(())
+        }
+        fn write_line(&self, line: &str) -> io::Result<()> {
+            self.write_str(line)
+        }
+        fn write_str(&self, text: &str) -> io::Result<()> {
+            if !text.is_empty() {
+                self.lines.lock().unwrap().push(text.to_string());
+            }
+            Ok(())
+        }
+        fn clear_line(&self) -> io::Result<()> {
+            Ok(())
+        }
+        fn flush(&self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_progress_bar_fits_the_terminal_width() {
+        for width in [40u16, 60, 100, 200] {
+            let screen = Screen {
+                width,
+                lines: Arc::default(),
+            };
+            let bar = ProgressBar::with_draw_target(
+                Some(20 << 20),
+                ProgressDrawTarget::term_like(Box::new(screen.clone())),
+            );
+            bar.set_style(super::bar_style(width).expect("a valid template"));
+            bar.set_message("3/11");
+            bar.inc(5 << 20);
+            bar.force_draw();
+            let lines = screen.lines.lock().unwrap().clone();
+            let line = lines.last().expect("the bar was drawn");
+            let start = if width >= super::FULL_BAR_COLUMNS {
+                "3/11 files [====="
+            } else {
+                "3/11 [====="
+            };
+            assert!(line.starts_with(start), "{line:?}");
+            assert_eq!(line.chars().count(), usize::from(width), "{line:?}");
+        }
+    }
+
     #[test]
     fn excerpts_cut_long_files() {
         let long: String = (1..=45).map(|i| format!("line {i}\n")).collect();

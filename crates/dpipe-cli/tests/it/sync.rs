@@ -128,7 +128,11 @@ fn fs_pull_preview_incremental_push_and_conflicts() {
     assert_eq!(kept["plan"]["kept"][0], "a.csv");
     assert_eq!(read(&local.join("a.csv")), "x,y\n3,4\n");
     assert_eq!(
-        moved(&sync(&env, "pull", &["--merge", "overwrite"])),
+        moved(&sync(
+            &env,
+            "pull",
+            &["--files", "a.csv", "--merge", "overwrite"]
+        )),
         ["a.csv"]
     );
     assert_eq!(read(&local.join("a.csv")), "x,y\n5,6\n");
@@ -219,6 +223,11 @@ fn fs_refused_keys_are_reported_and_others_sync() {
     let remote = env.path().join("remote");
     write_all(&remote, &[("ok.csv", "fine"), (EVIL, "evil")]);
     create_fs_pipe(&env, &remote, &[]);
+    // A preview names the refused key but is not a failed run: it moved nothing.
+    let run = env.run(&["pull", "p", "--preview"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains("refused key"), "{run:?}");
+    assert!(!run.stderr.contains("incomplete"), "{run:?}");
     let run = env.run(&["pull", "--pipe", "p"]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stderr.contains("refused key"), "{run:?}");

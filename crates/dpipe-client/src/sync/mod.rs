@@ -24,7 +24,8 @@ pub use maintain::{
     Doomed, ImportOptions, ImportReport, LocalPipe, Removal, Side, SortBy, SyncedEntry,
 };
 pub use report::{
-    Direction, FileMove, PathNote, PlanView, StatusReport, SyncReport, conflict_text, reason_text,
+    Direction, FileMove, PathNote, PlanView, REMOTE_AHEAD_TEXT, StatusReport, SyncReport,
+    conflict_text, reason_text,
 };
 pub use state::{FileStamp, HashRecord, Hashes, STATE_DIR, SyncState};
 

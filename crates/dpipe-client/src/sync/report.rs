@@ -71,8 +71,8 @@ pub struct PlanView {
     pub filtered_files: Vec<String>,
     /// Files with the same content on both sides.
     pub unchanged: usize,
-    /// Differing files the mode leaves out.
-    pub skipped: usize,
+    /// Differing files the mode leaves out (`new`: modified ones; `mod`: new ones).
+    pub left_out_by_mode: usize,
 }
 
 impl From<&Plan> for PlanView {
@@ -104,7 +104,7 @@ impl From<&Plan> for PlanView {
             unknown_files: plan.unknown_files.clone(),
             filtered_files: plan.filtered_files.clone(),
             unchanged: plan.unchanged,
-            skipped: plan.skipped,
+            left_out_by_mode: plan.left_out_by_mode,
         }
     }
 }
@@ -118,13 +118,16 @@ pub fn reason_text(reason: TransferReason) -> &'static str {
     }
 }
 
+/// Why a push refuses a file that is not a conflict: it changed on storage only.
+pub const REMOTE_AHEAD_TEXT: &str = "changed on storage, not pulled yet";
+
 /// What a conflict means, for people.
 pub fn conflict_text(reason: ConflictReason) -> &'static str {
     match reason {
         ConflictReason::LocalChanged => "local file changed since the last sync",
         ConflictReason::LocalUntracked => "local file never synced and different",
-        ConflictReason::RemoteChanged => "remote file changed since the last sync",
-        ConflictReason::RemoteUntracked => "remote file never synced and different",
+        ConflictReason::RemoteChanged => "file on storage changed since the last sync",
+        ConflictReason::RemoteUntracked => "file on storage never synced and different",
     }
 }
 
@@ -139,10 +142,9 @@ pub struct SyncReport {
     pub preview: bool,
     /// Files transferred and recorded as synced (empty for a preview).
     pub transferred: Vec<FileMove>,
-    /// Bytes of `transferred`.
+    /// Bytes of `transferred`. (What was not moved, and why, is in `plan`: `unchanged`,
+    /// `left_out_by_mode`, `kept`, `newer_on_target`.)
     pub bytes: u64,
-    /// Files left alone: unchanged, or left out by the mode.
-    pub skipped: usize,
     /// Source keys refused as unsafe (`..`, absolute, backslash, NUL, symlinks); never moved.
     pub rejected: Vec<PathNote>,
     /// Files whose transfer failed; the others were still transferred.
@@ -176,6 +178,8 @@ pub struct StatusReport {
     pub conflicts: Vec<String>,
     /// Keys refused as unsafe, on either side.
     pub rejected: Vec<PathNote>,
+    /// Files (on either side, counted once) the include/exclude filter left out.
+    pub left_out_by_filter: usize,
 }
 
 impl StatusReport {
@@ -195,6 +199,7 @@ impl StatusReport {
                     reason: k.reason.to_string(),
                 })
                 .collect(),
+            left_out_by_filter: status.left_out_by_filter,
         }
     }
 }

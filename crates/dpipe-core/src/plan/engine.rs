@@ -115,7 +115,7 @@ pub(super) fn plan(
         let reason = match target.get(&entry.path) {
             None if forced || matches!(req.mode, Mode::Default | Mode::New) => TransferReason::New,
             None => {
-                plan.skipped += 1;
+                plan.left_out_by_mode += 1;
                 continue;
             }
             Some(existing) => {
@@ -129,7 +129,7 @@ pub(super) fn plan(
                     if same {
                         plan.unchanged += 1;
                     } else {
-                        plan.skipped += 1;
+                        plan.left_out_by_mode += 1;
                     }
                     continue;
                 }

@@ -7,6 +7,7 @@
 //!   no remote change lost on push).
 //! * [`mod@orphans`]: files present on one side only, for `remove-orphans`.
 //! * [`mod@status`]: whether a pipe is in sync, and what differs in which direction.
+//! * [`mod@settle`]: the sync records that end a conflict decided by `merge keep`.
 //!
 //! Ordering is deterministic everywhere: every list is sorted by path.
 
@@ -15,6 +16,7 @@ mod engine;
 pub mod orphans;
 pub mod pull;
 pub mod push;
+pub mod settle;
 pub mod status;
 #[cfg(test)]
 mod testutil;
@@ -26,6 +28,7 @@ pub use change::{
 pub use orphans::{Orphans, orphans};
 pub use pull::plan_pull;
 pub use push::plan_push;
+pub use settle::{keeping_local, keeping_remote};
 pub use status::{Status, status};
 
 use crate::filter::Filter;
@@ -63,13 +66,16 @@ impl Mode {
     }
 }
 
-/// How to resolve a conflict: a target file changed since the last sync that the transfer
-/// would overwrite.
+/// How to resolve a conflict: a file changed on both sides since the last sync (or never
+/// synced and different). It decides exactly the conflicting files, nothing else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Merge {
-    /// Keep the target's version: the file is skipped and listed in [`Plan::kept`].
+    /// Keep the target's version: the file is not transferred, it is listed in
+    /// [`Plan::kept`], and the decision is recorded (see [`mod@settle`]) so that the conflict
+    /// is over: the kept version then reads as the one change to send the other way.
     Keep,
-    /// Overwrite the target's version with the source's.
+    /// Overwrite the target's version with the source's (recorded as synced, as any
+    /// transfer).
     Overwrite,
 }
 
@@ -154,14 +160,16 @@ pub struct Plan {
     pub transfers: Vec<Transfer>,
     /// Transfers refused because they would overwrite a change (no `merge` given).
     pub conflicts: Vec<Conflict>,
-    /// Conflicting files left alone because of [`Merge::Keep`].
+    /// Conflicting files left alone because of [`Merge::Keep`] (see [`mod@settle`]).
     pub kept: Vec<String>,
     /// Differing files where only the target side changed since the last sync (pull: local
     /// edits not yet pushed; push: remote changes not yet pulled). Nothing is new on the
     /// source side, so they are not transferred; forcing them (`all`, `files`) makes them
     /// conflicts. Informational: they do not block.
     pub newer_on_target: Vec<String>,
-    /// Push only: remote files changed since the last sync or never pulled.
+    /// Push only: remote files changed since the last sync or never pulled, other than those
+    /// the plan already decides per file (a conflict, a kept or an overwritten file): a
+    /// refusal names each file once.
     pub remote_ahead: Vec<String>,
     /// Whether a non-empty `remote_ahead` may be ignored (push in mode `all`).
     pub remote_ahead_allowed: bool,
@@ -174,7 +182,7 @@ pub struct Plan {
     /// Candidates with the same content on both sides, not transferred.
     pub unchanged: usize,
     /// Candidates that differ but that the mode leaves out (`new`: modified; `mod`: new).
-    pub skipped: usize,
+    pub left_out_by_mode: usize,
     /// Total bytes of `transfers`.
     pub bytes: u64,
 }

@@ -60,7 +60,7 @@ mod tests {
         (local, remote, synced)
     }
 
-    /// Mode, expected transfers, unchanged count, skipped count.
+    /// Mode, expected transfers, unchanged count, count left out by the mode.
     type ModeRow = (Mode, Vec<(&'static str, R)>, usize, usize);
 
     /// Request, expected transfers, conflicts, files newer on the target.
@@ -106,12 +106,12 @@ mod tests {
                 0,
             ),
         ];
-        for (mode, expected, unchanged, skipped) in cases {
+        for (mode, expected, unchanged, left_out) in cases {
             let plan = plan_pull(&local, &remote, &synced, &req(mode), s3_rules());
             assert_eq!(paths(&plan), expected, "{mode:?}");
             assert_eq!(
-                (plan.unchanged, plan.skipped),
-                (unchanged, skipped),
+                (plan.unchanged, plan.left_out_by_mode),
+                (unchanged, left_out),
                 "{mode:?}"
             );
             let bytes: u64 = plan.transfers.iter().map(|t| t.size).sum();

@@ -1,10 +1,11 @@
 //! Planning a push: local → remote. Two safety rules:
 //! * the push as a whole is refused while the remote has changes not yet pulled
-//!   ([`Plan::remote_ahead`]), unless mode `all`;
+//!   ([`Plan::remote_ahead`]), unless mode `all`; a file the per-file plan already decides
+//!   (a conflict, or a conflict `merge` settled) is not counted again;
 //! * a transfer that would overwrite a remote file changed since the last sync (or never
 //!   synced) with different content is a conflict — in every mode — unless `merge` says how.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::change::{ChangeRules, Sameness, compare, remote_changed_since_sync};
 use super::engine::{Direction, plan};
@@ -15,7 +16,8 @@ use crate::manifest::{Manifest, SyncedFile};
 /// What a push would move from `local` to `remote`, given the records of the last sync
 /// (keyed by path). `rejected` carries the local manifest's refused keys; `remote_ahead`
 /// lists the filtered remote files a pull would bring (changed since the sync, or never
-/// pulled, and different from the local file), whatever `files` or `nrecent` say.
+/// pulled, and different from the local file), whatever `files` or `nrecent` say, except
+/// those the plan already decides.
 pub fn plan_push(
     local: &Manifest,
     remote: &Manifest,
@@ -24,7 +26,17 @@ pub fn plan_push(
     rules: ChangeRules,
 ) -> Plan {
     let mut plan = plan(Direction::Push, local, remote, synced, req, rules);
-    plan.remote_ahead = remote_ahead(local, remote, synced, &req.filter, rules);
+    let decided: BTreeSet<&str> = plan
+        .conflicts
+        .iter()
+        .map(|c| c.path.as_str())
+        .chain(plan.kept.iter().map(String::as_str))
+        .chain(plan.transfers.iter().map(|t| t.path.as_str()))
+        .collect();
+    plan.remote_ahead = remote_ahead(local, remote, synced, &req.filter, rules)
+        .into_iter()
+        .filter(|path| !decided.contains(path.as_str()))
+        .collect();
     plan.remote_ahead_allowed = req.mode == Mode::All;
     plan
 }
@@ -67,7 +79,7 @@ mod tests {
     /// Mode, merge, expected transfers, conflicts, kept, blocked.
     type MergeRow = (Mode, Option<Merge>, Vec<&'static str>, usize, usize, bool);
 
-    /// Mode, expected transfers, unchanged count, skipped count.
+    /// Mode, expected transfers, unchanged count, count left out by the mode.
     type ModeRow = (Mode, Vec<(&'static str, R)>, usize, usize);
 
     fn paths(plan: &Plan) -> Vec<(&str, R)> {
@@ -131,12 +143,12 @@ mod tests {
                 0,
             ),
         ];
-        for (mode, expected, unchanged, skipped) in cases {
+        for (mode, expected, unchanged, left_out) in cases {
             let plan = plan_push(&local, &remote, &synced, &req(mode), s3_rules());
             assert_eq!(paths(&plan), expected, "{mode:?}");
             assert_eq!(
-                (plan.unchanged, plan.skipped),
-                (unchanged, skipped),
+                (plan.unchanged, plan.left_out_by_mode),
+                (unchanged, left_out),
                 "{mode:?}"
             );
             assert_eq!(
@@ -266,7 +278,7 @@ mod tests {
                 vec!["edited", "fresh", "new"],
                 0,
                 0,
-                true,
+                false,
             ),
         ];
         for (mode, merge, expected, n_conflicts, kept, blocked) in cases {
@@ -281,7 +293,9 @@ mod tests {
             if n_conflicts > 0 {
                 assert_eq!(plan.conflicts, conflicts);
             }
-            assert_eq!(plan.remote_ahead, vec!["edited", "fresh"]);
+            // Both files are decided per file (a conflict, kept or overwritten): a refusal
+            // names each once, and `--merge` alone lets the push go ahead.
+            assert!(plan.remote_ahead.is_empty(), "{mode:?} {merge:?}");
         }
     }
 
@@ -306,7 +320,8 @@ mod tests {
             assert_eq!(plan.newer_on_target.len(), newer, "{mode:?} {merge:?}");
             assert_eq!(plan.conflicts.len(), n_conflicts, "{mode:?} {merge:?}");
             assert_eq!(plan.kept.len(), kept, "{mode:?} {merge:?}");
-            assert_eq!(plan.remote_ahead, vec!["same"], "{mode:?} {merge:?}");
+            let ahead: &[&str] = if newer == 1 { &["same"] } else { &[] };
+            assert_eq!(plan.remote_ahead, ahead, "{mode:?} {merge:?}");
             assert!(!plan.transfers.iter().any(|t| t.path == "same"), "{mode:?}");
             assert_eq!(plan.is_blocked(), mode != Mode::All || merge.is_none());
         }

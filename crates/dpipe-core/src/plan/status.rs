@@ -23,6 +23,9 @@ pub struct Status {
     pub conflicts: Vec<String>,
     /// Keys refused as unsafe, from either manifest, sorted by key.
     pub rejected: Vec<RejectedKey>,
+    /// Paths (on either side, counted once) that the include/exclude filter left out: not
+    /// compared, and never moved by a pull or push with that filter.
+    pub left_out_by_filter: usize,
 }
 
 /// Compares the two sides among the paths `filter` lets through.
@@ -34,13 +37,13 @@ pub fn status(
     rules: ChangeRules,
 ) -> Status {
     let mut status = Status::default();
-    let paths: BTreeSet<&str> = local
+    let (paths, left_out): (BTreeSet<&str>, BTreeSet<&str>) = local
         .entries
         .iter()
         .chain(&remote.entries)
         .map(|e| e.path.as_str())
-        .filter(|p| filter.matches(p))
-        .collect();
+        .partition(|p| filter.matches(p));
+    status.left_out_by_filter = left_out.len();
     for path in paths {
         let list = match (local.get(path), remote.get(path)) {
             (Some(_), None) => &mut status.to_push,
@@ -126,10 +129,13 @@ mod tests {
         assert_eq!(got.to_push, vec!["local-new", "mine"]);
         assert_eq!(got.conflicts, vec!["both", "untracked"]);
         assert_eq!(got.rejected.len(), 1);
+        assert_eq!(got.left_out_by_filter, 0);
 
         let only_same = Filter::new(Some("same|*.none"), None).unwrap();
         let got = status(&local, &remote, &synced, &only_same, rules);
         assert!(got.in_sync, "{got:?}");
+        // Every other path, counted once even when both sides have it.
+        assert_eq!(got.left_out_by_filter, 6, "{got:?}");
     }
 
     #[test]
