@@ -9,9 +9,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::Value;
 
 use crate::exit::EXIT_CODES_HELP;
+use apply::ApplyArgs;
+use pipe_arg::PipeArg;
 
+pub mod apply;
 pub mod keys;
 pub mod maintain;
+pub mod pipe_arg;
 pub mod s3;
 pub mod scan;
 pub mod serve;
@@ -92,6 +96,13 @@ pub enum Command {
     Scan(scan::ScanCommand),
     #[command(flatten)]
     Maintain(maintain::MaintainCommand),
+    /// Print the completion script of a shell, e.g. `dpipe completions bash >
+    /// ~/.local/share/bash-completion/completions/dpipe`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// `dpipe profile ...`.
@@ -132,6 +143,10 @@ pub struct ProfileInitArgs {
     /// The central file folder (default: ~/dpipe/files/NAME).
     #[arg(long, value_name = "DIR")]
     pub repo: Option<String>,
+    /// Local mode's SQLite file (default: <data folder>/dpipe/local/NAME.sqlite); only with
+    /// --local.
+    #[arg(long, value_name = "PATH", conflicts_with = "server")]
+    pub db: Option<String>,
     /// Make it the default profile (the first profile always is).
     #[arg(long)]
     pub default: bool,
@@ -197,10 +212,13 @@ pub enum RemoteCommand {
         /// The remote.
         name: String,
     },
-    /// Delete a remote no pipe uses.
+    /// Delete a remote no pipe uses (dry run unless --apply).
     Delete {
         /// The remote.
         name: String,
+        /// Whether to delete or only show the remote.
+        #[command(flatten)]
+        apply: ApplyArgs,
     },
 }
 
@@ -216,21 +234,28 @@ pub enum PipeCommand {
     /// Show one pipe.
     Show {
         /// The pipe.
-        name: String,
+        #[command(flatten)]
+        pipe: PipeArg,
     },
     /// Print the pipe's storage credentials (decrypted with the profile's key when they are
     /// encrypted).
     Credentials {
         /// The pipe.
-        name: String,
+        #[command(flatten)]
+        pipe: PipeArg,
         /// The credentials for writing instead of reading.
         #[arg(long)]
         write: bool,
     },
-    /// Delete a pipe with its children (files in storage are left alone).
+    /// Delete a pipe with its children (files in storage are left alone; dry run unless
+    /// --apply).
     Delete {
         /// The pipe.
-        name: String,
+        #[command(flatten)]
+        pipe: PipeArg,
+        /// Whether to delete or only show what would go.
+        #[command(flatten)]
+        apply: ApplyArgs,
     },
 }
 
@@ -305,8 +330,19 @@ pub struct PipeArgs {
 #[derive(Args)]
 pub struct AuditArgs {
     /// The pipe (its descendants' events are included); you must own it.
-    #[arg(long)]
-    pub pipe: String,
+    #[command(flatten)]
+    pub pipe: PipeArg,
+    /// Only events since WHEN: a date (YYYY-MM-DD, UTC), an RFC 3339 instant, or a time ago
+    /// such as 30m, 2h, 3d or 1w.
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Only events of this user.
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// Only events of this action.
+    #[arg(long, value_name = "ACTION",
+          value_parser = clap::builder::PossibleValuesParser::new(dpipe_registry::audit::PIPE_ACTIONS))]
+    pub action: Option<String>,
 }
 
 /// `dpipe perm ...`.
@@ -315,7 +351,8 @@ pub enum PermCommand {
     /// Give (or change) access to a pipe.
     Grant {
         /// The pipe.
-        pipe: String,
+        #[command(flatten)]
+        pipe: PipeArg,
         /// Who.
         #[command(flatten)]
         grantee: GranteeArgs,
@@ -329,7 +366,8 @@ pub enum PermCommand {
     /// Take access away.
     Revoke {
         /// The pipe.
-        pipe: String,
+        #[command(flatten)]
+        pipe: PipeArg,
         /// Who.
         #[command(flatten)]
         grantee: GranteeArgs,
@@ -337,7 +375,8 @@ pub enum PermCommand {
     /// List the grants on a pipe.
     List {
         /// The pipe.
-        pipe: String,
+        #[command(flatten)]
+        pipe: PipeArg,
     },
 }
 

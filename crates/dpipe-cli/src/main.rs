@@ -5,6 +5,7 @@ mod body;
 mod cli;
 mod commands;
 mod exit;
+mod interrupt;
 mod output;
 mod settings;
 

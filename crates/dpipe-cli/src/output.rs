@@ -93,10 +93,9 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
 
 /// `key: value` lines with the values aligned; empty values are left out.
 pub fn fields(pairs: &[(&str, String)]) -> String {
-    let width = pairs.iter().map(|(k, _)| k.len() + 1).max().unwrap_or(0);
-    pairs
-        .iter()
-        .filter(|(_, v)| !v.is_empty())
+    let shown = || pairs.iter().filter(|(_, v)| !v.is_empty());
+    let width = shown().map(|(k, _)| k.len() + 1).max().unwrap_or(0);
+    shown()
         .map(|(k, v)| format!("{:<width$} {v}", format!("{k}:")))
         .collect::<Vec<_>>()
         .join("\n")
@@ -147,6 +146,11 @@ mod tests {
             ("remotepath", "s3://b/".into()),
         ]);
         assert_eq!(text, "name:       p\nremotepath: s3://b/");
+        let text = fields(&[("key id", "K1".into()), ("re-encrypted", String::new())]);
+        assert_eq!(
+            text, "key id: K1",
+            "a left-out key does not widen the others"
+        );
     }
 
     #[test]

@@ -1,25 +1,35 @@
 //! The arguments of the upkeep commands: `dpipe remove-orphans`, `dpipe delete`,
 //! `dpipe reset`, `dpipe files`, `dpipe list local` and `dpipe import`.
 
-use std::path::PathBuf;
-
 use clap::{Args, Subcommand, ValueEnum};
+
+use super::apply::ApplyArgs;
+use super::pipe_arg::{PipeAndPaths, PipeArg};
 
 /// The upkeep commands (flattened into the top-level command list).
 #[derive(Subcommand)]
 pub enum MaintainCommand {
-    /// Delete the files present on one side only (dry run unless --apply).
+    /// Delete the files of a pipe present on one side only (dry run unless --apply).
+    #[command(
+        override_usage = "dpipe remove-orphans [OPTIONS] <SIDE> <PIPE>\n       \
+                                dpipe remove-orphans [OPTIONS] <SIDE> --pipe <PIPE>"
+    )]
     RemoveOrphans(RemoveOrphansArgs),
     /// Delete a pipe's files, all or the listed ones, on one side or both (dry run unless
     /// --apply).
+    #[command(override_usage = "dpipe delete [OPTIONS] <SIDE> <PIPE>\n       \
+                                dpipe delete [OPTIONS] <SIDE> --pipe <PIPE>")]
     Delete(DeleteArgs),
-    /// Forget a pipe's sync state; with --local-files also remove its local folder.
+    /// Forget a pipe's sync state; with --local-files also remove its local folder (dry run
+    /// unless --apply).
     Reset(ResetArgs),
     /// List the synced files of a pipe.
     Files(FilesArgs),
     /// List what the file repo holds: `dpipe list local` shows the pipes pulled so far.
     List(ListArgs),
     /// Copy (or move) local files or folders into a pipe's folder.
+    #[command(override_usage = "dpipe import [OPTIONS] <PIPE> <PATH>...\n       \
+                                dpipe import [OPTIONS] --pipe <PIPE> <PATH>...")]
     Import(ImportArgs),
 }
 
@@ -37,43 +47,46 @@ pub enum SideArg {
 /// `dpipe remove-orphans`.
 #[derive(Args)]
 pub struct RemoveOrphansArgs {
-    /// The pipe.
-    #[arg(long)]
-    pub pipe: String,
     /// Where to delete: local files the remote lacks, remote files the folder lacks, or both.
     #[arg(value_enum)]
     pub side: SideArg,
-    /// Really delete (default: only list what would be deleted).
-    #[arg(long)]
-    pub apply: bool,
+    /// The pipe.
+    #[command(flatten)]
+    pub pipe: PipeArg,
+    /// Whether to delete or only list.
+    #[command(flatten)]
+    pub apply: ApplyArgs,
 }
 
 /// `dpipe delete`.
 #[derive(Args)]
 pub struct DeleteArgs {
-    /// The pipe.
-    #[arg(long)]
-    pub pipe: String,
     /// Where to delete.
     #[arg(value_enum)]
     pub side: SideArg,
+    /// The pipe.
+    #[command(flatten)]
+    pub pipe: PipeArg,
     /// Only these files, comma-separated (default: every file of the pipe on that side).
     #[arg(long, value_name = "PATHS", value_delimiter = ',')]
     pub files: Option<Vec<String>>,
-    /// Really delete (default: only list what would be deleted).
-    #[arg(long)]
-    pub apply: bool,
+    /// Whether to delete or only list.
+    #[command(flatten)]
+    pub apply: ApplyArgs,
 }
 
 /// `dpipe reset`.
 #[derive(Args)]
 pub struct ResetArgs {
     /// The pipe.
-    #[arg(long)]
-    pub pipe: String,
+    #[command(flatten)]
+    pub pipe: PipeArg,
     /// Also remove the pipe's local folder.
     #[arg(long)]
     pub local_files: bool,
+    /// Whether to reset or only say what would be forgotten.
+    #[command(flatten)]
+    pub apply: ApplyArgs,
 }
 
 /// `--sort`.
@@ -91,8 +104,8 @@ pub enum SortArg {
 #[derive(Args)]
 pub struct FilesArgs {
     /// The pipe.
-    #[arg(long)]
-    pub pipe: String,
+    #[command(flatten)]
+    pub pipe: PipeArg,
     /// How to sort.
     #[arg(long, value_enum, default_value = "name")]
     pub sort: SortArg,
@@ -125,12 +138,9 @@ pub struct ListArgs {
 /// `dpipe import`.
 #[derive(Args)]
 pub struct ImportArgs {
-    /// The pipe.
-    #[arg(long)]
-    pub pipe: String,
-    /// Files or folders to import.
-    #[arg(required = true, value_name = "PATH")]
-    pub sources: Vec<PathBuf>,
+    /// The pipe and the files or folders to import.
+    #[command(flatten)]
+    pub target: PipeAndPaths,
     /// Remove the sources once copied.
     #[arg(long = "move")]
     pub move_files: bool,

@@ -2,6 +2,8 @@
 
 use clap::{Args, Subcommand};
 
+use super::pipe_arg::PipeArg;
+
 /// `dpipe scan`.
 #[derive(Subcommand)]
 pub enum ScanCommand {
@@ -15,8 +17,8 @@ pub enum ScanCommand {
 #[derive(Args)]
 pub struct ScanArgs {
     /// The pipe.
-    #[arg(long)]
-    pub pipe: String,
+    #[command(flatten)]
+    pub pipe: PipeArg,
     /// Only files matching these globs, separated by '|' (instead of the pipe's own).
     #[arg(long, value_name = "GLOBS")]
     pub include: Option<String>,

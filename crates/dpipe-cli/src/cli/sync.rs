@@ -1,18 +1,20 @@
-//! The arguments of `dpipe pull`, `dpipe push` and `dpipe status`: which pipe, which files (mode, filters, a
-//! file list, the N newest), how to resolve conflicts, how many files move at once, and whether
-//! to only preview.
+//! The arguments of `dpipe pull`, `dpipe push` and `dpipe status`: which pipe, which files
+//! (mode, filters, a file list, the N newest), how to resolve conflicts, how many files move at
+//! once, whether to only preview, and whether `status` tells "not in sync" by its exit code.
 
 use clap::{Args, ValueEnum};
 use dpipe_client::sync::DEFAULT_CONCURRENCY;
+
+use super::pipe_arg::PipeArg;
 
 /// `dpipe pull` and `dpipe push`.
 #[derive(Args)]
 pub struct SyncArgs {
     /// The pipe.
-    #[arg(long)]
-    pub pipe: String,
+    #[command(flatten)]
+    pub pipe: PipeArg,
     /// Show what would move and how many bytes; transfer nothing.
-    #[arg(long)]
+    #[arg(long, visible_alias = "dry-run")]
     pub preview: bool,
     /// Which files: new and modified (default), only new, only modified, or all.
     #[arg(long, value_enum, default_value = "default")]
@@ -47,14 +49,18 @@ pub struct SyncArgs {
 #[derive(Args)]
 pub struct StatusArgs {
     /// The pipe.
-    #[arg(long)]
-    pub pipe: String,
+    #[command(flatten)]
+    pub pipe: PipeArg,
     /// Only files matching these globs, separated by '|' (instead of the pipe's own).
     #[arg(long, value_name = "GLOBS")]
     pub include: Option<String>,
     /// Leave out files matching these globs, separated by '|' (instead of the pipe's own).
     #[arg(long, value_name = "GLOBS")]
     pub exclude: Option<String>,
+    /// Exit with code 1 when the pipe is not in sync (as `git diff --exit-code`), 0 when it
+    /// is; without it, status exits 0 either way.
+    #[arg(long)]
+    pub exit_code: bool,
 }
 
 /// `--mode`.

@@ -4,7 +4,6 @@
 
 use std::io::IsTerminal;
 
-use anyhow::Context as _;
 use dpipe_client::{Backend, Error, ErrorKind, HttpApi};
 use serde::Serialize;
 
@@ -28,7 +27,11 @@ pub fn register(ctx: &mut Context, args: RegisterArgs) -> anyhow::Result<()> {
     let password = password(ctx, args.password, true)?;
     let registered = api
         .register(&args.username, &args.email, &password)
-        .with_context(|| format!("registering {} on {}", args.username, api.server()))?;
+        .map_err(|err| {
+            doing(err, || {
+                format!("registering {} on {}", args.username, api.server())
+            })
+        })?;
     ctx.config
         .set_token(profile.name(), Some(registered.token))?;
     ctx.save()?;
@@ -50,9 +53,11 @@ pub fn register(ctx: &mut Context, args: RegisterArgs) -> anyhow::Result<()> {
 pub fn login(ctx: &mut Context, args: LoginArgs) -> anyhow::Result<()> {
     let (profile, api) = ctx.account_server()?;
     let password = password(ctx, args.password, false)?;
-    let reply = api
-        .login(&args.username, &password)
-        .with_context(|| format!("logging in as {} on {}", args.username, api.server()))?;
+    let reply = api.login(&args.username, &password).map_err(|err| {
+        doing(err, || {
+            format!("logging in as {} on {}", args.username, api.server())
+        })
+    })?;
     ctx.config.set_token(profile.name(), Some(reply.token))?;
     ctx.save()?;
     let account = Account {
@@ -111,10 +116,11 @@ pub fn whoami(ctx: &Context) -> anyhow::Result<()> {
         Backend::Server { url, .. } => url.clone(),
         Backend::Local { db, .. } => format!("local mode ({})", db.display()),
     };
-    let who = ctx
-        .api()?
-        .whoami()
-        .with_context(|| format!("asking {place} who profile {} is", profile.name()))?;
+    let who = ctx.api()?.whoami().map_err(|err| {
+        doing(err, || {
+            format!("asking {place} who profile {} is", profile.name())
+        })
+    })?;
     ctx.out.show(&who, |w| {
         fields(&[
             ("username", w.username.clone().unwrap_or_default()),
@@ -190,4 +196,14 @@ fn password(ctx: &Context, args: PasswordArgs, confirm: bool) -> anyhow::Result<
         return Err(UsageError("the two passwords differ".to_string()).into());
     }
     Ok(password)
+}
+
+/// `err` with what the command was doing in front, unless the server could not be reached:
+/// that message already names the server, and saying it twice on one line helps nobody.
+fn doing(err: Error, what: impl FnOnce() -> String) -> anyhow::Error {
+    if err.kind() == ErrorKind::Transport {
+        anyhow::Error::new(err)
+    } else {
+        anyhow::Error::new(err).context(what())
+    }
 }

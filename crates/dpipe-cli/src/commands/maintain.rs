@@ -1,12 +1,15 @@
 //! The upkeep commands: `dpipe remove-orphans`, `dpipe delete`, `dpipe reset`, `dpipe files`,
-//! `dpipe list local` and `dpipe import`, over dpipe-client's [`Syncer`]. Deletions are dry
-//! runs unless `--apply`; an applied deletion refused because a scan refused a key exits 1
-//! having deleted nothing, one from a read-only role exits 4.
+//! `dpipe list local` and `dpipe import`, over dpipe-client's [`Syncer`]. Deletions and
+//! resets are dry runs unless `--apply` (or a yes on a terminal, see [`confirm`]); an applied
+//! deletion refused because a scan refused a key exits 1 having deleted nothing, one from a
+//! read-only role exits 4.
 
 use anyhow::anyhow;
 use dpipe_client::sync::{ImportOptions, Removal, Side, SortBy, Syncer};
 use dpipe_core::filter::Filter;
 
+use super::confirm;
+use crate::cli::apply::ApplyArgs;
 use crate::cli::maintain::{
     DeleteArgs, FilesArgs, ImportArgs, ListArgs, ListWhat, MaintainCommand, RemoveOrphansArgs,
     ResetArgs, SideArg, SortArg,
@@ -41,18 +44,43 @@ fn side(arg: SideArg) -> Side {
 }
 
 fn remove_orphans(ctx: &Context, syncer: &Syncer, args: RemoveOrphansArgs) -> anyhow::Result<()> {
-    let removal = syncer.remove_orphans(&args.pipe, side(args.side), args.apply)?;
-    print_removal(&ctx.out, &removal, "orphan")
+    let side = side(args.side);
+    let run = |apply| syncer.remove_orphans(args.pipe.name(), side, apply);
+    remove(ctx, &args.apply, run, "orphan")
 }
 
 fn delete(ctx: &Context, syncer: &Syncer, args: DeleteArgs) -> anyhow::Result<()> {
-    let removal = syncer.delete_files(
-        &args.pipe,
-        side(args.side),
-        args.files.as_deref(),
-        args.apply,
-    )?;
-    print_removal(&ctx.out, &removal, "file")
+    let side = side(args.side);
+    let files = args.files.as_deref();
+    let run = |apply| syncer.delete_files(args.pipe.name(), side, files, apply);
+    remove(ctx, &args.apply, run, "file")
+}
+
+/// Runs a deletion (`run(true)`) with `--apply`; otherwise lists what `run(false)` would
+/// delete and, when there is something and a person says yes, deletes after all.
+fn remove(
+    ctx: &Context,
+    apply: &ApplyArgs,
+    run: impl Fn(bool) -> dpipe_client::Result<Removal>,
+    what: &str,
+) -> anyhow::Result<()> {
+    if !apply.apply {
+        let listed = run(false)?;
+        print_removal(&ctx.out, &listed, what)?;
+        let count = listed.local.len() + listed.remote.len();
+        let question = format!(
+            "Delete {count} {what}{}?",
+            if count == 1 { "" } else { "s" }
+        );
+        // Nothing to ask about, or a deletion --apply would refuse.
+        if count == 0 || !listed.rejected.is_empty() {
+            return Ok(());
+        }
+        if !confirm::ask(apply, &ctx.out, &question)? {
+            return Ok(());
+        }
+    }
+    print_removal(&ctx.out, &run(true)?, what)
 }
 
 /// Prints what was (or would be) deleted; fails when a deletion failed.
@@ -79,14 +107,18 @@ fn print_removal(out: &Output, r: &Removal, what: &str) -> anyhow::Result<()> {
                 if r.deleted.len() == 1 { "" } else { "s" }
             ));
         } else {
-            for (label, list) in [("local", &r.local), ("remote", &r.remote)] {
-                lines.extend(
+            let rows: Vec<Vec<String>> = [("local", &r.local), ("remote", &r.remote)]
+                .into_iter()
+                .flat_map(|(side, list)| {
                     list.iter()
-                        .map(|d| format!("{label:<6}  {}  {}", d.path, human_size(d.size))),
-                );
+                        .map(move |d| vec![side.to_string(), d.path.clone(), human_size(d.size)])
+                })
+                .collect();
+            if !rows.is_empty() {
+                lines.push(table(&["SIDE", "PATH", "SIZE"], &rows));
             }
             lines.push(format!(
-                "would delete {count} {what}{}, {} (dry run: nothing deleted; --apply to delete)",
+                "would delete {count} {what}{}, {}",
                 if count == 1 { "" } else { "s" },
                 human_size(r.bytes)
             ));
@@ -103,24 +135,54 @@ fn print_removal(out: &Output, r: &Removal, what: &str) -> anyhow::Result<()> {
     ))
 }
 
+/// Forgets the sync state of a pipe (and with `--local-files` removes its folder); without
+/// `--apply` says what would be forgotten and removed.
 fn reset(ctx: &Context, syncer: &Syncer, args: ResetArgs) -> anyhow::Result<()> {
-    syncer.reset(&args.pipe, args.local_files)?;
-    let text = if args.local_files {
-        format!(
-            "forgot the sync state of pipe {} and removed its folder",
-            args.pipe
-        )
-    } else {
-        format!("forgot the sync state of pipe {}", args.pipe)
-    };
+    let pipe = args.pipe.name();
+    let folder = syncer.folder(pipe);
+    if !args.apply.apply {
+        // Also checks the pipe's name before anything is asked.
+        let recorded = syncer.synced_files(pipe, &Filter::new(None, None)?, SortBy::Name)?;
+        let mut text = format!(
+            "would forget the sync state of pipe {pipe} ({} synced file{})",
+            recorded.len(),
+            if recorded.len() == 1 { "" } else { "s" }
+        );
+        if args.local_files {
+            text.push_str(&format!(
+                " and remove its folder {} with everything in it",
+                folder.display()
+            ));
+        }
+        report_reset(ctx, pipe, &args, false, &text)?;
+        if !confirm::ask(&args.apply, &ctx.out, &format!("Reset pipe {pipe}?"))? {
+            return Ok(());
+        }
+    }
+    syncer.reset(pipe, args.local_files)?;
+    let mut text = format!("forgot the sync state of pipe {pipe}");
+    if args.local_files {
+        text.push_str(&format!(" and removed its folder {}", folder.display()));
+    }
+    report_reset(ctx, pipe, &args, true, &text)
+}
+
+/// Prints a reset done (`reset` true) or one that would be done: `text`, or the JSON.
+fn report_reset(
+    ctx: &Context,
+    pipe: &str,
+    args: &ResetArgs,
+    reset: bool,
+    text: &str,
+) -> anyhow::Result<()> {
     if ctx.out.is_json() {
         return ctx.out.json_value(&serde_json::json!({
-            "pipe": args.pipe,
-            "reset": true,
-            "local_files_removed": args.local_files,
+            "pipe": pipe,
+            "reset": reset,
+            "local_files_removed": reset && args.local_files,
         }));
     }
-    ctx.out.text(&text)
+    ctx.out.text(text)
 }
 
 fn files(ctx: &Context, syncer: &Syncer, args: FilesArgs) -> anyhow::Result<()> {
@@ -130,7 +192,7 @@ fn files(ctx: &Context, syncer: &Syncer, args: FilesArgs) -> anyhow::Result<()> 
         SortArg::Time => SortBy::Time,
         SortArg::Size => SortBy::Size,
     };
-    let files = syncer.synced_files(&args.pipe, &filter, sort)?;
+    let files = syncer.synced_files(args.pipe.name(), &filter, sort)?;
     if ctx.out.is_json() {
         return ctx.out.json_value(&files);
     }
@@ -143,7 +205,7 @@ fn files(ctx: &Context, syncer: &Syncer, args: FilesArgs) -> anyhow::Result<()> 
     }
     if files.is_empty() {
         ctx.out
-            .note(&format!("no synced files in pipe {}", args.pipe));
+            .note(&format!("no synced files in pipe {}", args.pipe.name()));
         return Ok(());
     }
     let rows: Vec<Vec<String>> = files
@@ -177,12 +239,13 @@ fn list(ctx: &Context, syncer: &Syncer, args: ListArgs) -> anyhow::Result<()> {
 }
 
 fn import(ctx: &Context, syncer: &Syncer, args: ImportArgs) -> anyhow::Result<()> {
+    let (pipe, sources) = args.target.split()?;
     let options = ImportOptions {
         move_files: args.move_files,
         subdir: args.subdir,
         force: args.force,
     };
-    let report = syncer.import(&args.pipe, &args.sources, &options)?;
+    let report = syncer.import(pipe, sources, &options)?;
     for skipped in &report.skipped {
         ctx.out
             .warn(&format!("skipped {}: {}", skipped.path, skipped.reason));

@@ -3,6 +3,8 @@
 mod account;
 mod audit;
 mod codec;
+mod completions;
+mod confirm;
 mod key;
 mod maintain;
 mod perm;
@@ -67,5 +69,6 @@ pub fn run() -> anyhow::Result<()> {
         Command::Status(args) => sync::status(&ctx()?, args),
         Command::Scan(command) => scan::run(&ctx()?, command),
         Command::Maintain(command) => maintain::run(&ctx()?, command),
+        Command::Completions { shell } => completions::run(shell),
     }
 }

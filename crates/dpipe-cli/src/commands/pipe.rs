@@ -1,15 +1,19 @@
 //! `dpipe pipe create|upsert|list|show|delete`: named datasets on a remote, on inline storage
-//! or under a parent pipe.
+//! or under a parent pipe. `delete` shows the pipe and its children and deletes them only
+//! with `--apply` (or a yes on a terminal), like every destructive command.
 
 use anyhow::Context as _;
 use dpipe_client::encode::ResourceKind;
 use dpipe_core::role::Access;
 use dpipe_core::wire::PipeView;
+use serde::Serialize;
 use serde_json::Value;
 
 use super::AboutPipe as _;
+use super::confirm;
 use crate::body::{encrypt_if_asked, pipe_body};
 use crate::cli::PipeCommand;
+use crate::cli::apply::ApplyArgs;
 use crate::output::{fields, or_dash, table};
 use crate::settings::Context;
 
@@ -55,13 +59,15 @@ pub fn run(ctx: &Context, command: PipeCommand) -> anyhow::Result<()> {
                 table(&["NAME", "PARENT", "ROLE", "OWNER", "REMOTEPATH"], &rows)
             })
         }
-        PipeCommand::Show { name } => {
-            let pipe = ctx.api()?.get_pipe(&name).about_pipe(&name)?;
+        PipeCommand::Show { pipe } => {
+            let name = pipe.name();
+            let pipe = ctx.api()?.get_pipe(name).about_pipe(name)?;
             ctx.out.show(&pipe, show)
         }
-        PipeCommand::Credentials { name, write } => {
+        PipeCommand::Credentials { pipe, write } => {
+            let name = pipe.name();
             let access = if write { Access::Write } else { Access::Read };
-            let credentials = ctx.api()?.credentials(&name, access).about_pipe(&name)?;
+            let credentials = ctx.api()?.credentials(name, access).about_pipe(name)?;
             ctx.out.show(&credentials, |map| {
                 let pairs: Vec<(&str, String)> = map
                     .iter()
@@ -73,13 +79,72 @@ pub fn run(ctx: &Context, command: PipeCommand) -> anyhow::Result<()> {
                 fields(&pairs)
             })
         }
-        PipeCommand::Delete { name } => {
-            ctx.api()?.delete_pipe(&name).about_pipe(&name)?;
-            ctx.out
-                .note(&format!("Deleted pipe {name} and its children."));
-            Ok(())
+        PipeCommand::Delete { pipe, apply } => delete(ctx, pipe.name(), &apply),
+    }
+}
+
+/// What `dpipe pipe delete` removes (or would remove), as `--json` prints it.
+#[derive(Serialize)]
+struct Deletion<'a> {
+    pipe: &'a str,
+    /// The pipes under it, at any depth, that the caller can see.
+    children: Vec<String>,
+    deleted: bool,
+}
+
+/// Shows the pipe and the children that would go with it, then deletes them with `--apply`
+/// (or a yes on the terminal).
+fn delete(ctx: &Context, name: &str, apply: &ApplyArgs) -> anyhow::Result<()> {
+    let api = ctx.api()?;
+    let pipe = api.get_pipe(name).about_pipe(name)?;
+    let children = descendants(&pipe.name, &api.list_pipes()?);
+    let mut deletion = Deletion {
+        pipe: &pipe.name,
+        children,
+        deleted: false,
+    };
+    let what = match deletion.children.len() {
+        0 => format!("pipe {name}"),
+        n => format!(
+            "pipe {name} and its {n} child pipe{}: {}",
+            if n == 1 { "" } else { "s" },
+            deletion.children.join(", ")
+        ),
+    };
+    if !apply.apply {
+        ctx.out.show(&deletion, |_| {
+            format!("would delete {what} (files in storage are left alone)")
+        })?;
+        if !confirm::ask(apply, &ctx.out, &format!("Delete {what}?"))? {
+            return Ok(());
         }
     }
+    api.delete_pipe(name).about_pipe(name)?;
+    deletion.deleted = true;
+    ctx.out.note(&format!("Deleted {what}."));
+    if ctx.out.is_json() {
+        ctx.out.json_value(&deletion)?;
+    }
+    Ok(())
+}
+
+/// The pipes below `name` in `pipes`, at any depth, sorted.
+fn descendants(name: &str, pipes: &[PipeView]) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    let mut parents = vec![name.to_string()];
+    while let Some(parent) = parents.pop() {
+        for child in pipes
+            .iter()
+            .filter(|p| p.parent.as_deref() == Some(parent.as_str()))
+        {
+            if !found.contains(&child.name) {
+                found.push(child.name.clone());
+                parents.push(child.name.clone());
+            }
+        }
+    }
+    found.sort();
+    found
 }
 
 fn name_of(body: &Value) -> &str {

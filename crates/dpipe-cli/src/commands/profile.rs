@@ -162,8 +162,11 @@ fn init(ctx: &mut Context, args: ProfileInitArgs) -> anyhow::Result<()> {
         },
     };
     ctx.config.insert(&args.name, entry)?;
-    if let Some(repo) = &args.repo {
-        ctx.config.set(&args.name, "repo", repo)?;
+    // The same checks as `dpipe profile set`; nothing is saved when one fails.
+    for (key, value) in [("repo", &args.repo), ("db", &args.db)] {
+        if let Some(value) = value {
+            ctx.config.set(&args.name, key, value)?;
+        }
     }
     if args.default {
         ctx.config.set_default(&args.name)?;

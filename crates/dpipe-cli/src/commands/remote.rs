@@ -1,10 +1,12 @@
 //! `dpipe remote upsert|list|show|delete`: named storage locations. Their credentials go in
-//! and never come back out.
+//! and never come back out. `delete` only shows the remote unless `--apply` (or a yes on a
+//! terminal).
 
 use anyhow::Context as _;
 use dpipe_client::encode::ResourceKind;
 use dpipe_core::wire::RemoteView;
 
+use super::confirm;
 use crate::body::{encrypt_if_asked, remote_body};
 use crate::cli::RemoteCommand;
 use crate::output::{fields, table};
@@ -40,7 +42,7 @@ pub fn run(ctx: &Context, command: RemoteCommand) -> anyhow::Result<()> {
                             r.name.clone(),
                             r.protocol.clone(),
                             r.location.clone(),
-                            r.credentials.clone(),
+                            credentials_in_words(&r.credentials),
                         ]
                     })
                     .collect();
@@ -54,9 +56,24 @@ pub fn run(ctx: &Context, command: RemoteCommand) -> anyhow::Result<()> {
                 .with_context(|| format!("remote {name}"))?;
             ctx.out.show(&remote, show)
         }
-        RemoteCommand::Delete { name } => {
-            ctx.api()?
-                .delete_remote(&name)
+        RemoteCommand::Delete { name, apply } => {
+            let api = ctx.api()?;
+            if !apply.apply {
+                // Also how a missing remote is found before anything is asked.
+                let remote = api
+                    .get_remote(&name)
+                    .with_context(|| format!("remote {name}"))?;
+                ctx.out.show(&remote, |r| {
+                    format!(
+                        "would delete remote {} ({} {})",
+                        r.name, r.protocol, r.location
+                    )
+                })?;
+                if !confirm::ask(&apply, &ctx.out, &format!("Delete remote {name}?"))? {
+                    return Ok(());
+                }
+            }
+            api.delete_remote(&name)
                 .with_context(|| format!("remote {name}"))?;
             ctx.out.note(&format!("Deleted remote {name}."));
             Ok(())
@@ -78,8 +95,19 @@ pub(super) fn show(remote: &RemoteView) -> String {
             "settings",
             json(&serde_json::Value::Object(remote.settings.clone())),
         ),
-        ("credentials", remote.credentials.clone()),
+        ("credentials", credentials_in_words(&remote.credentials)),
         ("schema", json(&remote.schema)),
         ("owner", remote.owner.clone()),
     ])
+}
+
+/// What the repo API's `credentials` shape (`none`, `flat`, `split`) means, in words.
+fn credentials_in_words(shape: &str) -> String {
+    match shape {
+        "none" => "none",
+        "flat" => "one set for read and write",
+        "split" => "one set for read, one for write",
+        other => other,
+    }
+    .to_string()
 }

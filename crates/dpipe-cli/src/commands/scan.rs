@@ -54,12 +54,19 @@ pub fn run(ctx: &Context, command: ScanCommand) -> anyhow::Result<()> {
     let syncer = Syncer::new(api.as_ref(), profile.repo(), runtime.handle().clone());
     let (side, args, manifest) = match command {
         ScanCommand::Remote(a) => {
-            let m =
-                syncer.scan_remote_files(&a.pipe, a.include.as_deref(), a.exclude.as_deref())?;
+            let m = syncer.scan_remote_files(
+                a.pipe.name(),
+                a.include.as_deref(),
+                a.exclude.as_deref(),
+            )?;
             ("remote", a, m)
         }
         ScanCommand::Local(a) => {
-            let m = syncer.scan_local_files(&a.pipe, a.include.as_deref(), a.exclude.as_deref())?;
+            let m = syncer.scan_local_files(
+                a.pipe.name(),
+                a.include.as_deref(),
+                a.exclude.as_deref(),
+            )?;
             ("local", a, m)
         }
     };
@@ -94,7 +101,7 @@ fn listing(side: &'static str, args: &ScanArgs, manifest: Manifest) -> Listing {
         .collect();
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Listing {
-        pipe: args.pipe.clone(),
+        pipe: args.pipe.name().to_string(),
         side,
         bytes: files.iter().map(|f| f.size).sum(),
         files,

@@ -67,7 +67,7 @@ fn remotes_pipes_and_permissions_in_local_mode() {
     assert_eq!(names(&listed), ["archive-fs", "vendor-s3"]);
     let shown = env.ok(&["remote", "show", "vendor-s3"]);
     assert!(
-        shown.contains("vendor-bucket") && shown.contains("split"),
+        shown.contains("vendor-bucket") && shown.contains("one set for read, one for write"),
         "{shown}"
     );
     for output in [listed.to_string(), shown] {
@@ -197,11 +197,11 @@ fn remotes_pipes_and_permissions_in_local_mode() {
     );
 
     // Deleting the parent takes the child along; an unused remote can go.
-    let run = env.run(&["pipe", "delete", "vendor-x"]);
+    let run = env.run(&["pipe", "delete", "vendor-x", "--apply"]);
     assert_eq!((run.code, run.stdout.as_str()), (0, ""), "{run:?}");
     assert!(run.stderr.contains("Deleted pipe vendor-x"), "{run:?}");
     assert_eq!(names(&env.json(&["pipe", "list"])), ["on-disk"]);
-    env.ok(&["remote", "delete", "vendor-s3"]);
+    env.ok(&["remote", "delete", "vendor-s3", "--apply"]);
     assert_eq!(names(&env.json(&["remote", "list"])), ["archive-fs"]);
     assert!(
         env.path()

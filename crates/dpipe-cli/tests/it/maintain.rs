@@ -108,10 +108,7 @@ fn fs_remove_orphans_dry_run_apply_and_refusals() {
         text.contains("l/only.txt") && !text.contains("r.txt"),
         "{text}"
     );
-    assert!(
-        text.contains("would delete 1 orphan, 6 B (dry run"),
-        "{text}"
-    );
+    assert!(text.contains("would delete 1 orphan, 6 B"), "{text}");
     assert_eq!(
         (tree(&local), tree(&remote)),
         (before_local.clone(), before_remote.clone())
@@ -287,7 +284,7 @@ fn files_list_local_and_reset() {
     assert_eq!(env.json(&["list", "local"])[0]["files"], 3);
 
     // Reset forgets the state, keeps the files; a pull then records them again.
-    env.ok(&["reset", "--pipe", "p"]);
+    env.ok(&["reset", "--pipe", "p", "--apply"]);
     assert!(paths(&env.json(&["files", "--pipe", "p"])).is_empty());
     assert_eq!(env.json(&["list", "local"]), serde_json::json!([]));
     assert_eq!(tree(&local), ["a.csv", "c.bin", "sub/b.txt"]);
@@ -296,7 +293,7 @@ fn files_list_local_and_reset() {
     assert_eq!(env.json(&["list", "local"])[0]["files"], 3);
 
     // --local-files removes the folder too, nothing else.
-    env.ok(&["reset", "--pipe", "p", "--local-files"]);
+    env.ok(&["reset", "--pipe", "p", "--local-files", "--apply"]);
     assert!(!local.exists() && repo.exists());
     assert_eq!(tree(&remote), ["a.csv", "c.bin", "sub/b.txt"]);
 
@@ -307,7 +304,7 @@ fn files_list_local_and_reset() {
     std::fs::remove_dir_all(&local).unwrap();
     std::os::unix::fs::symlink(&elsewhere, &local).unwrap();
     env.fails(
-        &["reset", "--pipe", "p", "--local-files"],
+        &["reset", "--pipe", "p", "--local-files", "--apply"],
         2,
         "symbolic link",
     );

@@ -1,15 +1,10 @@
 //! What a newcomer meets (issue 14, items 4 and 5): an unreachable server named in words, and
 //! a wrong pipe or user name named, with its exit code and the close names the caller can see.
 
+use dpipe_testkit::moto::closed_port;
 use dpipe_testkit::server::TestServer;
 
 use crate::support::{Env, server_user};
-
-/// A local port nothing listens on.
-fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
 
 #[test]
 fn an_unreachable_server_is_named_with_what_to_do() {
@@ -20,7 +15,7 @@ fn an_unreachable_server_is_named_with_what_to_do() {
     let token = "0123456789abcdef0123456789abcdef01234567";
     env.ok(&["token", "set", token]);
     let expected = format!(
-        "cannot reach the repo API at http://127.0.0.1:{port}/: connection refused \
+        "cannot reach the repo API at http://127.0.0.1:{port}: connection refused \
          (is dpipe serve running? see dpipe profile show)"
     );
     for args in [
@@ -28,6 +23,15 @@ fn an_unreachable_server_is_named_with_what_to_do() {
         &["whoami"],
         &["pull", "--pipe", "demo"],
         &["login", "--username", "ann", "--password", "pw-ann-long"],
+        &[
+            "register",
+            "--username",
+            "ann",
+            "--email",
+            "ann@example.com",
+            "--password",
+            "pw-ann-long",
+        ],
     ] {
         let run = env.run(args);
         assert_eq!(run.code, 5, "dpipe {args:?}: {run:?}");
@@ -41,6 +45,11 @@ fn an_unreachable_server_is_named_with_what_to_do() {
             .filter(|l| l.starts_with("error"))
             .collect();
         assert_eq!(errors.len(), 1, "one error line: {run:?}");
+        assert_eq!(
+            run.stderr.matches("127.0.0.1").count(),
+            1,
+            "URL once: {run:?}"
+        );
     }
 }
 

@@ -145,7 +145,7 @@ pub fn server_user(url: &str, name: &str) -> Env {
     let repo = repo.to_str().unwrap();
     env.ok(&["profile", "init", "srv", "--server", url, "--repo", repo]);
     let email = format!("{name}@example.com");
-    let password = format!("pw-{name}");
+    let password = format!("pw-{name}-long");
     env.ok(&[
         "register",
         "--username",
@@ -164,26 +164,58 @@ pub fn create_s3_pipe(env: &Env, server: &dpipe_testkit::services::s3::S3Server,
     let endpoint = format!("endpoint={}", server.endpoint);
     let id = format!("aws_access_key_id={}", s3::ACCESS_KEY);
     let secret = format!("aws_secret_access_key={}", s3::SECRET_KEY);
-    env.ok(&[
+    let settings = [endpoint.as_str(), "region=us-east-1"];
+    create_pipe(
+        env,
+        "s3",
+        bucket,
+        &settings,
+        &[&id, &secret],
+        &["--dir", "data"],
+    );
+}
+
+/// Creates pipe `p` in `env`'s profile: `protocol` at `location`, with `settings` and
+/// `credentials` (`key=value` each) and `extra` flags such as `--exclude GLOB`.
+pub fn create_pipe(
+    env: &Env,
+    protocol: &str,
+    location: &str,
+    settings: &[&str],
+    credentials: &[&str],
+    extra: &[&str],
+) {
+    let mut args = vec![
         "pipe",
         "create",
         "--name",
         "p",
         "--protocol",
-        "s3",
+        protocol,
         "--location",
-        bucket,
-        "--dir",
-        "data",
-        "--setting",
-        &endpoint,
-        "--setting",
-        "region=us-east-1",
-        "--credential",
-        &id,
-        "--credential",
-        &secret,
-    ]);
+        location,
+    ];
+    for setting in settings {
+        args.extend(["--setting", setting]);
+    }
+    for credential in credentials {
+        args.extend(["--credential", credential]);
+    }
+    args.extend(extra);
+    env.ok(&args);
+}
+
+/// Creates pipe `p` of `protocol` (FTP or SFTP) on the server at `endpoint`, its files in the
+/// server's folder `root`, logging in with `credentials` (`key=value` each).
+pub fn create_server_pipe(
+    env: &Env,
+    protocol: &str,
+    endpoint: &str,
+    root: &Path,
+    credentials: &[&str],
+) {
+    let dir = format!("dir={}", root.to_str().unwrap().trim_start_matches('/'));
+    create_pipe(env, protocol, endpoint, &[&dir], credentials, &[]);
 }
 
 /// A local-mode profile `lap` whose file repo is `<home>/repo`; returns the repo.
@@ -203,19 +235,5 @@ pub fn local_profile(env: &Env) -> PathBuf {
 /// Creates pipe `p` in `env`'s profile on the local folder `remote` (protocol `fs`), with
 /// `extra` flags such as `--exclude GLOB`.
 pub fn create_fs_pipe(env: &Env, remote: &Path, extra: &[&str]) {
-    let location = remote.to_str().unwrap();
-    let args = [
-        &[
-            "pipe",
-            "create",
-            "--name",
-            "p",
-            "--protocol",
-            "fs",
-            "--location",
-            location,
-        ][..],
-        extra,
-    ];
-    env.ok(&args.concat());
+    create_pipe(env, "fs", remote.to_str().unwrap(), &[], &[], extra);
 }

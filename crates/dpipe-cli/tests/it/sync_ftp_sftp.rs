@@ -16,7 +16,7 @@ use dpipe_testkit::services::sftp::SftpServer;
 use dpipe_testkit::services::user::TestUser;
 use serde_json::Value;
 
-use crate::support::{Env, local_profile};
+use crate::support::{Env, create_server_pipe, local_profile};
 
 const FILES: [(&str, &str); 3] = [
     ("a.csv", "x,y\n1,2\n"),
@@ -91,11 +91,6 @@ fn round_trip(env: &Env, user: &TestUser, root: &Path, repo: &Path, log: &dyn Fn
     assert_eq!(status["in_sync"], true, "{status}");
 }
 
-/// `dir` of a pipe whose files are at the absolute `root` (relative to `/`).
-fn dir_setting(root: &Path) -> String {
-    format!("dir={}", root.to_str().unwrap().trim_start_matches('/'))
-}
-
 #[test]
 fn sftp_pull_edit_push_with_a_private_key() {
     let server = SftpServer::start();
@@ -107,24 +102,8 @@ fn sftp_pull_edit_push_with_a_private_key() {
     let repo = local_profile(&env);
     let user = format!("username={}", server.user.name);
     let key = format!("private_key={}", server.key_text());
-    env.ok(&[
-        "pipe",
-        "create",
-        "--name",
-        "p",
-        "--protocol",
-        "sftp",
-        "--location",
-        &server.endpoint(),
-        "--setting",
-        &dir_setting(&work.path),
-        "--credential",
-        &user,
-        "--credential",
-        &key,
-        "--credential",
-        "known_hosts=accept",
-    ]);
+    let creds = [user.as_str(), &key, "known_hosts=accept"];
+    create_server_pipe(&env, "sftp", &server.endpoint(), &work.path, &creds);
     round_trip(&env, server.user, &work.path, &repo, &|| server.log());
 }
 
@@ -139,21 +118,12 @@ fn ftp_pull_edit_push_with_a_password() {
     let repo = local_profile(&env);
     let user = format!("username={}", server.user.name);
     let password = format!("password={}", server.user.password);
-    env.ok(&[
-        "pipe",
-        "create",
-        "--name",
-        "p",
-        "--protocol",
+    create_server_pipe(
+        &env,
         "ftp",
-        "--location",
         &server.endpoint(),
-        "--setting",
-        &dir_setting(&work.path),
-        "--credential",
-        &user,
-        "--credential",
-        &password,
-    ]);
+        &work.path,
+        &[&user, &password],
+    );
     round_trip(&env, server.user, &work.path, &repo, &|| server.log());
 }

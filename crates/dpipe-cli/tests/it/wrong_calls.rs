@@ -124,7 +124,11 @@ fn wrong_calls_in_local_mode_change_nothing() {
             2,
             "\"write\" is missing",
         ),
-        (&["remote", "delete", "store"], 2, "used by pipes base"),
+        (
+            &["remote", "delete", "store", "--apply"],
+            2,
+            "used by pipes base",
+        ),
         (
             &["perm", "grant", "base", "--user", "ghost", "--role", "read"],
             3,
