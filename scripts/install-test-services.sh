@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the servers that dpipe-storage's behaviour suite starts on 127.0.0.1: openssh-server
 # (sshd, for SFTP) and vsftpd (FTP), from Debian's packages. S3 (s3s-fs) and the local folder
-# need nothing: s3s-fs is a Rust dependency of the test kit and runs in-process.
+# need nothing: s3s-fs is a Rust dependency of the test kit and runs in-process. It also
+# installs aiosmtpd (scripts/install-smtp.sh) for the tests of emailed invitation links.
 #
 # Idempotent: a package already installed is not touched, and nothing runs when both are there.
 # The tests write their own sshd/vsftpd configs and create their own test user; this script
@@ -9,6 +10,9 @@
 #
 # Usage: bash scripts/install-test-services.sh   (as root, or with sudo available)
 set -euo pipefail
+
+# The SMTP server of the invitation tests (aiosmtpd, from PyPI into its own venv).
+bash "$(dirname "${BASH_SOURCE[0]}")/install-smtp.sh"
 
 need=()
 [[ -x /usr/sbin/sshd ]] || need+=(openssh-server)

@@ -58,7 +58,9 @@ pub struct RemoteView {
 pub struct GrantView {
     /// The pipe the grant is on.
     pub pipe: String,
-    /// The grantee's username, or `public`; `None` for a pending email invitation.
+    /// The grantee's username, or `public`; for an invitation awaiting confirmation, the
+    /// account that registered with its email since; `None` for an invitation nobody has
+    /// registered for.
     pub username: Option<String>,
     /// The grantee's email, when known.
     pub email: Option<String>,
@@ -66,9 +68,41 @@ pub struct GrantView {
     pub role: String,
     /// Last day of access (`YYYY-MM-DD`), `None` for no end.
     pub expiration_date: Option<String>,
-    /// True while an email invitation waits for its user to register.
+    /// True while an email invitation gives no access yet ([`GrantStatus::Invited`] or
+    /// [`GrantStatus::AwaitingConfirmation`]).
     #[serde(default)]
     pub pending: bool,
+    /// Where the grant stands.
+    #[serde(default)]
+    pub status: GrantStatus,
+}
+
+/// Where a grant stands. An invitation (a grant to an email) never goes to an account just
+/// because it registered with that email: the address must be verified first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantStatus {
+    /// In force (a user, `public`, or a claimed invitation).
+    #[default]
+    Active,
+    /// An invitation to an email nobody has registered with yet.
+    Invited,
+    /// An invitation to an email an account has registered with since; it gives no access
+    /// until the granting owner confirms the account or the account follows the link mailed
+    /// to the address.
+    AwaitingConfirmation,
+}
+
+/// The reply to following an emailed verification link: the account whose address is now
+/// verified and the pipes whose invitations it claimed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationsClaimed {
+    /// The account.
+    pub username: String,
+    /// Its (verified) email.
+    pub email: String,
+    /// The pipes it now has access to through the claimed invitations.
+    pub pipes: Vec<String>,
 }
 
 /// One event of a pipe's audit trail (`GET pipes/<name>/audit/`): who fetched its credentials,

@@ -39,9 +39,14 @@ impl Registry {
 }
 
 impl AccessView<'_> {
-    /// The pipe called `name`, or 404.
+    /// The pipe called `name`; 404 when there is none, except to an anonymous caller, who
+    /// gets the same 401 as for a pipe that exists but is not public: strangers cannot probe
+    /// which names exist.
     pub(crate) fn pipe(&self, name: &str) -> Result<&PipeRecord> {
-        self.tree.named(name).ok_or_else(Error::not_found)
+        self.tree.named(name).ok_or_else(|| match self.caller {
+            Caller::Anonymous => Error::unauthenticated(),
+            Caller::User(_) => Error::not_found(),
+        })
     }
 
     /// The caller's effective role on `pipe`, `None` for no access.

@@ -31,7 +31,8 @@ pub struct LoginRefused {
 
 impl Registry {
     /// `POST accounts/`: creates an account from `{username, email, password}` and returns its
-    /// token. Pending email invitations for the email become the new user's grants.
+    /// token. Invitations to the email stay pending until the address is verified; when this
+    /// registry sends mail, a link that verifies it goes to the address (`invitations`).
     ///
     /// The username is judged first (valid, not reserved, not taken), so a taken name is
     /// named as such whatever the password; then the email, then the password's length.
@@ -71,6 +72,7 @@ impl Registry {
             })
             .or_internal()?;
         tracing::info!(user = %user.username, "registered");
+        self.offer_link(&user);
         Ok(Registered {
             username: user.username,
             email: user.email,

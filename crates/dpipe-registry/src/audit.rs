@@ -1,4 +1,4 @@
-//! The audit trail: every credential fetch, grant change, failed login, token rotation and
+//! The audit trail: every credential fetch, grant change, invitation claim, failed login, token rotation and
 //! settings change (pipes and remotes), allowed or refused, becomes one `tracing` line with
 //! target `dpipe::audit` and one row of the store's `audit_events` table. `Registry::audited`
 //! is the one place that records; operations wrap themselves in it. [`Registry::audit`] lists
@@ -32,11 +32,12 @@ pub const AUDIT_LIMIT: usize = 1000;
 /// The action of a credential fetch for reading, the most repeated event of a trail.
 pub const CREDENTIALS_READ: &str = Action::CredentialsRead.as_str();
 /// The actions a pipe's trail can hold (the others are about no pipe).
-pub const PIPE_ACTIONS: [&str; 7] = [
+pub const PIPE_ACTIONS: [&str; 8] = [
     CREDENTIALS_READ,
     Action::CredentialsWrite.as_str(),
     Action::GrantSet.as_str(),
     Action::GrantRevoke.as_str(),
+    Action::InvitationClaim.as_str(),
     Action::PipeCreate.as_str(),
     Action::PipeUpdate.as_str(),
     Action::PipeDelete.as_str(),
@@ -51,6 +52,7 @@ pub(crate) enum Action {
     CredentialsWrite,
     GrantSet,
     GrantRevoke,
+    InvitationClaim,
     LoginFailed,
     TokenRotate,
     PipeCreate,
@@ -70,6 +72,7 @@ impl Action {
             Action::CredentialsWrite => "credentials.write",
             Action::GrantSet => "grant.set",
             Action::GrantRevoke => "grant.revoke",
+            Action::InvitationClaim => "invitation.claim",
             Action::LoginFailed => "login.failed",
             Action::TokenRotate => "token.rotate",
             Action::PipeCreate => PIPE_CREATE_ACTION,
@@ -94,6 +97,7 @@ impl Action {
     pub(crate) fn grant(body: &Value) -> Action {
         match body.get("role").and_then(Value::as_str) {
             Some("revoke") => Action::GrantRevoke,
+            Some(crate::invitations::CONFIRM) => Action::InvitationClaim,
             _ => Action::GrantSet,
         }
     }
@@ -163,7 +167,8 @@ impl Subject {
         let text = |key: &str| body.get(key).and_then(Value::as_str).map(clean);
         Subject {
             grantee: text("username").or_else(|| text("email")),
-            role: text("role").filter(|role| role != "revoke"),
+            role: text("role")
+                .filter(|role| role != "revoke" && role != crate::invitations::CONFIRM),
             ..Subject::pipe(pipe)
         }
     }
@@ -173,6 +178,14 @@ impl Subject {
     pub(crate) fn handed_out(&mut self, key_id: &str, expires_at: &str) {
         self.key_id = Some(clean(key_id));
         self.expires_at = Some(clean(expires_at));
+    }
+
+    /// An invitation to `email` on `pipe`, claimed.
+    pub(crate) fn invitation(pipe: &str, email: &str) -> Subject {
+        Subject {
+            grantee: Some(clean(email)),
+            ..Subject::pipe(pipe)
+        }
     }
 
     /// A login attempt from `source`.
@@ -353,6 +366,8 @@ impl Registry {
     /// action no trail holds is a 400 naming the known ones. Descendants are today's: a child
     /// moved here brings its trail along.
     pub fn audit(&self, caller: &Caller, pipe: &str, query: &AuditQuery) -> Result<Vec<AuditView>> {
+        // Strangers learn nothing, not even whether their query was well formed.
+        caller.user()?;
         query.check()?;
         let access = self.access_view(caller)?;
         let pipe = access.pipe(pipe)?;

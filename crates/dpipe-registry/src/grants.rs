@@ -1,27 +1,35 @@
-//! Permissions on pipes (protocol §4.11–4.12, §6): granting by username, by email (pending
-//! until that email registers) or to `public`, changing and revoking, and listing them.
+//! Permissions on pipes (protocol §4.11–4.12, §6): granting by username, by email or to
+//! `public`, changing and revoking, and listing them. A grant by email to an address an
+//! account has applies to that account at once; to any other address it is an invitation,
+//! claimed only once an account's address is verified (see `invitations`).
 
 use dpipe_core::fields::Body;
 use dpipe_core::name::{PUBLIC, normalize_email};
 use dpipe_core::role::{GrantChange, Role, parse_expiration};
-use dpipe_core::wire::GrantView;
+use dpipe_core::wire::{GrantStatus, GrantView};
 use dpipe_core::{Error, Result};
 use dpipe_store::{GrantRecord, Grantee, NewGrant};
 use serde_json::Value;
 
 use crate::audit::{Action, Subject};
+use crate::invitations::CONFIRM;
 use crate::{Caller, Registry, StoreResultExt};
 
 impl Registry {
     /// `POST pipes/<name>/permissions/`: `{username|email, role, expiration_date?}`. An upsert
     /// keyed by (pipe, grantee); `role: revoke` deletes (a no-op when there is nothing to
-    /// delete). Needs admin rights on the pipe. Audited as `grant.set` or `grant.revoke`.
+    /// delete); `{email, role: confirm}` confirms the account that registered with the email
+    /// of an invitation (`invitations`). Needs admin rights on the pipe. Audited as
+    /// `grant.set`, `grant.revoke` or `invitation.claim`.
     pub fn grant(&self, caller: &Caller, pipe: &str, body: &Value) -> Result<GrantView> {
         self.audited(
             Action::grant(body),
             caller.name(),
             Subject::grant(pipe, body),
-            || self.change_grant(caller, pipe, body),
+            || match body.get("role").and_then(Value::as_str) {
+                Some(CONFIRM) => self.confirm_invitation(caller, pipe, body),
+                _ => self.change_grant(caller, pipe, body),
+            },
         )
     }
 
@@ -71,7 +79,17 @@ impl Registry {
                 }
             }
         };
-        let pending = matches!(grantee, Grantee::Email(_));
+        if let (Grantee::User(_), Some(email)) = (&grantee, &email) {
+            // The user's own grant supersedes an invitation to their address still waiting
+            // on this pipe, and a revocation takes both away.
+            self.store
+                .delete_grant(pipe.id, &Grantee::Email(email.clone()))
+                .or_internal()?;
+        }
+        let status = match grantee {
+            Grantee::Email(_) => GrantStatus::Invited,
+            Grantee::User(_) | Grantee::Public => GrantStatus::Active,
+        };
         let role = match change {
             GrantChange::Revoke => {
                 self.store.delete_grant(pipe.id, &grantee).or_internal()?;
@@ -99,7 +117,8 @@ impl Registry {
                 GrantChange::Revoke => None,
                 GrantChange::Set(_) => expiration_date.map(|d| d.format("%Y-%m-%d").to_string()),
             },
-            pending,
+            pending: status != GrantStatus::Active,
+            status,
         })
     }
 
@@ -115,16 +134,25 @@ impl Registry {
             .collect()
     }
 
-    fn grant_view(&self, pipe: &str, grant: &GrantRecord) -> Result<GrantView> {
-        let (username, email, pending) = match &grant.grantee {
-            Grantee::Public => (Some(PUBLIC.to_string()), None, false),
-            Grantee::Email(email) => (None, Some(email.clone()), true),
+    /// How `grant` on `pipe` is shown. An invitation names the account that registered with
+    /// its email since, if any: that is who the owner is asked to confirm.
+    pub(crate) fn grant_view(&self, pipe: &str, grant: &GrantRecord) -> Result<GrantView> {
+        let (username, email, status) = match &grant.grantee {
+            Grantee::Public => (Some(PUBLIC.to_string()), None, GrantStatus::Active),
+            Grantee::Email(email) => match self.store.user_by_email(email).or_internal()? {
+                Some(user) => (
+                    Some(user.username),
+                    Some(email.clone()),
+                    GrantStatus::AwaitingConfirmation,
+                ),
+                None => (None, Some(email.clone()), GrantStatus::Invited),
+            },
             Grantee::User(id) => {
                 let user = self.store.user_by_id(*id).or_internal()?;
                 (
                     user.as_ref().map(|u| u.username.clone()),
                     user.map(|u| u.email),
-                    false,
+                    GrantStatus::Active,
                 )
             }
         };
@@ -136,7 +164,8 @@ impl Registry {
             expiration_date: grant
                 .expiration_date
                 .map(|d| d.format("%Y-%m-%d").to_string()),
-            pending,
+            pending: status != GrantStatus::Active,
+            status,
         })
     }
 }

@@ -7,6 +7,7 @@
 //! checks and error texts because there is no other code that decides them.
 //!
 //! Modules: [`accounts`] (register, login, tokens), [`remotes`], [`pipes`], [`grants`],
+//! [`invitations`] (grants to an email, claimed only from a verified address),
 //! [`credentials`] (releasing storage credentials), [`managed`] (managed storage: the keys
 //! minted for it and the check of every request to the built-in object store; minting in
 //! `minting`), with the shared pieces in `tree`
@@ -20,6 +21,7 @@ mod caller;
 mod clock;
 pub mod credentials;
 pub mod grants;
+pub mod invitations;
 mod key_ring;
 mod login_limit;
 pub mod managed;
@@ -40,6 +42,7 @@ pub use caller::Caller;
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use dpipe_core::managed::{StorageRefusal, StorageRequest, StorageTarget};
 pub use dpipe_core::wire::UpdateMode;
+pub use invitations::Mailer;
 pub use key_ring::{KeyRing, write_private_file};
 pub use managed::{Issuer, ManagedStorage};
 pub use sealing::reseal_credentials;
@@ -56,6 +59,8 @@ pub struct Registry {
     logins: Arc<login_limit::LoginLimiter>,
     /// The storage of managed pipes, when this server provides one.
     managed: Option<Arc<ManagedStorage>>,
+    /// How verification links for invitations are mailed, when this server sends mail.
+    mail: Option<invitations::LinkMail>,
 }
 
 impl Registry {
@@ -74,6 +79,7 @@ impl Registry {
             ring: Arc::new(ring),
             logins: Arc::default(),
             managed: None,
+            mail: None,
         }
     }
 

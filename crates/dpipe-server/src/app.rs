@@ -97,7 +97,7 @@ impl AppState {
 
 /// The repo API over `registry`, with `limits`.
 pub fn app(registry: Registry, limits: Limits) -> Router {
-    let routes: [(&str, MethodRouter<AppState>); 16] = [
+    let routes: [(&str, MethodRouter<AppState>); 17] = [
         ("/health", get(meta::health)),
         ("/v1/openapi.json", get(meta::openapi)),
         ("/v1/docs", get(meta::docs)),
@@ -109,6 +109,10 @@ pub fn app(registry: Registry, limits: Limits) -> Router {
             post(accounts::rotate_token),
         ),
         ("/v1/api/accounts/{name}/", delete(accounts::unregister)),
+        (
+            "/v1/api/invitations/claim/",
+            get(accounts::claim_invitations),
+        ),
         ("/v1/api/pipes/", get(pipes::list).post(pipes::create)),
         (
             "/v1/api/pipes/{name}/",

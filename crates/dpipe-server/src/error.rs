@@ -56,6 +56,9 @@ pub enum ServerError {
     /// bucket and STS).
     #[error("{0}")]
     Storage(String),
+    /// The mail settings (`--smtp-url`) are wrong.
+    #[error("{0}")]
+    Mail(String),
     /// The shutdown signal handlers could not be installed.
     #[error("cannot install the Ctrl-C/SIGTERM handlers: {0}")]
     Signals(std::io::Error),

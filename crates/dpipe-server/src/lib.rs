@@ -5,7 +5,8 @@
 //! (handlers per resource), `request` (auth header, JSON body, size limit), `reply` (status
 //! codes and DRF-style ASCII JSON bodies), `logging` (one line per request), `data_dir` (the
 //! locked data folder with the key and database), `storage` (the managed storage: the built-in
-//! object store judged by the registry, or an external S3 with STS) and `serve` (listeners +
+//! object store judged by the registry, or an external S3 with STS), `mail` (the SMTP client
+//! that sends invitation links) and `serve` (listeners +
 //! shutdown, and [`run`] for `dpipe serve`). The routes and their statuses are documented in
 //! `src/openapi.json`, served at `/v1/openapi.json` and rendered at `/v1/docs`.
 
@@ -13,6 +14,7 @@ mod app;
 mod data_dir;
 mod error;
 mod logging;
+mod mail;
 mod reply;
 mod request;
 mod routes;
@@ -26,6 +28,7 @@ pub use data_dir::{
 };
 pub use error::ServerError;
 pub use logging::init_logging;
+pub use mail::SmtpMailer;
 pub use serve::{ServeOptions, default_data_dir, rotate_key, run, serve, shutdown_signal};
 pub use storage::{
     BUILTIN_REGION, RegistryGate, StorageKind, StorageOptions, builtin_managed_storage,

@@ -1,7 +1,7 @@
 //! Running the server: [`serve`] takes a bound listener, a router and a shutdown signal
 //! (mini-redis style, so tests bind port 0 and stop it at will); [`run`] is `dpipe serve`:
-//! open the data folder, set up managed storage, bind, serve the repo API and the built-in
-//! object store until Ctrl-C or SIGTERM, finish the requests in flight.
+//! open the data folder, set up managed storage and mail, bind, serve the repo API and the
+//! built-in object store until Ctrl-C or SIGTERM, finish the requests in flight.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -20,7 +20,7 @@ use crate::storage::{
     StorageKind, StorageOptions, builtin_managed_storage, builtin_storage_service,
     external_managed_storage,
 };
-use crate::{DataDir, Limits, ServerError, app};
+use crate::{DataDir, Limits, ServerError, SmtpMailer, app};
 
 /// What `dpipe serve` needs to know.
 #[derive(Debug, Clone)]
@@ -33,12 +33,20 @@ pub struct ServeOptions {
     pub credentials_key_file: Option<PathBuf>,
     /// The storage of managed pipes.
     pub storage: StorageOptions,
+    /// The SMTP server that invitation links are mailed through (`smtp://HOST[:PORT]`);
+    /// without one, invitations are claimed only by the owner's confirmation.
+    pub smtp_url: Option<String>,
 }
 
 /// Opens the data folder, sets up managed storage, binds, serves the repo API (and the
 /// built-in object store) until Ctrl-C or SIGTERM, then lets the requests in flight finish.
 pub async fn run(options: ServeOptions) -> Result<(), ServerError> {
     let shutdown = Shutdown::on_signals()?;
+    let mailer = options
+        .smtp_url
+        .as_deref()
+        .map(SmtpMailer::new)
+        .transpose()?;
     // The ports are bound and external storage is checked before the data folder is
     // opened: a wrong call leaves nothing behind.
     let listener = bind(options.listen).await?;
@@ -70,7 +78,11 @@ pub async fn run(options: ServeOptions) -> Result<(), ServerError> {
         options.credentials_key_file.clone(),
     );
     let data = blocking(move || DataDir::open_with(&path, key_file.as_deref())).await??;
-    let registry = data.registry(Arc::new(SystemClock));
+    let mut registry = data.registry(Arc::new(SystemClock));
+    if let Some(mailer) = mailer {
+        tracing::info!("invitation links are mailed through the SMTP server of --smtp-url");
+        registry = registry.with_mailer(Arc::new(mailer), &format!("http://{addr}"));
+    }
     let (registry, objects) = match (storage.kind, external, objects_listener) {
         (_, Some(managed), _) => {
             tracing::info!(

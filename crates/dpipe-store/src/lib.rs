@@ -11,9 +11,9 @@ mod sqlite;
 
 pub use error::{StoreError, StoreResult};
 pub use records::{
-    AuditFilter, AuditRecord, GrantRecord, Grantee, NewAuditEvent, NewGrant, NewPipe, NewRemote,
-    NewStorageKey, NewUser, PIPE_CREATE_ACTION, PipeRecord, RemoteRecord, StorageKeyRecord,
-    UserRecord,
+    AuditFilter, AuditRecord, EmailLinkRecord, GrantRecord, Grantee, NewAuditEvent, NewEmailLink,
+    NewGrant, NewPipe, NewRemote, NewStorageKey, NewUser, PIPE_CREATE_ACTION, PipeRecord,
+    RemoteRecord, StorageKeyRecord, UserRecord,
 };
 pub use sqlite::SqliteStore;
 
@@ -24,8 +24,8 @@ pub type CredentialsRewrite<'a> =
 /// Where the repo API's state lives. Each method is atomic; uniqueness of user names, emails,
 /// remote names, pipe names and (pipe, grantee) pairs is enforced here.
 pub trait Store: Send + Sync {
-    /// Creates a user and, in the same transaction, turns pending email invitations for the
-    /// user's email into grants to the user.
+    /// Creates a user. Invitations waiting for the user's email stay waiting: they are
+    /// claimed only once the address is verified ([`Store::claim_invitations`]).
     fn insert_user(&self, user: &NewUser) -> StoreResult<UserRecord>;
     /// The user with this id.
     fn user_by_id(&self, id: i64) -> StoreResult<Option<UserRecord>>;
@@ -75,6 +75,22 @@ pub trait Store: Send + Sync {
     fn grants_on_pipe(&self, pipe_id: i64) -> StoreResult<Vec<GrantRecord>>;
     /// The grants that can reach a caller: those to `user_id` (if any) and public ones.
     fn grants_reaching(&self, user_id: Option<i64>) -> StoreResult<Vec<GrantRecord>>;
+    /// The pending invitations (grants to an email) to `email`, on any pipe.
+    fn invitations_to(&self, email: &str) -> StoreResult<Vec<GrantRecord>>;
+    /// Turns the invitations to `email` (on `pipe_id` only, when given) into grants to
+    /// `user_id`; returns the ids of the pipes they are on.
+    fn claim_invitations(
+        &self,
+        user_id: i64,
+        email: &str,
+        pipe_id: Option<i64>,
+    ) -> StoreResult<Vec<i64>>;
+
+    /// Records an email verification link (its token's hash) and, in the same transaction,
+    /// forgets every link that expired before `forget_before` (RFC 3339 UTC).
+    fn insert_email_link(&self, link: &NewEmailLink, forget_before: &str) -> StoreResult<()>;
+    /// Deletes and returns the link whose token hashes to `token_hash`: each link works once.
+    fn take_email_link(&self, token_hash: &str) -> StoreResult<Option<EmailLinkRecord>>;
 
     /// Appends one event to the audit trail.
     fn insert_audit(&self, event: &NewAuditEvent) -> StoreResult<AuditRecord>;

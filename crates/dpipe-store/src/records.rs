@@ -221,6 +221,29 @@ pub struct NewGrant {
     pub expiration_date: Option<NaiveDate>,
 }
 
+/// A link that verifies a user's email address, as recorded (the token itself is never
+/// stored, only its hash).
+#[derive(Debug, Clone)]
+pub struct NewEmailLink {
+    /// The account whose address the link verifies.
+    pub user_id: i64,
+    /// SHA-256 of the link's token, hex.
+    pub token_hash: String,
+    /// When it was sent, RFC 3339 UTC.
+    pub created_at: String,
+    /// When it stops working, RFC 3339 UTC.
+    pub expires_at: String,
+}
+
+/// A link taken (used) from the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailLinkRecord {
+    /// The account whose address the link verifies.
+    pub user_id: i64,
+    /// When it stops working, RFC 3339 UTC.
+    pub expires_at: String,
+}
+
 /// The action of the audit event that starts a pipe's trail: a pipe's events count from its
 /// latest allowed creation, so a name reused after a delete starts with an empty trail.
 pub const PIPE_CREATE_ACTION: &str = "pipe.create";

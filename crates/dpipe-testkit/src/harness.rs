@@ -10,6 +10,7 @@ use dpipe_store::SqliteStore;
 use tempfile::TempDir;
 
 use crate::server::TestServer;
+use crate::services::smtp::SmtpServer;
 
 /// A client acting as one user, with the identity it was created with.
 pub struct User {
@@ -137,6 +138,8 @@ impl Harness for LocalHarness {
 pub struct ServerHarness {
     /// The running server.
     pub server: TestServer,
+    /// The SMTP server it mails invitation links through, if any.
+    pub smtp: Option<SmtpServer>,
 }
 
 impl ServerHarness {
@@ -144,7 +147,19 @@ impl ServerHarness {
     pub fn new() -> ServerHarness {
         let server = TestServer::start();
         server.clock.set(start_date());
-        ServerHarness { server }
+        ServerHarness { server, smtp: None }
+    }
+
+    /// A fresh server that mails invitation links through a fresh SMTP server.
+    pub fn with_smtp() -> ServerHarness {
+        let smtp = SmtpServer::start();
+        let mailer = dpipe_server::SmtpMailer::new(&smtp.url()).expect("a valid SMTP URL");
+        let server = TestServer::start_with_mailer(Arc::new(mailer));
+        server.clock.set(start_date());
+        ServerHarness {
+            server,
+            smtp: Some(smtp),
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use dpipe_registry::FixedClock;
+use dpipe_registry::{FixedClock, Mailer};
 use dpipe_server::{DataDir, Limits};
 use tempfile::TempDir;
 use tokio::sync::watch;
@@ -46,6 +46,16 @@ impl TestServer {
 
     /// Starts a server with `limits`; returns once `/health` answers 200.
     pub fn start_with_limits(limits: Limits) -> TestServer {
+        TestServer::start_with(limits, None)
+    }
+
+    /// Starts a server that mails invitation links through `mailer` (as `dpipe serve
+    /// --smtp-url` does), the links pointing at the server itself.
+    pub fn start_with_mailer(mailer: Arc<dyn Mailer>) -> TestServer {
+        TestServer::start_with(Limits::default(), Some(mailer))
+    }
+
+    fn start_with(limits: Limits, mailer: Option<Arc<dyn Mailer>>) -> TestServer {
         let temp = tempfile::Builder::new()
             .prefix("dpipe-test-server-")
             .tempdir()
@@ -78,13 +88,16 @@ impl TestServer {
                         listener.local_addr().expect("an address"),
                         objects_listener.local_addr().expect("an address"),
                     );
-                    let registry = data.registry(clock_for_registry).with_managed_storage(
+                    let mut registry = data.registry(clock_for_registry).with_managed_storage(
                         dpipe_server::builtin_managed_storage(
                             format!("http://{objects_addr}"),
                             MANAGED_BUCKET,
                             dpipe_registry::managed::DEFAULT_LIFETIME,
                         ),
                     );
+                    if let Some(mailer) = mailer {
+                        registry = registry.with_mailer(mailer, &format!("http://{addr}"));
+                    }
                     let service = dpipe_server::builtin_storage_service(
                         &data.storage_path(),
                         MANAGED_BUCKET,
@@ -133,11 +146,16 @@ impl TestServer {
         server
     }
 
+    /// [`http_get`] to this server.
+    pub fn get(&self, target: &str) -> std::io::Result<(u16, String)> {
+        http_get(self.addr, target)
+    }
+
     /// Polls `GET /health` until it answers 200.
     fn wait_healthy(&self, within: Duration) {
         let deadline = Instant::now() + within;
         loop {
-            match health_status(self.addr) {
+            match http_get(self.addr, "/health").map(|(status, _)| status) {
                 Ok(200) => return,
                 outcome if Instant::now() > deadline => {
                     panic!("test server at {} is not healthy: {outcome:?}", self.url)
@@ -148,18 +166,25 @@ impl TestServer {
     }
 }
 
-/// The status of one `GET /health`.
-fn health_status(addr: SocketAddr) -> std::io::Result<u16> {
+/// The status and body of one `GET target` (a path with its query) to the server at `addr`,
+/// over a fresh connection, as a browser following a link would send it.
+pub fn http_get(addr: SocketAddr, target: &str) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    stream.write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let request = format!("GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes())?;
     let mut answer = String::new();
     stream.read_to_string(&mut answer)?;
-    answer
+    let status = answer
         .split_whitespace()
         .nth(1)
         .and_then(|status| status.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("not an HTTP answer: {answer:?}")))
+        .ok_or_else(|| std::io::Error::other(format!("not an HTTP answer: {answer:?}")))?;
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, body)| body)
+        .to_string();
+    Ok((status, body))
 }
 
 impl Drop for TestServer {

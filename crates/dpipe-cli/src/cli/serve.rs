@@ -32,6 +32,11 @@ pub struct ServeArgs {
     /// The storage of managed pipes.
     #[command(flatten)]
     pub storage: ManagedStorageArgs,
+    /// The SMTP server that mails invitation links (smtp://HOST[:PORT][?from=ADDRESS], plain
+    /// SMTP such as a local relay); without it, an invitation is claimed only when the owner
+    /// confirms the account (dpipe perm confirm).
+    #[arg(long, value_name = "URL", value_parser = parse_smtp_url)]
+    pub smtp_url: Option<String>,
     /// Maintenance of a stopped server's data folder.
     #[command(subcommand)]
     pub command: Option<ServeCommand>,
@@ -96,7 +101,7 @@ pub enum ServeCommand {
 }
 
 /// Parses `12h`, `90m`, `3600s`, `1d` or a number of seconds into a positive duration.
-fn parse_duration(text: &str) -> Result<chrono::TimeDelta, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<chrono::TimeDelta, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())
@@ -115,6 +120,14 @@ fn parse_duration(text: &str) -> Result<chrono::TimeDelta, String> {
     .filter(|s| (1..=366 * 86_400).contains(s))
     .ok_or_else(|| format!("{text:?} is not a duration between 1s and 366d (units: s, m, h, d)"))?;
     Ok(chrono::TimeDelta::seconds(seconds))
+}
+
+/// An `--smtp-url` the server's mailer accepts (checked here so that a wrong one is a usage
+/// error before anything starts).
+fn parse_smtp_url(text: &str) -> Result<String, String> {
+    dpipe_server::SmtpMailer::new(text)
+        .map(|_| text.to_string())
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -1,10 +1,12 @@
-//! `dpipe perm grant|revoke|list`: who may read or write a pipe. A grant to an email nobody
-//! has registered with waits as an invitation (shown as pending).
+//! `dpipe perm grant|revoke|list|confirm`: who may read or write a pipe. A grant to an email
+//! nobody has registered with waits as an invitation; whoever registers with that email later
+//! gets it only once the address is verified: by the owner's `perm confirm` (the list shows
+//! such an invitation as awaiting your confirmation) or by the link a server with mail sends.
 
 use super::AboutPipe as _;
 use chrono::{NaiveDate, Utc};
 use dpipe_core::role::parse_expiration;
-use dpipe_core::wire::GrantView;
+use dpipe_core::wire::{GrantStatus, GrantView};
 use serde_json::{Map, Value};
 
 use crate::cli::{GranteeArgs, PermCommand};
@@ -38,15 +40,7 @@ pub fn run(ctx: &Context, command: PermCommand) -> anyhow::Result<()> {
                     ("grantee", grantee_of(g)),
                     ("role", g.role.clone()),
                     ("expires", or_dash(g.expiration_date.as_deref())),
-                    (
-                        "pending",
-                        if g.pending {
-                            "yes, until someone registers with this email"
-                        } else {
-                            "no"
-                        }
-                        .to_string(),
-                    ),
+                    ("status", status_of(g).to_string()),
                 ])
             })
         }
@@ -83,13 +77,36 @@ pub fn run(ctx: &Context, command: PermCommand) -> anyhow::Result<()> {
                             grantee_of(g),
                             g.role.clone(),
                             or_dash(g.expiration_date.as_deref()),
-                            if g.pending { "pending" } else { "active" }.to_string(),
+                            status_of(g).to_string(),
                         ]
                     })
                     .collect();
                 table(&["GRANTEE", "ROLE", "EXPIRES", "STATUS"], &rows)
             })
         }
+        PermCommand::Confirm { pipe, email } => {
+            let pipe = pipe.name();
+            let body = serde_json::json!({"email": email, "role": "confirm"});
+            let grant = ctx.api()?.grant(pipe, &body).about_pipe(pipe)?;
+            ctx.out.note(&format!(
+                "Confirmed: {} now has {} access to pipe {pipe}.",
+                grantee_of(&grant),
+                grant.role
+            ));
+            if ctx.out.is_json() {
+                ctx.out.json_value(&grant)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Where a grant stands, in words.
+fn status_of(grant: &GrantView) -> &'static str {
+    match grant.status {
+        GrantStatus::Active => "active",
+        GrantStatus::Invited => "pending: nobody has registered with this email yet",
+        GrantStatus::AwaitingConfirmation => "awaiting your confirmation (dpipe perm confirm)",
     }
 }
 

@@ -32,6 +32,7 @@ pub fn run(args: ServeArgs, out: &Output) -> anyhow::Result<()> {
         data_dir,
         credentials_key_file,
         storage: storage_options(args.storage),
+        smtp_url: args.smtp_url,
     }))?;
     Ok(())
 }

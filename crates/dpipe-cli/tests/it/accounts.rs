@@ -202,7 +202,8 @@ fn two_users_share_a_pipe() {
         "refused calls changed nothing"
     );
 
-    // An invitation by email becomes access when its owner registers.
+    // An invitation by email becomes access once the pipe's owner confirms the account that
+    // registered with the address: registering alone proves nothing.
     ann.ok(&[
         "perm",
         "grant",
@@ -213,6 +214,8 @@ fn two_users_share_a_pipe() {
         "write",
     ]);
     let carol = registered(&server.url, "carol");
+    carol.fails(&["pipe", "show", "shared"], 4, "permission");
+    ann.ok(&["perm", "confirm", "shared", "--email", "carol@example.com"]);
     assert_eq!(carol.json(&["pipe", "show", "shared"])["role"], "write");
 
     ann.ok(&["perm", "revoke", "shared", "--user", "bob"]);

@@ -193,7 +193,7 @@ fn remotes_pipes_and_permissions_in_local_mode() {
     let grants = env.json(&["perm", "list", "vendor-x"]);
     assert_eq!(
         grants,
-        json!([{"pipe": "vendor-x", "username": "public", "email": null, "role": "read", "expiration_date": "2099-12-31", "pending": false}])
+        json!([{"pipe": "vendor-x", "username": "public", "email": null, "role": "read", "expiration_date": "2099-12-31", "pending": false, "status": "active"}])
     );
 
     // Deleting the parent takes the child along; an unused remote can go.

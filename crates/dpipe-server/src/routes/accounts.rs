@@ -1,14 +1,15 @@
-//! `/v1/api/` (who am I) and `/v1/api/accounts/...`: register, log in, rotate the token,
-//! unregister.
+//! `/v1/api/` (who am I), `/v1/api/accounts/...`: register, log in, rotate the token,
+//! unregister; and `/v1/api/invitations/claim/`, the emailed link that verifies an address.
 
 use std::sync::{Arc, OnceLock};
 
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::{HeaderValue, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use crate::app::AppState;
-use crate::reply::Reply;
+use crate::reply::{ApiError, Reply};
 use crate::request::{Auth, JsonBody, Name, SourceIp};
 
 /// `GET /v1/api/` → 200 `{username, email}`.
@@ -75,6 +76,31 @@ pub(crate) async fn unregister(
         .call(auth, move |registry, caller| {
             registry.unregister(caller, &username)?;
             Ok(Reply::no_content())
+        })
+        .await
+}
+
+/// `GET /v1/api/invitations/claim/?token=…` → 200 `{username, email, pipes}`: the link mailed
+/// to an invited address; it claims the invitations to it for the account registered with it.
+/// Needs no `Authorization` (the token is the proof); 400 for an unknown, used or expired link.
+pub(crate) async fn claim_invitations(
+    State(state): State<AppState>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Response {
+    let pairs = match query {
+        Ok(Query(pairs)) => pairs,
+        Err(rejection) => {
+            return ApiError::invalid(format!("Invalid query string: {}", rejection.body_text()))
+                .into_response();
+        }
+    };
+    state
+        .call_anonymous(move |registry| {
+            let token = pairs
+                .iter()
+                .find(|(k, _)| k == "token")
+                .map(|(_, v)| v.as_str());
+            Reply::ok(&registry.claim_by_link(token)?)
         })
         .await
 }

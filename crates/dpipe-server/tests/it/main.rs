@@ -3,6 +3,7 @@
 //! the process must die, a child process ([`child`]).
 
 mod accounts;
+mod anonymous;
 mod audit_log;
 mod child;
 mod data_dir;

@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::raw_http::{Call, D6t};
 
 /// Every route the server must serve (protocol §2 plus dpipe's additions).
-const ROUTES: [&str; 16] = [
+const ROUTES: [&str; 17] = [
     "/health",
     "/v1/openapi.json",
     "/v1/docs",
@@ -17,6 +17,7 @@ const ROUTES: [&str; 16] = [
     "/v1/api/accounts/token/",
     "/v1/api/accounts/token/rotate/",
     "/v1/api/accounts/{username}/",
+    "/v1/api/invitations/claim/",
     "/v1/api/pipes/",
     "/v1/api/pipes/{name}/",
     "/v1/api/pipes/{name}/permissions/",

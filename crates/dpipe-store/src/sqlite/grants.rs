@@ -97,3 +97,34 @@ pub(super) fn reaching(conn: &Connection, user_id: Option<i64>) -> StoreResult<V
     let rows = stmt.query_map([user_id], from_row).map_err(backend)?;
     rows.collect::<Result<_, _>>().map_err(backend)
 }
+
+pub(super) fn invitations_to(conn: &Connection, email: &str) -> StoreResult<Vec<GrantRecord>> {
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT {COLUMNS} FROM grants WHERE grantee = 'email:' || ?1 ORDER BY id"
+        ))
+        .map_err(backend)?;
+    let rows = stmt.query_map([email], from_row).map_err(backend)?;
+    rows.collect::<Result<_, _>>().map_err(backend)
+}
+
+pub(super) fn claim(
+    conn: &Connection,
+    user_id: i64,
+    email: &str,
+    pipe_id: Option<i64>,
+) -> StoreResult<Vec<i64>> {
+    // OR REPLACE: should the user already hold a grant on the pipe, the invitation replaces it
+    // (the registry removes an invitation whenever it grants to its user, so this is a guard).
+    let mut stmt = conn
+        .prepare(
+            "UPDATE OR REPLACE grants SET grantee = 'user:' || ?1, user_id = ?1
+             WHERE grantee = 'email:' || ?2 AND (?3 IS NULL OR pipe_id = ?3)
+             RETURNING pipe_id",
+        )
+        .map_err(backend)?;
+    let rows = stmt
+        .query_map(params![user_id, email, pipe_id], |row| row.get(0))
+        .map_err(backend)?;
+    rows.collect::<Result<_, _>>().map_err(backend)
+}

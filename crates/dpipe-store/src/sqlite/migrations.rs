@@ -11,6 +11,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_audit.sql"),
     include_str!("migrations/0003_storage_keys.sql"),
+    include_str!("migrations/0004_email_links.sql"),
 ];
 
 /// Brings the database to the newest schema, each step in its own transaction.

@@ -4,6 +4,7 @@
 
 mod audit;
 mod credentials;
+mod email_links;
 mod grants;
 mod migrations;
 mod pipes;
@@ -18,8 +19,9 @@ use std::time::Duration;
 use rusqlite::{Connection, ErrorCode};
 
 use crate::records::{
-    AuditFilter, AuditRecord, GrantRecord, Grantee, NewAuditEvent, NewGrant, NewPipe, NewRemote,
-    NewStorageKey, NewUser, PipeRecord, RemoteRecord, StorageKeyRecord, UserRecord,
+    AuditFilter, AuditRecord, EmailLinkRecord, GrantRecord, Grantee, NewAuditEvent, NewEmailLink,
+    NewGrant, NewPipe, NewRemote, NewStorageKey, NewUser, PipeRecord, RemoteRecord,
+    StorageKeyRecord, UserRecord,
 };
 use crate::{CredentialsRewrite, Store, StoreError, StoreResult};
 
@@ -139,6 +141,23 @@ impl Store for SqliteStore {
     }
     fn grants_reaching(&self, user_id: Option<i64>) -> StoreResult<Vec<GrantRecord>> {
         grants::reaching(&self.conn(), user_id)
+    }
+    fn invitations_to(&self, email: &str) -> StoreResult<Vec<GrantRecord>> {
+        grants::invitations_to(&self.conn(), email)
+    }
+    fn claim_invitations(
+        &self,
+        user_id: i64,
+        email: &str,
+        pipe_id: Option<i64>,
+    ) -> StoreResult<Vec<i64>> {
+        grants::claim(&self.conn(), user_id, email, pipe_id)
+    }
+    fn insert_email_link(&self, link: &NewEmailLink, forget_before: &str) -> StoreResult<()> {
+        email_links::insert(&mut self.conn(), link, forget_before)
+    }
+    fn take_email_link(&self, token_hash: &str) -> StoreResult<Option<EmailLinkRecord>> {
+        email_links::take(&self.conn(), token_hash)
     }
 
     fn insert_audit(&self, event: &NewAuditEvent) -> StoreResult<AuditRecord> {

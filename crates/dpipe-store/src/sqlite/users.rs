@@ -27,12 +27,6 @@ pub(super) fn insert(conn: &mut Connection, user: &NewUser) -> StoreResult<UserR
     )
     .map_err(|e| unique_or_backend(e, &[("users.username", "username"), ("users.email", "email"), ("users.token_hash", "token")]))?;
     let id = tx.last_insert_rowid();
-    // Pending invitations to this email become grants to the new user.
-    tx.execute(
-        "UPDATE grants SET grantee = 'user:' || ?1, user_id = ?1 WHERE grantee = 'email:' || ?2",
-        params![id, user.email],
-    )
-    .map_err(backend)?;
     let record = tx
         .query_row(
             &format!("SELECT {COLUMNS} FROM users WHERE id = ?1"),

@@ -4,6 +4,8 @@
 //!   ([`s3_block_reads`]).
 //! * [`sftp`]: Debian's `sshd` with its own config, a test user with a password and a key.
 //! * [`ftp`]: Debian's `vsftpd` with its own config, the same test user.
+//! * [`smtp`]: Python's `aiosmtpd` (from `scripts/install-smtp.sh`), keeping the mail it
+//!   receives for the test to read (invitation links).
 //!
 //! `sshd` and `vsftpd` come from `scripts/install-test-services.sh`; a missing binary fails
 //! the test with that hint, it never skips. The SFTP and FTP servers must run as root (they
@@ -13,6 +15,7 @@ pub mod ftp;
 pub mod s3;
 pub mod s3_block_reads;
 pub mod sftp;
+pub mod smtp;
 pub mod user;
 
 use std::net::{TcpListener, TcpStream};

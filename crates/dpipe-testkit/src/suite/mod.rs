@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod credentials;
 pub mod inheritance;
+pub mod invitations;
 pub mod managed;
 pub mod permissions;
 pub mod pipes;
@@ -37,7 +38,10 @@ macro_rules! registry_suite {
             permissions::permission_sequence_of_the_protocol,
             permissions::rights_matrix,
             permissions::grants_reach_descendants_only,
-            permissions::email_invitations_attach_on_registration,
+            invitations::invitation_not_claimed_by_registering,
+            invitations::owner_confirms_the_invitation,
+            invitations::email_grant_to_an_account_applies_at_once,
+            invitations::wrong_confirmations_change_nothing,
             permissions::expiration_follows_the_clock,
             permissions::wrong_grants_change_nothing,
             permissions::public_grants,

@@ -1,6 +1,6 @@
 //! Grants and effective roles (protocol §6): the protocol's own sequence, the rights matrix,
-//! inheritance downwards only, invitations by email, expiry by the registry's clock, public
-//! access, and wrong grant requests.
+//! inheritance downwards only, expiry by the registry's clock, public access, and wrong grant
+//! requests. Invitations by email are in `invitations`.
 
 use dpipe_client::ErrorKind;
 use dpipe_core::role::Access;
@@ -210,34 +210,6 @@ pub fn grants_reach_descendants_only(h: &dyn Harness) {
         "write",
         "the highest live grant counts"
     );
-}
-
-/// A grant to an unregistered email waits, then attaches when that email registers.
-pub fn email_invitations_attach_on_registration(h: &dyn Harness) {
-    let owner = h.user("owner");
-    owner.create_pipe(&s3_pipe("invite")).unwrap();
-    let grant = owner
-        .grant(
-            "invite",
-            &json!({"email": "Late.Comer@Example.com", "role": "read"}),
-        )
-        .unwrap();
-    assert!(grant.pending);
-    assert_eq!(grant.email.as_deref(), Some("late.comer@example.com"));
-    assert_eq!(grant.username, None);
-    let late = h.user("late.comer");
-    assert_eq!(pipe_names(late.api.as_ref()), ["invite"]);
-    let grants = owner.list_grants("invite").unwrap();
-    assert_eq!(grants.len(), 1);
-    assert_eq!(grants[0].username.as_deref(), Some("late.comer"));
-    assert!(!grants[0].pending);
-    owner
-        .grant(
-            "invite",
-            &json!({"username": "late.comer", "role": "revoke"}),
-        )
-        .unwrap();
-    assert!(pipe_names(late.api.as_ref()).is_empty());
 }
 
 /// `expiration_date` is the last day of access, judged by the registry's clock.
