@@ -102,6 +102,17 @@ impl Error {
         &self.message
     }
 
+    /// Whether the storage could not be reached at all — a connection refused, cut or timed
+    /// out, a host name that does not resolve — rather than reached and answering with an
+    /// error: what a run waits out for a while before it gives up (see
+    /// [`Tuning::give_up_after`](crate::Tuning::give_up_after)).
+    pub fn is_unreachable(&self) -> bool {
+        self.source
+            .as_deref()
+            .and_then(|s| s.downcast_ref::<opendal::Error>())
+            .is_some_and(words::is_unreachable)
+    }
+
     /// The context pairs, in the order they were added.
     pub fn context(&self) -> &[(&'static str, String)] {
         &self.context

@@ -4,6 +4,8 @@
 //!   settings (plain types, filled by whoever resolved the pipe).
 //! * [`operator`]: a [`Location`] → a [`Storage`] (an OpenDAL operator with retries with
 //!   jittered backoff, timeouts and a concurrency limit), tuned by [`Tuning`].
+//! * [`reachability`]: a run's calls retried while the storage is out of reach, until
+//!   [`Tuning::give_up_after`] says the run gives up.
 //! * [`manifest`]: a recursive scan of a prefix into a sorted [`Manifest`]; keys that would
 //!   escape the folder are reported as [`RejectedKey`]s.
 //! * [`transfer`]: streamed, hash-verified get to a staged temporary file; streamed
@@ -34,6 +36,7 @@ mod local_io;
 pub mod location;
 pub mod manifest;
 pub mod operator;
+pub mod reachability;
 pub mod staging;
 pub mod transfer;
 
@@ -43,6 +46,7 @@ pub use manifest::{
     Manifest, ManifestEntry, RejectedKey, SHA256_METADATA_KEY, TEMP_PREFIX, check_key,
     is_abandoned_temp,
 };
-pub use operator::{Storage, Tuning};
+pub use operator::{DEFAULT_GIVE_UP_AFTER, Storage, Tuning};
+pub use reachability::Reachability;
 pub use staging::{Staged, Stager};
 pub use transfer::{Transferred, hash_file};

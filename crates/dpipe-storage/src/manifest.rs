@@ -1,7 +1,9 @@
 //! Scans of a storage into a [`Manifest`]: every file under a prefix with its relative path,
 //! size, modification time and, where the storage has one, its ETag or dpipe's own SHA-256.
 //! The manifest types and the key rule ([`check_key`]) are dpipe-core's; keys that fail the
-//! rule are reported as [`RejectedKey`]s.
+//! rule, and keys that cannot become files here ([`Manifest::refuse_unplaceable`]: a file and
+//! a folder of one name, a name too long, an S3 folder marker), are reported as
+//! [`RejectedKey`]s, each once. No key is left out in silence but dpipe's own temporary files.
 //!
 //! A scan walks the tree one folder at a time (S3: a delimiter listing per prefix), several
 //! folders at once. On S3 this is the listing rclone does by default: a wide tree is listed in
@@ -15,8 +17,10 @@ use futures::stream::FuturesUnordered;
 use futures::{StreamExt as _, TryStreamExt as _};
 use opendal::{Entry, EntryMode, Metadata};
 
+use dpipe_core::manifest::{FOLDER_MARKER, NAMES_A_FOLDER};
 pub use dpipe_core::manifest::{Manifest, ManifestEntry, RejectedKey, check_key};
 
+use crate::Protocol;
 use crate::error::{Error, ErrorKind, Result};
 use crate::operator::Storage;
 
@@ -28,6 +32,8 @@ pub const SHA256_METADATA_KEY: &str = "dpipe-sha256";
 struct Listed {
     files: Vec<Entry>,
     folders: Vec<String>,
+    /// Keys found that cannot be files: folder markers, keys under an empty segment.
+    refused: Vec<RejectedKey>,
 }
 
 impl Storage {
@@ -49,7 +55,8 @@ impl Storage {
     }
 
     /// Lists `folders` (normalised prefixes), `concurrency` at a time, and — when `descend` —
-    /// every folder found in them; paths are made relative to `base`.
+    /// every folder found in them; paths are made relative to `base`. Keys that cannot become
+    /// files here are refused (see [`Manifest::refuse_unplaceable`]), each once.
     async fn walk(&self, base: &str, mut folders: Vec<String>, descend: bool) -> Result<Manifest> {
         let mut manifest = Manifest::default();
         let mut running = FuturesUnordered::new();
@@ -69,42 +76,98 @@ impl Storage {
             for entry in listed.files {
                 self.add_entry(base, entry, &mut manifest).await;
             }
+            manifest
+                .rejected
+                .extend(listed.refused.into_iter().map(|mut key| {
+                    key.key = relative_to(base, &key.key).to_string();
+                    key
+                }));
         }
-        manifest.entries.sort_by(|a, b| a.path.cmp(&b.path));
-        manifest.rejected.sort_by(|a, b| a.key.cmp(&b.key));
+        manifest.refuse_unplaceable();
         Ok(manifest)
     }
 
-    /// The files and sub-folders directly in `folder` (a normalised prefix).
+    /// The files and sub-folders directly in `folder` (a normalised prefix), and the keys
+    /// there that name folders rather than files.
+    ///
+    /// Two kinds of S3 keys need more than a delimiter listing, which is why a scan no longer
+    /// skips them in silence:
+    /// * a folder marker, the object `e/` itself: listed (with a time, unlike the folder) only
+    ///   in the listing of `e/`; refused. The marker of the pipe's own folder is the folder.
+    /// * keys with an empty segment (`a//b.txt`, `//x` at the top): their folder `a//` cannot
+    ///   be listed, as OpenDAL makes every path it is given normal (`a/`). They are found by
+    ///   one listing of everything under `folder` (only when such a folder shows up) and each
+    ///   refused by its key.
     async fn list_folder(&self, folder: String) -> Result<Listed> {
         let scan_error = |e| Error::from_opendal(e, "scan", &folder);
         let mut lister = self.op.lister(&folder).await.map_err(scan_error)?;
         let mut listed = Listed {
             files: Vec::new(),
             folders: Vec::new(),
+            refused: Vec::new(),
         };
+        let empty_segment = format!("{folder}/");
         while let Some(entry) = lister.try_next().await.map_err(scan_error)? {
             let path = entry.path();
-            if entry.metadata().mode() == EntryMode::DIR || path.ends_with('/') {
-                // Some services list the folder itself.
-                if path.trim_start_matches('/') != folder {
-                    listed
-                        .folders
-                        .push(path.trim_start_matches('/').to_string());
-                }
-            } else {
+            if entry.metadata().mode() != EntryMode::DIR && !path.ends_with('/') {
                 listed.files.push(entry);
+                continue;
+            }
+            let is_object = entry.metadata().last_modified().is_some();
+            if self.protocol() == Protocol::S3 && is_object {
+                // An object named like a folder is listed in that folder's own listing; the
+                // pipe's own (`/` at the top) is the pipe's folder, not a key of it.
+                if path == folder {
+                    listed.refused.push(marker(&entry));
+                }
+            } else if self.protocol() == Protocol::S3 && path == empty_segment {
+                listed
+                    .refused
+                    .extend(self.under_empty_segment(&folder).await?);
+            } else if path.trim_start_matches('/') != folder {
+                // Some services list the folder itself.
+                listed
+                    .folders
+                    .push(path.trim_start_matches('/').to_string());
             }
         }
         Ok(listed)
+    }
+
+    /// Every key under `folder` that has an empty segment right after it (`{folder}/...`),
+    /// refused (see [`Storage::list_folder`]).
+    async fn under_empty_segment(&self, folder: &str) -> Result<Vec<RejectedKey>> {
+        let scan_error = |e| Error::from_opendal(e, "scan", folder);
+        let empty_segment = format!("{folder}/");
+        let mut lister = self
+            .op
+            .lister_with(folder)
+            .recursive(true)
+            .await
+            .map_err(scan_error)?;
+        let mut refused = Vec::new();
+        while let Some(entry) = lister.try_next().await.map_err(scan_error)? {
+            let key = entry.path();
+            // At the top, the marker of the pipe's own folder reads as `/`: the folder.
+            let own_marker = folder.is_empty() && key == empty_segment;
+            if key.starts_with(&empty_segment)
+                && entry.metadata().last_modified().is_some()
+                && !own_marker
+            {
+                refused.push(RejectedKey {
+                    key: key.to_string(),
+                    reason: check_key(key).err().unwrap_or(EMPTY_SEGMENT),
+                });
+            }
+        }
+        Ok(refused)
     }
 
     /// Adds the file `entry` to `manifest` under its path relative to `base`, or to its
     /// rejected keys; dpipe's own temporary files are left out.
     async fn add_entry(&self, base: &str, entry: Entry, manifest: &mut Manifest) {
         let raw = entry.path();
-        let relative = raw.trim_start_matches('/');
-        let relative = relative.strip_prefix(base).unwrap_or(relative);
+        let relative = relative_to(base, raw.trim_start_matches('/'));
         if is_temp_name(relative) {
             return;
         }
@@ -143,6 +206,27 @@ impl Storage {
         Ok(entry_of(path, &meta))
     }
 }
+
+/// `key` (relative to the location's root) made relative to the scanned prefix `base`.
+fn relative_to<'a>(base: &str, key: &'a str) -> &'a str {
+    key.strip_prefix(base).unwrap_or(key)
+}
+
+/// The folder marker `entry` (an S3 object whose key ends in `/`), refused: as a marker when
+/// empty, as a key that names a folder when it holds bytes.
+fn marker(entry: &Entry) -> RejectedKey {
+    RejectedKey {
+        key: entry.path().to_string(),
+        reason: if entry.metadata().content_length() == 0 {
+            FOLDER_MARKER
+        } else {
+            NAMES_A_FOLDER
+        },
+    }
+}
+
+/// Why a key with an empty segment is refused when [`check_key`] names no other reason.
+const EMPTY_SEGMENT: &str = "empty path segment";
 
 /// The manifest entry of the object at `path` as `meta` describes it.
 pub(crate) fn entry_of(path: &str, meta: &Metadata) -> ManifestEntry {

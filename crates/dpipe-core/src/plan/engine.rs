@@ -2,6 +2,9 @@
 //! `nrecent`), classify each against the target side, apply the mode, then the safety rule of
 //! the direction: a differing file whose target side changed since the last sync is left
 //! alone when only the target changed (unless forced), and is a conflict when both did.
+//! Something the target side holds at the path but does not sync (one of its refused keys: a
+//! symbolic link in the local folder, the file of a file/folder clash on storage) counts as a
+//! change of the target: a conflict unless `merge` decides, never replaced in silence.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -92,6 +95,31 @@ fn candidates<'a>(
     chosen
 }
 
+/// What becomes of the source file at `path` whose target side changed: overwritten (its
+/// transfer reason) when `merge` says so; else kept or a conflict, recorded in `plan` (`None`).
+fn decide(
+    direction: Direction,
+    path: &str,
+    record: Option<&SyncedFile>,
+    merge: Option<Merge>,
+    plan: &mut Plan,
+) -> Option<TransferReason> {
+    match merge {
+        Some(Merge::Overwrite) => Some(TransferReason::Modified),
+        Some(Merge::Keep) => {
+            plan.kept.push(path.to_string());
+            None
+        }
+        None => {
+            plan.conflicts.push(Conflict {
+                path: path.to_string(),
+                reason: direction.conflict_reason(record),
+            });
+            None
+        }
+    }
+}
+
 /// Plans a transfer in `direction` (see [`super::plan_pull`] and [`super::plan_push`]);
 /// `remote_ahead` is left to the caller.
 pub(super) fn plan(
@@ -112,7 +140,19 @@ pub(super) fn plan(
     };
     let forced = req.files.is_some() || req.mode == Mode::All;
     for entry in candidates(source, req, &mut plan) {
+        let record = synced.get(&entry.path);
         let reason = match target.get(&entry.path) {
+            // The target holds something there that it does not sync.
+            None if target.refuses(&entry.path) => {
+                if !forced && req.mode == Mode::New {
+                    plan.left_out_by_mode += 1;
+                    continue;
+                }
+                match decide(direction, &entry.path, record, req.merge, &mut plan) {
+                    Some(reason) => reason,
+                    None => continue,
+                }
+            }
             None if forced || matches!(req.mode, Mode::Default | Mode::New) => TransferReason::New,
             None => {
                 plan.left_out_by_mode += 1;
@@ -123,7 +163,6 @@ pub(super) fn plan(
                     Direction::Pull => (existing, entry),
                     Direction::Push => (entry, existing),
                 };
-                let record = synced.get(&entry.path);
                 let same = compare(l, r, record, rules) == Sameness::Same;
                 if !forced && (same || req.mode == Mode::New) {
                     if same {
@@ -143,18 +182,12 @@ pub(super) fn plan(
                         plan.newer_on_target.push(entry.path.clone());
                         continue;
                     }
-                    match (target_changed, req.merge) {
-                        (false, _) | (true, Some(Merge::Overwrite)) => TransferReason::Modified,
-                        (true, Some(Merge::Keep)) => {
-                            plan.kept.push(entry.path.clone());
-                            continue;
-                        }
-                        (true, None) => {
-                            plan.conflicts.push(Conflict {
-                                path: entry.path.clone(),
-                                reason: direction.conflict_reason(record),
-                            });
-                            continue;
+                    if !target_changed {
+                        TransferReason::Modified
+                    } else {
+                        match decide(direction, &entry.path, record, req.merge, &mut plan) {
+                            Some(reason) => reason,
+                            None => continue,
                         }
                     }
                 }

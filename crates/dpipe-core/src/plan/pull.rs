@@ -66,6 +66,14 @@ mod tests {
     /// Request, expected transfers, conflicts, files newer on the target.
     type RequestRow = (PlanRequest, Vec<(&'static str, R)>, usize, usize);
 
+    /// Request, expected transfers, conflicts, kept files.
+    type DecisionRow = (
+        PlanRequest,
+        Vec<(&'static str, R)>,
+        Vec<Conflict>,
+        Vec<String>,
+    );
+
     fn paths(plan: &Plan) -> Vec<(&str, R)> {
         plan.transfers
             .iter()
@@ -367,5 +375,52 @@ mod tests {
                 reason: R::New
             }
         );
+    }
+
+    /// A symbolic link (a refused key of the local folder) where the remote has a file: a
+    /// local change, refused unless `merge` decides; `mode new` leaves it out.
+    #[test]
+    fn a_refused_local_key_at_a_remote_file_is_a_local_change() {
+        let local_m = manifest(vec![local("other", "o", 1)], &["link.csv"]);
+        let remote = manifest(
+            vec![
+                s3("link.csv", "r", 2),
+                s3("other", "o", 2),
+                s3("new", "n", 2),
+            ],
+            &[],
+        );
+        let synced = synced_all(&local_m, &remote);
+        let mut overwrite = req(Mode::Default);
+        overwrite.merge = Some(Merge::Overwrite);
+        let mut keep = req(Mode::Default);
+        keep.merge = Some(Merge::Keep);
+        let conflict = vec![Conflict {
+            path: "link.csv".into(),
+            reason: LocalUntracked,
+        }];
+        let cases: Vec<DecisionRow> = vec![
+            (
+                req(Mode::Default),
+                vec![("new", R::New)],
+                conflict.clone(),
+                vec![],
+            ),
+            (
+                overwrite,
+                vec![("link.csv", R::Modified), ("new", R::New)],
+                vec![],
+                vec![],
+            ),
+            (keep, vec![("new", R::New)], vec![], vec!["link.csv".into()]),
+            (req(Mode::New), vec![("new", R::New)], vec![], vec![]),
+            (files(&["link.csv"], None), vec![], conflict, vec![]),
+        ];
+        for (request, transfers, conflicts, kept) in cases {
+            let plan = plan_pull(&local_m, &remote, &synced, &request, s3_rules());
+            assert_eq!(paths(&plan), transfers, "{request:?}");
+            assert_eq!(plan.conflicts, conflicts, "{request:?}");
+            assert_eq!(plan.kept, kept, "{request:?}");
+        }
     }
 }

@@ -385,4 +385,30 @@ mod tests {
         let plan = plan_push(&local, &remote, &synced, &r, s3_rules());
         assert_eq!(paths(&plan), vec![("new", R::New)]);
     }
+
+    /// A remote key refused where the local side has a file (the file of a file/folder clash
+    /// on storage): a remote change, never overwritten in silence.
+    #[test]
+    fn a_refused_remote_key_at_a_local_file_is_a_remote_change() {
+        let local_m = manifest(vec![local("clash", "mine", 1)], &[]);
+        let remote = manifest(vec![s3("clash/inner", "i", 1)], &["clash"]);
+        let plan = plan_push(
+            &local_m,
+            &remote,
+            &BTreeMap::new(),
+            &req(Mode::Default),
+            s3_rules(),
+        );
+        assert!(plan.transfers.is_empty(), "{plan:?}");
+        let conflicts: Vec<(&str, crate::plan::ConflictReason)> = plan
+            .conflicts
+            .iter()
+            .map(|c| (c.path.as_str(), c.reason))
+            .collect();
+        assert_eq!(conflicts, [("clash", RemoteUntracked)]);
+        let mut overwrite = req(Mode::Default);
+        overwrite.merge = Some(Merge::Overwrite);
+        let plan = plan_push(&local_m, &remote, &BTreeMap::new(), &overwrite, s3_rules());
+        assert_eq!(paths(&plan), vec![("clash", R::Modified)]);
+    }
 }

@@ -6,20 +6,24 @@ use super::change::{
     ChangeRules, Sameness, compare, local_changed_since_sync, remote_changed_since_sync,
 };
 use crate::filter::Filter;
-use crate::manifest::{Manifest, RejectedKey, SyncedFile};
+use crate::manifest::{Manifest, RejectedKey, SyncedFile, refusal_holds_data};
 
 /// What differs between the local and the remote side of a pipe. Lists are sorted by path.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Status {
-    /// Whether nothing needs pulling or pushing and nothing conflicts (rejected keys aside:
-    /// they are refused by design and listed in `rejected`).
+    /// Whether nothing needs pulling or pushing, nothing conflicts and no key is refused: a
+    /// refused key is a file of one side the other side does not get. Empty folder markers
+    /// ([`FOLDER_MARKER`](crate::manifest::FOLDER_MARKER)) aside: they hold nothing to sync
+    /// (still listed in `rejected`).
     pub in_sync: bool,
     /// Remote-only files, and files only the remote changed since the last sync.
     pub to_pull: Vec<String>,
     /// Local-only files, and files only the local side changed since the last sync.
     pub to_push: Vec<String>,
     /// Files that differ and changed on both sides (or were never synced, or the evidence
-    /// contradicts the record): a person has to choose.
+    /// contradicts the record), and files of one side where the other holds something it
+    /// does not sync (a refused key: a symbolic link, a file/folder clash): a person has to
+    /// choose.
     pub conflicts: Vec<String>,
     /// Keys refused as unsafe, from either manifest, sorted by key.
     pub rejected: Vec<RejectedKey>,
@@ -46,6 +50,8 @@ pub fn status(
     status.left_out_by_filter = left_out.len();
     for path in paths {
         let list = match (local.get(path), remote.get(path)) {
+            (Some(_), None) if remote.refuses(path) => &mut status.conflicts,
+            (None, Some(_)) if local.refuses(path) => &mut status.conflicts,
             (Some(_), None) => &mut status.to_push,
             (None, Some(_)) => &mut status.to_pull,
             (Some(l), Some(r)) => {
@@ -74,8 +80,10 @@ pub fn status(
         .collect();
     status.rejected.sort_by(|a, b| a.key.cmp(&b.key));
     status.rejected.dedup();
-    status.in_sync =
-        status.to_pull.is_empty() && status.to_push.is_empty() && status.conflicts.is_empty();
+    status.in_sync = status.to_pull.is_empty()
+        && status.to_push.is_empty()
+        && status.conflicts.is_empty()
+        && !status.rejected.iter().any(|k| refusal_holds_data(k.reason));
     status
 }
 
@@ -133,7 +141,12 @@ mod tests {
 
         let only_same = Filter::new(Some("same|*.none"), None).unwrap();
         let got = status(&local, &remote, &synced, &only_same, rules);
-        assert!(got.in_sync, "{got:?}");
+        assert!(!got.in_sync, "a refused key is not in sync: {got:?}");
+        assert_eq!(
+            (&got.to_pull, &got.to_push, &got.conflicts),
+            (&vec![], &vec![], &vec![]),
+            "{got:?}"
+        );
         // Every other path, counted once even when both sides have it.
         assert_eq!(got.left_out_by_filter, 6, "{got:?}");
     }
@@ -172,5 +185,43 @@ mod tests {
             ChangeRules::for_protocol(Protocol::S3),
         );
         assert!(got.in_sync);
+    }
+
+    /// A file on one side where the other holds a refused key (a symbolic link, the file of a
+    /// clash) is a conflict, not a file to move; any refused key but an empty folder marker
+    /// keeps the pipe out of sync.
+    #[test]
+    fn refused_keys_and_what_they_stand_in_for() {
+        let rules = ChangeRules::for_protocol(Protocol::S3);
+        let local_m = manifest(vec![local("clash", "c", 1)], &["link"]);
+        let remote = manifest(vec![s3("link", "l", 1)], &["clash"]);
+        let got = status(&local_m, &remote, &BTreeMap::new(), &Filter::all(), rules);
+        assert_eq!(got.conflicts, vec!["clash", "link"], "{got:?}");
+        assert!(got.to_pull.is_empty() && got.to_push.is_empty(), "{got:?}");
+        assert!(!got.in_sync);
+
+        let marker = |reason| Manifest {
+            rejected: vec![RejectedKey {
+                key: "e/".into(),
+                reason,
+            }],
+            ..Manifest::default()
+        };
+        let empty = Manifest::default();
+        for (reason, in_sync) in [
+            (crate::manifest::FOLDER_MARKER, true),
+            (crate::manifest::NAMES_A_FOLDER, false),
+            ("empty path segment", false),
+        ] {
+            let got = status(
+                &empty,
+                &marker(reason),
+                &BTreeMap::new(),
+                &Filter::all(),
+                rules,
+            );
+            assert_eq!(got.in_sync, in_sync, "{reason}");
+            assert_eq!(got.rejected.len(), 1, "listed either way");
+        }
     }
 }

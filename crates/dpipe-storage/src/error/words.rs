@@ -233,6 +233,11 @@ fn refusal(code: Option<&str>, facts: &Facts) -> String {
     }
 }
 
+/// Whether `e` is a failure to reach the storage (see [`unreachable`]).
+pub(super) fn is_unreachable(e: &opendal::Error) -> bool {
+    unreachable(e, &format!("{e:?}")).is_some()
+}
+
 /// Why the storage could not be reached, if a connection failed: refused, reset, timed out,
 /// or a host name that does not resolve.
 fn unreachable(e: &opendal::Error, text: &str) -> Option<String> {

@@ -10,6 +10,8 @@ use dpipe_testkit::services::ftp::FtpServer;
 use dpipe_testkit::services::s3::{self, S3Server};
 use dpipe_testkit::services::sftp::SftpServer;
 
+use crate::moto_proxy::MotoProxy;
+
 /// The part size of the tests: small, so that multipart is exercised with small files.
 pub const PART_SIZE: usize = 5 * 1024 * 1024;
 
@@ -138,4 +140,98 @@ pub fn ftp() -> Backend {
         raw_root,
         _guards: vec![Box::new(work), Box::new(server)],
     }
+}
+
+/// S3 on moto: a store that holds any key as AWS does — empty segments (`a//b`), a leading
+/// `/`, folder markers (`e/`), a file and a folder of one name, segments over 255 bytes — which
+/// s3s-fs (objects are files) cannot. Its keys are planted with [`plant_on_moto`]; `raw_root`
+/// names nothing.
+pub fn moto() -> Backend {
+    use dpipe_testkit::moto;
+    let bucket = format!("dpipe-planted-{}", unique());
+    let keys = std::thread::spawn({
+        let bucket = bucket.clone();
+        move || {
+            on_own_runtime(async move {
+                moto::root()
+                    .await
+                    .s3()
+                    .create_bucket()
+                    .bucket(&bucket)
+                    .send()
+                    .await
+                    .expect("CreateBucket");
+                let everything = serde_json::json!({"Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]});
+                moto::user_with_policy(&format!("{bucket}-user"), "all-s3", &everything)
+                    .await
+                    .0
+            })
+        }
+    })
+    .join()
+    .expect("a bucket on moto");
+    let location = Location::new(Protocol::S3, &bucket, MOTO_ROOT)
+        .setting("endpoint", &moto_proxy().url)
+        .setting("region", moto::REGION)
+        .credential("aws_access_key_id", &keys.aws_access_key_id)
+        .credential("aws_secret_access_key", keys.secret());
+    Backend {
+        location,
+        raw_root: PathBuf::from("/nonexistent/objects-live-on-moto"),
+        _guards: Vec::new(),
+    }
+}
+
+/// The one proxy of this test binary in front of moto (see [`MotoProxy`]: moto checks
+/// signatures over the raw query, the client signs it encoded). Never dropped: a runtime may
+/// not be dropped inside the tests' async context.
+fn moto_proxy() -> &'static MotoProxy {
+    static PROXY: std::sync::OnceLock<MotoProxy> = std::sync::OnceLock::new();
+    PROXY.get_or_init(|| {
+        std::thread::spawn(|| MotoProxy::start(&dpipe_testkit::moto::moto().url))
+            .join()
+            .expect("a proxy in front of moto")
+    })
+}
+
+/// The prefix of the moto backend's location in its bucket.
+const MOTO_ROOT: &str = "pipes/p1";
+
+/// Puts an empty object at `key` (relative to the location's root, taken as it is) into the
+/// bucket of `backend`, a [`moto`] backend, as moto's root user.
+pub fn plant_on_moto(backend: &Backend, key: &str) {
+    let bucket = backend.location.location.clone();
+    let key = format!("{MOTO_ROOT}/{key}");
+    std::thread::spawn(move || {
+        on_own_runtime(async move {
+            dpipe_testkit::moto::root()
+                .await
+                .s3()
+                .put_object()
+                .bucket(bucket)
+                .key(&key)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("PutObject {key:?}: {e:?}"));
+        });
+    })
+    .join()
+    .expect("planted on moto");
+}
+
+/// Runs `work` to its end on a runtime of its own (the test's runtime cannot be re-entered).
+fn on_own_runtime<T>(work: impl Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(work)
+}
+
+/// A name no other test of this run uses.
+fn unique() -> String {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{}-{n}", std::process::id())
 }

@@ -543,3 +543,41 @@ pub async fn staged_in_batches(b: &Backend) {
     }
     assert_eq!(leftovers(&into), Vec::<PathBuf>::new());
 }
+
+/// Keys an S3 store holds that cannot become files here, planted next to fine ones (moto holds
+/// them; a folder, s3s-fs, an FTP or SFTP server cannot: their keys are file names): each is
+/// reported once, by its key, with its reason, and the fine files are entries. The marker of
+/// the pipe's own folder is the folder, not a key.
+pub async fn planted_keys_reported_once(b: &Backend) {
+    use dpipe_core::manifest::{FILE_FOLDER_CLASH, FOLDER_MARKER, NAME_TOO_LONG};
+    let long = format!("long/{}.txt", "l".repeat(300));
+    let refused = [
+        ("", "the pipe's folder"),
+        ("//abs.txt", "absolute path"),
+        // Listed twice once, through `a//` read as `a/`.
+        ("a/../c.txt", "dot segment (`.` or `..`)"),
+        ("a//b.txt", "empty path segment"),
+        ("clash", FILE_FOLDER_CLASH),
+        ("e/", FOLDER_MARKER),
+        (long.as_str(), NAME_TOO_LONG),
+        ("ok/", FOLDER_MARKER),
+    ];
+    for (key, _) in refused {
+        crate::backends::plant_on_moto(b, key);
+    }
+    crate::backends::plant_on_moto(b, "clash/inner.txt");
+    crate::backends::plant_on_moto(b, "ok/fine.txt");
+
+    let manifest = b.storage().scan("").await.unwrap();
+    assert_eq!(paths(&manifest), ["clash/inner.txt", "ok/fine.txt"]);
+    let got: Vec<(&str, &str)> = manifest
+        .rejected
+        .iter()
+        .map(|k| (k.key.as_str(), k.reason))
+        .collect();
+    assert_eq!(got, refused[1..], "each key once, with its reason");
+    // A scan of a sub-folder names its keys relative to it.
+    let sub = b.storage().scan("a").await.unwrap();
+    let got: Vec<&str> = sub.rejected.iter().map(|k| k.key.as_str()).collect();
+    assert_eq!(got, ["../c.txt", "/b.txt"], "{sub:?}");
+}
