@@ -372,11 +372,21 @@ pub enum PermCommand {
         #[command(flatten)]
         grantee: GranteeArgs,
     },
-    /// List the grants on a pipe.
+    /// List the grants on a pipe, with the invitations still waiting.
     List {
         /// The pipe.
         #[command(flatten)]
         pipe: PipeArg,
+    },
+    /// Confirm that the account registered with an invited email is the one you invited:
+    /// it gets the invitation's access.
+    Confirm {
+        /// The pipe.
+        #[command(flatten)]
+        pipe: PipeArg,
+        /// The invited email address.
+        #[arg(long)]
+        email: String,
     },
 }
 
@@ -387,7 +397,8 @@ pub struct GranteeArgs {
     /// A registered user.
     #[arg(long)]
     pub user: Option<String>,
-    /// An email address (an invitation until someone registers with it).
+    /// An email address: its account at once, or an invitation that whoever registers with it
+    /// claims once you confirm them (`perm confirm`) or they follow the mailed link.
     #[arg(long)]
     pub email: Option<String>,
     /// Everybody (read only).

@@ -1,11 +1,14 @@
 //! Exit codes, and turning the result of a command into one: the error is printed on stderr
 //! and its kind decides the code, so scripts can tell a typo from a refusal from an outage.
 //! The detail behind a message (a storage's own answer) follows it only under
-//! `RUST_LOG=debug`.
+//! `RUST_LOG=debug`. Both are escaped for the terminal ([`escape_text`]): they can quote a
+//! key, a name or a storage's answer.
 
 use std::process::ExitCode;
 
 use dpipe_client::ErrorKind;
+
+use crate::output::escape_text;
 
 /// Success.
 pub const OK: u8 = 0;
@@ -83,10 +86,10 @@ pub fn finish(result: anyhow::Result<()>) -> ExitCode {
         // The reader of stdout went away (`dpipe pipe list | head`): not an error.
         return ExitCode::from(OK);
     }
-    eprintln!("error: {err:#}");
+    eprintln!("error: {}", escape_text(&format!("{err:#}")));
     if let Some(detail) = detail_of(&err).filter(|_| detail_wanted()) {
         eprintln!("detail:");
-        for line in detail.lines() {
+        for line in escape_text(detail).lines() {
             eprintln!("  {line}");
         }
     }

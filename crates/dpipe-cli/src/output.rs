@@ -1,9 +1,16 @@
 //! What commands print: data on stdout — aligned tables or `key: value` lines for people, the
-//! repo API's JSON with `--json` — and notes and warnings on stderr.
+//! repo API's JSON with `--json` — and notes and warnings on stderr. Everything printed here is
+//! made safe for a terminal on the way out (see [`terminal_safe`]): control and bidi characters
+//! from keys, names and storage errors are shown escaped, in one place no command can forget;
+//! the JSON keeps the exact strings.
+
+mod terminal_safe;
 
 use std::io::Write;
 
 use serde::Serialize;
+
+pub use terminal_safe::{escape_text, escape_value};
 
 /// Where and how a command prints.
 #[derive(Debug, Clone, Copy)]
@@ -35,43 +42,66 @@ impl Output {
         }
     }
 
-    /// Prints `value` as pretty JSON on stdout.
+    /// Prints `value` as pretty JSON on stdout, its strings exact (see
+    /// [`terminal_safe::escape_json`]).
     pub fn json_value<T: Serialize>(&self, value: &T) -> anyhow::Result<()> {
-        let text = serde_json::to_string_pretty(value)?;
-        self.text(&text)
+        let json = serde_json::to_string_pretty(value)?;
+        print_stdout(&terminal_safe::escape_json(&json))
     }
 
-    /// Prints `text` on stdout, with a final newline.
+    /// Prints `text` on stdout, with a final newline; every control and bidi character in it
+    /// but its newlines and tabs escaped ([`escape_text`]).
     pub fn text(&self, text: &str) -> anyhow::Result<()> {
-        let mut stdout = std::io::stdout().lock();
-        if text.is_empty() {
-            return Ok(());
-        }
-        writeln!(stdout, "{}", text.trim_end_matches('\n'))?;
-        stdout.flush()?;
-        Ok(())
+        print_stdout(&escape_text(text))
     }
 
-    /// A note for people on stderr (confirmations, hints); silent with `--json`.
+    /// Prints `text` for people on stderr, even with `--json` (which keeps stdout for the
+    /// report); escaped as [`Output::text`].
+    pub fn text_on_stderr(&self, text: &str) {
+        eprintln!("{}", escape_text(text));
+    }
+
+    /// A one-line note for people on stderr (confirmations, hints); silent with `--json`. A
+    /// newline inside is shown escaped.
     pub fn note(&self, text: &str) {
         if !self.json {
-            eprintln!("{text}");
+            eprintln!("{}", escape_value(text));
         }
     }
 
-    /// A warning on stderr, always shown.
+    /// A one-line warning on stderr, always shown. A newline inside is shown escaped.
     pub fn warn(&self, text: &str) {
-        eprintln!("warning: {text}");
+        eprintln!("warning: {}", escape_value(text));
     }
 }
 
-/// Rows under a header, each column as wide as its widest cell.
+/// Prints `text` on stdout with a final newline (nothing when empty).
+fn print_stdout(text: &str) -> anyhow::Result<()> {
+    if text.is_empty() {
+        return Ok(());
+    }
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{}", text.trim_end_matches('\n'))?;
+    stdout.flush()?;
+    Ok(())
+}
+
+/// Rows under a header, each column as wide as its widest cell; each cell escaped as a value
+/// ([`escape_value`]), so a key with a newline or a tab keeps its row and column.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     if rows.is_empty() {
         return String::new();
     }
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|cell| escape_value(cell).into_owned())
+                .collect()
+        })
+        .collect();
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
+    for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());
         }
@@ -91,12 +121,13 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     out.join("\n")
 }
 
-/// `key: value` lines with the values aligned; empty values are left out.
+/// `key: value` lines with the values aligned, each value escaped ([`escape_value`]); empty
+/// values are left out.
 pub fn fields(pairs: &[(&str, String)]) -> String {
     let shown = || pairs.iter().filter(|(_, v)| !v.is_empty());
     let width = shown().map(|(k, _)| k.len() + 1).max().unwrap_or(0);
     shown()
-        .map(|(k, v)| format!("{:<width$} {v}", format!("{k}:")))
+        .map(|(k, v)| format!("{:<width$} {}", format!("{k}:"), escape_value(v)))
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -150,6 +181,22 @@ mod tests {
         assert_eq!(
             text, "key id: K1",
             "a left-out key does not widen the others"
+        );
+    }
+
+    #[test]
+    fn cells_and_values_are_escaped_and_keep_their_row() {
+        let rows = vec![
+            vec!["a\nb\u{1b}[31m".to_string(), "x".to_string()],
+            vec!["\u{202e}c".to_string(), "y".to_string()],
+        ];
+        assert_eq!(
+            table(&["PATH", "V"], &rows),
+            "PATH          V\na\\nb\\x1b[31m  x\n\\u{202e}c     y"
+        );
+        assert_eq!(
+            fields(&[("email", "eve\u{202e}@example.com".into())]),
+            "email: eve\\u{202e}@example.com"
         );
     }
 

@@ -1,11 +1,13 @@
 //! The arguments of `dpipe pull`, `dpipe push` and `dpipe status`: which pipe, which files
 //! (mode, filters, a file list, the N newest), how to resolve conflicts, how many files move at
-//! once, whether to only preview, and whether `status` tells "not in sync" by its exit code.
+//! once, how long an unreachable storage is waited out, whether to only preview, and whether
+//! `status` tells "not in sync" by its exit code.
 
 use clap::{Args, ValueEnum};
 use dpipe_client::sync::DEFAULT_CONCURRENCY;
 
 use super::pipe_arg::PipeArg;
+use super::serve::parse_duration;
 
 /// `dpipe pull` and `dpipe push`.
 #[derive(Args)]
@@ -39,6 +41,12 @@ pub struct SyncArgs {
     #[arg(long, value_name = "N", default_value_t = DEFAULT_CONCURRENCY as u16,
           value_parser = clap::value_parser!(u16).range(1..=256))]
     pub transfers: u16,
+    /// How long to wait out a storage that cannot be reached (connections refused or cut,
+    /// nothing getting through) before stopping every transfer, e.g. 60s, 5m; a rerun
+    /// continues where the run stopped.
+    #[arg(long, value_name = "DURATION", env = "DPIPE_GIVE_UP_AFTER", default_value = "60s",
+          value_parser = parse_duration)]
+    pub give_up_after: chrono::TimeDelta,
     /// Print nothing but problems: no summary, notes or first-pull README (failed files and
     /// refused keys are still reported).
     #[arg(long, short)]
@@ -83,4 +91,23 @@ pub enum MergeArg {
     Keep,
     /// Overwrite the target's version.
     Overwrite,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use crate::cli::{Cli, Command};
+
+    #[test]
+    fn the_default_bound_is_the_storage_default() {
+        let cli = Cli::try_parse_from(["dpipe", "push", "p"]).unwrap();
+        let Command::Push(args) = cli.command else {
+            panic!("a push");
+        };
+        assert_eq!(
+            args.give_up_after.to_std().unwrap(),
+            dpipe_storage::DEFAULT_GIVE_UP_AFTER
+        );
+    }
 }

@@ -5,7 +5,7 @@
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
 use crate::cli::apply::ApplyArgs;
-use crate::output::Output;
+use crate::output::{Output, escape_value};
 
 /// Whether a command called without `--apply`, which has shown what it would do, acts after
 /// all: only on a yes to `question` asked on the terminal.
@@ -16,7 +16,7 @@ pub fn ask(args: &ApplyArgs, out: &Output, question: &str) -> anyhow::Result<boo
         return Ok(false);
     }
     let mut stderr = std::io::stderr().lock();
-    write!(stderr, "{question} [y/N] ")?;
+    write!(stderr, "{} [y/N] ", escape_value(question))?;
     stderr.flush()?;
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;

@@ -14,7 +14,7 @@ use crate::cli::maintain::{
     DeleteArgs, FilesArgs, ImportArgs, ListArgs, ListWhat, MaintainCommand, RemoveOrphansArgs,
     ResetArgs, SideArg, SortArg,
 };
-use crate::output::{Output, human_size, table};
+use crate::output::{Output, escape_value, human_size, table};
 use crate::settings::Context;
 
 /// Runs one upkeep command.
@@ -100,7 +100,11 @@ fn print_removal(out: &Output, r: &Removal, what: &str) -> anyhow::Result<()> {
         let mut lines = Vec::new();
         let count = r.local.len() + r.remote.len();
         if r.applied {
-            lines.extend(r.deleted.iter().map(|d| format!("deleted {d}")));
+            lines.extend(
+                r.deleted
+                    .iter()
+                    .map(|d| format!("deleted {}", escape_value(d))),
+            );
             lines.push(format!(
                 "deleted {} {what}{}",
                 r.deleted.len(),
@@ -199,7 +203,7 @@ fn files(ctx: &Context, syncer: &Syncer, args: FilesArgs) -> anyhow::Result<()> 
     if args.paths {
         let lines: Vec<String> = files
             .iter()
-            .map(|f| f.local_path.display().to_string())
+            .map(|f| escape_value(&f.local_path.display().to_string()).into_owned())
             .collect();
         return ctx.out.text(&lines.join("\n"));
     }

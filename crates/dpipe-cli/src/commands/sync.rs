@@ -3,11 +3,14 @@
 //! on stdout (the report as JSON with `--json`), refused keys, failed files and notes on
 //! stderr; `status` adds how many files include/exclude left out. A run that left a file
 //! behind (a failed transfer, a refused key) exits 1 after the others went through; a run
-//! refused before any transfer exits 1 (conflicts) or 4 (read-only role).
+//! refused before any transfer exits 1 (conflicts) or 4 (read-only role). A run that gave up
+//! on a storage out of reach for `--give-up-after` stops every transfer and says so in one
+//! line (how many files went through; a rerun continues), exit code 5.
 //!
 //! While files move, a progress bar on stderr (files, bytes, rate, ETA; on a terminal narrower
 //! than [`FULL_BAR_COLUMNS`] files and percent), as wide as the terminal — not with `--quiet`,
-//! `--json`, or when stderr is not a terminal. A pipe's `README.md` and `LICENSE.md` are shown
+//! `--json`, or when stderr is not a terminal; while the storage is out of reach it says so,
+//! and for how long. A pipe's `README.md` and `LICENSE.md` are shown
 //! when first pulled: their first [`SHOWN_LINES`] lines under a header, on stdout (on stderr
 //! with `--json`, so stdout stays the report). `--quiet` prints nothing but problems: no
 //! summary, no notes, no README.
@@ -15,18 +18,20 @@
 use std::io::IsTerminal as _;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use anyhow::anyhow;
 use dpipe_client::sync::{
     Direction, FileMove, Progress, REMOTE_AHEAD_TEXT, SyncOptions, SyncReport, Syncer,
 };
 use dpipe_core::plan::{Merge, Mode};
+use dpipe_storage::Tuning;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::sync::{MergeArg, ModeArg, StatusArgs, SyncArgs};
 use crate::exit::Untold;
 use crate::interrupt;
-use crate::output::{Output, human_size, table};
+use crate::output::{Output, escape_value, human_size, table};
 use crate::settings::Context;
 
 /// Runs a pull or a push of `args.pipe`.
@@ -38,7 +43,8 @@ pub fn run(ctx: &Context, args: SyncArgs, direction: Direction) -> anyhow::Resul
     let bar = Bar::new(!args.quiet && !ctx.out.is_json() && std::io::stderr().is_terminal());
     let syncer = Syncer::new(api.as_ref(), profile.repo(), runtime.handle().clone())
         .with_progress(&bar)
-        .with_concurrency(usize::from(args.transfers));
+        .with_concurrency(usize::from(args.transfers))
+        .with_tuning(tuning(&args)?);
     let options = options(&args);
     let pipe = args.pipe.name();
     let report = match direction {
@@ -86,18 +92,21 @@ pub fn status(ctx: &Context, args: StatusArgs) -> anyhow::Result<()> {
                 plural(r.left_out_by_filter)
             )
         });
-        if r.in_sync && r.rejected.is_empty() {
-            let mut lines = vec![format!("pipe {} is in sync", r.pipe)];
-            lines.extend(left_out);
-            return lines.join("\n");
-        }
+        // In sync may still list refused keys that hold nothing to sync (folder markers).
         let mut lines = Vec::new();
+        if r.in_sync {
+            lines.push(format!("pipe {} is in sync", r.pipe));
+        }
         for (label, paths) in [
             ("to pull", &r.to_pull),
             ("to push", &r.to_push),
             ("conflict", &r.conflicts),
         ] {
-            lines.extend(paths.iter().map(|p| format!("{label:<9} {p}")));
+            lines.extend(
+                paths
+                    .iter()
+                    .map(|p| format!("{label:<9} {}", escape_value(p))),
+            );
         }
         lines.extend(
             r.rejected
@@ -107,7 +116,7 @@ pub fn status(ctx: &Context, args: StatusArgs) -> anyhow::Result<()> {
         lines.extend(left_out);
         lines.join("\n")
     })?;
-    if args.exit_code && !(report.in_sync && report.rejected.is_empty()) {
+    if args.exit_code && !report.in_sync {
         return Err(Untold.into());
     }
     Ok(())
@@ -147,13 +156,18 @@ const FULL_BAR_COLUMNS: u16 = 72;
 /// indicatif's default is kept).
 fn bar_style(columns: u16) -> Option<ProgressStyle> {
     let template = if columns >= FULL_BAR_COLUMNS {
-        "{msg} files [{wide_bar}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}"
+        "{prefix}{msg} files [{wide_bar}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}"
     } else {
-        "{msg} [{wide_bar}] {percent}%"
+        "{prefix}{msg} [{wide_bar}] {percent}%"
     };
     ProgressStyle::with_template(template)
         .ok()
         .map(|style| style.progress_chars("=> "))
+}
+
+/// What the bar shows before the counts while the storage is out of reach.
+fn unreachable_note(down_for: Duration) -> String {
+    format!("storage unreachable, retrying ({} s)… ", down_for.as_secs())
 }
 
 /// The width of the terminal on stderr; 80 when it has none.
@@ -167,7 +181,7 @@ impl Progress for Bar {
         self.done.store(0, Ordering::Relaxed);
         self.bar.reset();
         self.bar.set_length(bytes);
-        self.bar.set_message(format!("0/{files}"));
+        self.say(&format!("0/{files}"));
         if self.shown {
             if let Some(style) = bar_style(stderr_columns()) {
                 self.bar.set_style(style);
@@ -182,6 +196,12 @@ impl Progress for Bar {
     fn file_failed(&self, _path: &str) {
         self.count();
     }
+    fn unreachable(&self, down_for: Duration) {
+        self.bar.set_prefix(unreachable_note(down_for));
+    }
+    fn reachable(&self) {
+        self.bar.set_prefix("");
+    }
     fn finish(&self) {
         self.bar.finish_and_clear();
     }
@@ -191,7 +211,13 @@ impl Bar {
     fn count(&self) {
         let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
         let files = self.files.load(Ordering::Relaxed);
-        self.bar.set_message(format!("{done}/{files}"));
+        self.say(&format!("{done}/{files}"));
+    }
+
+    /// Sets the bar's message, escaped for the terminal like all output (see
+    /// [`escape_value`]): every message goes through here.
+    fn say(&self, message: &str) {
+        self.bar.set_message(escape_value(message).into_owned());
     }
 }
 
@@ -207,7 +233,7 @@ fn show_file(out: &Output, folder: &Path, path: &str, to_stderr: bool) {
     };
     let text = excerpt(path, &text);
     if to_stderr {
-        eprintln!("{text}");
+        out.text_on_stderr(&text);
     } else if let Err(e) = out.text(&text) {
         out.warn(&format!("cannot show {path}: {e}"));
     }
@@ -237,6 +263,15 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .worker_threads((cores / 2).max(1))
         .max_blocking_threads(cores.max(2))
         .build()?)
+}
+
+/// The storage tuning of a pull or push: the defaults, but for how long an unreachable
+/// storage is waited out (`--give-up-after`).
+fn tuning(args: &SyncArgs) -> anyhow::Result<Tuning> {
+    Ok(Tuning {
+        give_up_after: args.give_up_after.to_std()?,
+        ..Tuning::default()
+    })
 }
 
 fn options(args: &SyncArgs) -> SyncOptions {
@@ -434,6 +469,30 @@ mod tests {
             assert!(line.starts_with(start), "{line:?}");
             assert_eq!(line.chars().count(), usize::from(width), "{line:?}");
         }
+    }
+
+    #[test]
+    fn the_progress_bar_says_while_the_storage_is_out_of_reach() {
+        let screen = Screen {
+            width: 120,
+            lines: Arc::default(),
+        };
+        let bar = ProgressBar::with_draw_target(
+            Some(20 << 20),
+            ProgressDrawTarget::term_like(Box::new(screen.clone())),
+        );
+        bar.set_style(super::bar_style(120).expect("a valid template"));
+        bar.set_message("3/11");
+        bar.set_prefix(super::unreachable_note(std::time::Duration::from_millis(
+            12_400,
+        )));
+        bar.force_draw();
+        let line = screen.lines.lock().unwrap().last().cloned().unwrap();
+        assert!(
+            line.starts_with("storage unreachable, retrying (12 s)… 3/11 files ["),
+            "{line:?}"
+        );
+        assert_eq!(line.chars().count(), 120, "{line:?}");
     }
 
     #[test]

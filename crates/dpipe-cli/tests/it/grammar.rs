@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::support::{Env, create_fs_pipe, local_profile, names};
+use crate::support::{Env, create_fs_pipe, local_profile, names, on_terminal};
 
 /// Writes `files` (path, text) under `root`.
 fn write_all(root: &Path, files: &[(&str, &str)]) {
@@ -259,37 +259,6 @@ fn destructive_commands_act_only_with_apply() {
         remote.join("a.csv").is_file(),
         "files in storage are left alone"
     );
-}
-
-/// Runs `dpipe args...` of `env` on a terminal (a pseudo-terminal made by util-linux's
-/// `script`), typing `typed`; returns what the terminal showed.
-fn on_terminal(env: &Env, args: &str, typed: &str) -> String {
-    use std::io::Write as _;
-    use std::process::{Command, Stdio};
-    let line = format!("{} {args}", env!("CARGO_BIN_EXE_dpipe"));
-    let mut child = Command::new("script")
-        .args(["--quiet", "--return", "--command", &line, "/dev/null"])
-        .env("DPIPE_CONFIG", env.config())
-        .env("HOME", env.path())
-        .env("USER", "tester")
-        .env_remove("DPIPE_PROFILE")
-        .env_remove("XDG_CONFIG_HOME")
-        .env_remove("XDG_DATA_HOME")
-        .env_remove("RUST_LOG")
-        .current_dir(env.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("util-linux script runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(typed.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{args}: {out:?}");
-    String::from_utf8(out.stdout).unwrap()
 }
 
 #[test]

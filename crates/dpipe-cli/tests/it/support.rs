@@ -237,3 +237,34 @@ pub fn local_profile(env: &Env) -> PathBuf {
 pub fn create_fs_pipe(env: &Env, remote: &Path, extra: &[&str]) {
     create_pipe(env, "fs", remote.to_str().unwrap(), &[], &[], extra);
 }
+
+/// Runs `dpipe args...` of `env` on a terminal (a pseudo-terminal made by util-linux's
+/// `script`, stdout and stderr both on it), typing `typed`; returns what the terminal showed.
+pub fn on_terminal(env: &Env, args: &str, typed: &str) -> String {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let line = format!("{} {args}", env!("CARGO_BIN_EXE_dpipe"));
+    let mut child = Command::new("script")
+        .args(["--quiet", "--return", "--command", &line, "/dev/null"])
+        .env("DPIPE_CONFIG", env.config())
+        .env("HOME", env.path())
+        .env("USER", "tester")
+        .env_remove("DPIPE_PROFILE")
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("RUST_LOG")
+        .current_dir(env.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("util-linux script runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(typed.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{args}: {out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}

@@ -157,9 +157,14 @@ pub struct SyncReport {
 }
 
 impl SyncReport {
-    /// Whether everything went through: no per-file error and no refused key.
+    /// Whether everything went through: no per-file error and no refused key that holds data
+    /// (an empty folder marker is reported, but nothing was left behind).
     pub fn is_complete(&self) -> bool {
-        self.errors.is_empty() && self.rejected.is_empty()
+        self.errors.is_empty()
+            && !self
+                .rejected
+                .iter()
+                .any(|k| dpipe_core::manifest::refusal_holds_data(&k.reason))
     }
 }
 

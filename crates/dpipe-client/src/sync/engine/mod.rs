@@ -91,6 +91,14 @@ pub trait Progress: Send + Sync {
     fn file_failed(&self, path: &str) {
         let _ = path;
     }
+    /// The storage has been out of reach for `down_for` (no transfer reached it since): the
+    /// transfers are tried again until it answers or the run gives up (see
+    /// [`Tuning::give_up_after`]). Heard before each pause; by default nothing.
+    fn unreachable(&self, down_for: std::time::Duration) {
+        let _ = down_for;
+    }
+    /// A transfer reached the storage again after it was out of reach; by default nothing.
+    fn reachable(&self) {}
     /// Every transfer has ended, well or not.
     fn finish(&self);
 }

@@ -1,4 +1,6 @@
-//! What went through is made durable, recorded in the sync state and reported.
+//! What went through is made durable, recorded in the sync state and reported; a run that
+//! gave up on a storage out of reach is, once that is recorded, one error that says how far
+//! it got.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -11,17 +13,20 @@ use dpipe_storage::Transferred;
 use super::super::local_scan::transferred_file_record;
 use super::super::report::{Direction, FileMove, PathNote, SyncReport, reason_text};
 use super::super::{HashRecord, Hashes, SyncState};
+use super::transfer::Moved;
 use super::{Run, Syncer, report};
 use crate::{Error, ErrorKind, Result};
 
 impl Syncer<'_> {
-    /// Records the files that went through and builds the report.
+    /// Records the files that went through and builds the report; when the run gave up on
+    /// a storage out of reach, the error (of kind [`ErrorKind::Transport`]) instead, after
+    /// the recording, so that a rerun continues where this run stopped.
     pub(super) fn finish(
         &self,
         run: Run,
         direction: Direction,
         plan: &Plan,
-        moved: Vec<(String, Result<Transferred, String>)>,
+        moved: Moved,
         remote: &Manifest,
         local_modified: impl Fn(&str, &Transferred) -> Option<SystemTime>,
     ) -> Result<SyncReport> {
@@ -32,7 +37,7 @@ impl Syncer<'_> {
             .map(|t| (t.path.as_str(), reason_text(t.reason)))
             .collect();
         let mut synced = Vec::new();
-        for (path, result) in moved {
+        for (path, result) in moved.files {
             match result {
                 Ok(done) => {
                     let seen = remote.get(&path);
@@ -59,19 +64,19 @@ impl Syncer<'_> {
             }
         }
         run.state.record_synced(&run.view.name, &synced)?;
-        Ok(out)
+        match moved.outage {
+            Some(why) => Err(gave_up(&out, &why)),
+            None => Ok(out),
+        }
     }
 }
 
 /// Caches the hashes of the local files that `moved` went through whole (downloaded, or read
 /// unchanged for an upload; see [`Transferred::file`]), so that the next scan reads none of
 /// them again.
-pub(super) fn cache_hashes(
-    state: &SyncState,
-    pipe: &str,
-    moved: &[(String, Result<Transferred, String>)],
-) -> Result<()> {
+pub(super) fn cache_hashes(state: &SyncState, pipe: &str, moved: &Moved) -> Result<()> {
     let records: Vec<HashRecord> = moved
+        .files
         .iter()
         .filter_map(|(path, result)| {
             let done = result.as_ref().ok()?;
@@ -102,8 +107,9 @@ pub(super) fn sync_folders(base: &Path, folders: &BTreeSet<String>) -> Result<()
 }
 
 /// The folders (relative to the pipe, `""` for its top) that received a file in `moved`.
-pub(super) fn written_folders(moved: &[(String, Result<Transferred, String>)]) -> BTreeSet<String> {
+pub(super) fn written_folders(moved: &Moved) -> BTreeSet<String> {
     moved
+        .files
         .iter()
         .filter(|(_, result)| result.is_ok())
         .map(|(path, _)| {
@@ -112,4 +118,19 @@ pub(super) fn written_folders(moved: &[(String, Result<Transferred, String>)]) -
                 .to_string()
         })
         .collect()
+}
+
+/// The one error of a run that gave up on its storage (`why`: out of reach, for how long)
+/// after `out` went through: how many of the planned files moved, and that a rerun continues.
+fn gave_up(out: &SyncReport, why: &str) -> Error {
+    Error::new(
+        ErrorKind::Transport,
+        format!(
+            "pipe {}: {why}; {} of {} files {}ed; rerun to continue",
+            out.pipe,
+            out.transferred.len(),
+            out.plan.transfers.len(),
+            out.direction.as_str()
+        ),
+    )
 }
