@@ -6,7 +6,7 @@ use std::process::Command;
 use dpipe_testkit::server::TestServer;
 
 use crate::serve_process::ServeProcess;
-use crate::support::{Env, names};
+use crate::support::{Env, create_listed_pipe, names};
 
 /// A user with a profile on `url`, registered with password `pw-<name>-long`.
 fn registered(url: &str, name: &str) -> Env {
@@ -144,16 +144,7 @@ fn two_users_share_a_pipe() {
     let server = TestServer::start();
     let ann = registered(&server.url, "ann");
     let bob = registered(&server.url, "bob");
-    ann.ok(&[
-        "pipe",
-        "create",
-        "--name",
-        "shared",
-        "--protocol",
-        "s3",
-        "--location",
-        "bucket-1",
-    ]);
+    create_listed_pipe(&ann, "shared");
     ann.ok(&[
         "pipe",
         "create",

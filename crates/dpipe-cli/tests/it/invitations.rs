@@ -7,21 +7,12 @@ use dpipe_testkit::server::{TestServer, http_get};
 use dpipe_testkit::services::smtp::{SmtpServer, link_in};
 
 use crate::serve_process::ServeProcess;
-use crate::support::{Env, server_user};
+use crate::support::{Env, create_listed_pipe, server_user};
 
 /// `ann` with pipe `shared` on a server.
 fn owner_with_pipe(server: &TestServer) -> Env {
     let ann = server_user(&server.url, "ann");
-    ann.ok(&[
-        "pipe",
-        "create",
-        "--name",
-        "shared",
-        "--protocol",
-        "s3",
-        "--location",
-        "bucket-1",
-    ]);
+    create_listed_pipe(&ann, "shared");
     ann
 }
 
@@ -158,16 +149,7 @@ fn dpipe_serve_with_smtp_mails_a_link_that_claims_the_invitation() {
         &["--no-storage", "--smtp-url", &smtp.url()],
     );
     let ann = server_user(&server.url, "ann");
-    ann.ok(&[
-        "pipe",
-        "create",
-        "--name",
-        "shared",
-        "--protocol",
-        "s3",
-        "--location",
-        "bucket-1",
-    ]);
+    create_listed_pipe(&ann, "shared");
     ann.ok(&[
         "perm",
         "grant",

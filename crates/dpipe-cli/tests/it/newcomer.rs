@@ -4,7 +4,7 @@
 use dpipe_testkit::moto::closed_port;
 use dpipe_testkit::server::TestServer;
 
-use crate::support::{Env, server_user};
+use crate::support::{Env, create_listed_pipe, server_user};
 
 #[test]
 fn an_unreachable_server_is_named_with_what_to_do() {
@@ -57,16 +57,7 @@ fn an_unreachable_server_is_named_with_what_to_do() {
 fn a_wrong_pipe_name_is_named_with_close_names() {
     let server = TestServer::start();
     let ann = server_user(&server.url, "ann");
-    ann.ok(&[
-        "pipe",
-        "create",
-        "--name",
-        "demo",
-        "--protocol",
-        "s3",
-        "--location",
-        "bucket-1",
-    ]);
+    create_listed_pipe(&ann, "demo");
     let bob = server_user(&server.url, "bob");
     let commands: [&[&str]; 5] = [
         &["pull", "--pipe"],
@@ -128,16 +119,7 @@ fn a_wrong_password_is_denied_and_an_unknown_user_not_found() {
         4,
         "Unable to log in",
     );
-    ann.ok(&[
-        "pipe",
-        "create",
-        "--name",
-        "demo",
-        "--protocol",
-        "s3",
-        "--location",
-        "bucket-1",
-    ]);
+    create_listed_pipe(&ann, "demo");
     ann.fails(
         &[
             "perm", "grant", "demo", "--user", "nobody", "--role", "read",

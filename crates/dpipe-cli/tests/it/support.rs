@@ -175,6 +175,21 @@ pub fn create_s3_pipe(env: &Env, server: &dpipe_testkit::services::s3::S3Server,
     );
 }
 
+/// Creates pipe `name` in `env`'s profile on S3 bucket `bucket-1`, which nothing ever reads:
+/// enough for grants, listings and names.
+pub fn create_listed_pipe(env: &Env, name: &str) {
+    env.ok(&[
+        "pipe",
+        "create",
+        "--name",
+        name,
+        "--protocol",
+        "s3",
+        "--location",
+        "bucket-1",
+    ]);
+}
+
 /// Creates pipe `p` in `env`'s profile: `protocol` at `location`, with `settings` and
 /// `credentials` (`key=value` each) and `extra` flags such as `--exclude GLOB`.
 pub fn create_pipe(

@@ -9,7 +9,9 @@ use dpipe_testkit::server::TestServer;
 use dpipe_testkit::services::s3::{self, S3Server};
 
 use super::{Transcript, out_of_sync_pipe};
-use crate::support::{Env, create_fs_pipe, create_s3_pipe, local_profile, server_user};
+use crate::support::{
+    Env, create_fs_pipe, create_listed_pipe, create_s3_pipe, local_profile, server_user,
+};
 
 #[test]
 fn a_pipe_name_with_a_typo() {
@@ -148,16 +150,7 @@ fn the_server_cannot_be_reached() {
 fn a_wrong_password_and_an_unknown_user() {
     let server = TestServer::start();
     let ann = server_user(&server.url, "ann");
-    ann.ok(&[
-        "pipe",
-        "create",
-        "--name",
-        "demo",
-        "--protocol",
-        "s3",
-        "--location",
-        "bucket-1",
-    ]);
+    create_listed_pipe(&ann, "demo");
     let mut t = Transcript::new(&ann);
     t.scrub(&server.url, "[SERVER]")
         .run(&ann, &["whoami"])
