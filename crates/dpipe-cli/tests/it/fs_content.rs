@@ -14,7 +14,7 @@ use dpipe_testkit::services::sftp::SftpServer;
 use dpipe_testkit::services::user::TestUser;
 
 use crate::conflicts::{moved, read, rewrite, sync};
-use crate::support::{Env, create_fs_pipe, create_server_pipe, local_profile};
+use crate::support::{Env, create_fs_pipe, create_ftp_pipe, create_sftp_pipe, local_profile};
 
 /// Ten data files of 1 MiB each (each its own bytes) and a README.
 fn write_dataset(folder: &Path) {
@@ -147,10 +147,7 @@ fn sftp_touched_objects_are_no_change() {
     let work = server.user.workdir();
     let env = Env::new();
     let repo = local_profile(&env);
-    let user = format!("username={}", server.user.name);
-    let key = format!("private_key={}", server.key_text());
-    let creds = [user.as_str(), &key, "known_hosts=accept"];
-    create_server_pipe(&env, "sftp", &server.endpoint(), &work.path, &creds);
+    create_sftp_pipe(&env, &server, &work.path);
     touched_objects_are_no_change(&env, server.user, &work.path, &repo.join("p"));
 }
 
@@ -160,14 +157,6 @@ fn ftp_touched_objects_are_no_change() {
     let work = server.user.workdir();
     let env = Env::new();
     let repo = local_profile(&env);
-    let user = format!("username={}", server.user.name);
-    let password = format!("password={}", server.user.password);
-    create_server_pipe(
-        &env,
-        "ftp",
-        &server.endpoint(),
-        &work.path,
-        &[&user, &password],
-    );
+    create_ftp_pipe(&env, &server, &work.path);
     touched_objects_are_no_change(&env, server.user, &work.path, &repo.join("p"));
 }

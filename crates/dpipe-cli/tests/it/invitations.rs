@@ -9,9 +9,9 @@ use dpipe_testkit::services::smtp::{SmtpServer, link_in};
 use crate::serve_process::ServeProcess;
 use crate::support::{Env, create_listed_pipe, server_user};
 
-/// `ann` with pipe `shared` on a server.
-fn owner_with_pipe(server: &TestServer) -> Env {
-    let ann = server_user(&server.url, "ann");
+/// `ann` with pipe `shared` on the server at `url`.
+fn owner_with_pipe(url: &str) -> Env {
+    let ann = server_user(url, "ann");
     create_listed_pipe(&ann, "shared");
     ann
 }
@@ -34,7 +34,7 @@ fn list_line(owner: &Env, who: &str) -> String {
 #[test]
 fn an_invitation_waits_for_the_owners_confirmation() {
     let server = TestServer::start();
-    let ann = owner_with_pipe(&server);
+    let ann = owner_with_pipe(&server.url);
     let grant = ann.json(&[
         "perm",
         "grant",
@@ -76,7 +76,7 @@ fn an_invitation_waits_for_the_owners_confirmation() {
 #[test]
 fn an_email_grant_to_an_account_names_the_account() {
     let server = TestServer::start();
-    let ann = owner_with_pipe(&server);
+    let ann = owner_with_pipe(&server.url);
     let bob = server_user(&server.url, "bob");
     let out = ann.ok(&[
         "perm",
@@ -95,7 +95,7 @@ fn an_email_grant_to_an_account_names_the_account() {
 #[test]
 fn wrong_confirmations_change_nothing() {
     let server = TestServer::start();
-    let ann = owner_with_pipe(&server);
+    let ann = owner_with_pipe(&server.url);
     let bob = server_user(&server.url, "bob");
     ann.ok(&["perm", "grant", "shared", "--user", "bob", "--role", "read"]);
     ann.ok(&[
@@ -148,8 +148,7 @@ fn dpipe_serve_with_smtp_mails_a_link_that_claims_the_invitation() {
         &data.path().join("server"),
         &["--no-storage", "--smtp-url", &smtp.url()],
     );
-    let ann = server_user(&server.url, "ann");
-    create_listed_pipe(&ann, "shared");
+    let ann = owner_with_pipe(&server.url);
     ann.ok(&[
         "perm",
         "grant",

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use dpipe_testkit::services::ftp::FtpServer;
 use dpipe_testkit::services::s3::S3Server;
 
-use crate::support::{Env, create_s3_pipe, create_server_pipe, local_profile};
+use crate::support::{Env, create_ftp_pipe, create_s3_pipe, local_profile};
 
 /// Files of the pipe: enough that a run is caught with some but not all of them moved.
 const FILES: usize = 400;
@@ -237,15 +237,7 @@ fn a_push_stops_in_one_line_when_the_ftp_server_goes_away() {
     let work = server.user.workdir();
     let env = Env::new();
     let repo = local_profile(&env);
-    let user = format!("username={}", server.user.name);
-    let password = format!("password={}", server.user.password);
-    create_server_pipe(
-        &env,
-        "ftp",
-        &server.endpoint(),
-        &work.path,
-        &[&user, &password],
-    );
+    create_ftp_pipe(&env, &server, &work.path);
     write_files(&repo.join("p"));
 
     let child = start(&env, "push", Bound::Env);

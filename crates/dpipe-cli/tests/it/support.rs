@@ -220,15 +220,30 @@ pub fn create_pipe(
     env.ok(&args);
 }
 
-/// Creates pipe `p` of `protocol` (FTP or SFTP) on the server at `endpoint`, its files in the
-/// server's folder `root`, logging in with `credentials` (`key=value` each).
-pub fn create_server_pipe(
+/// Creates pipe `p` on the test FTP `server`, its files in the server's folder `root`,
+/// logging in with the test user's password.
+pub fn create_ftp_pipe(env: &Env, server: &dpipe_testkit::services::ftp::FtpServer, root: &Path) {
+    let user = format!("username={}", server.user.name);
+    let password = format!("password={}", server.user.password);
+    create_login_pipe(env, "ftp", &server.endpoint(), root, &[&user, &password]);
+}
+
+/// Creates pipe `p` on the test SFTP `server`, its files in the server's folder `root`,
+/// logging in with the test user's private key and accepting the server's host key.
+pub fn create_sftp_pipe(
     env: &Env,
-    protocol: &str,
-    endpoint: &str,
+    server: &dpipe_testkit::services::sftp::SftpServer,
     root: &Path,
-    credentials: &[&str],
 ) {
+    let user = format!("username={}", server.user.name);
+    let key = format!("private_key={}", server.key_text());
+    let credentials = [user.as_str(), &key, "known_hosts=accept"];
+    create_login_pipe(env, "sftp", &server.endpoint(), root, &credentials);
+}
+
+/// Creates pipe `p` of `protocol` on the server at `endpoint`, its files in the server's
+/// folder `root`, logging in with `credentials` (`key=value` each).
+fn create_login_pipe(env: &Env, protocol: &str, endpoint: &str, root: &Path, credentials: &[&str]) {
     let dir = format!("dir={}", root.to_str().unwrap().trim_start_matches('/'));
     create_pipe(env, protocol, endpoint, &[&dir], credentials, &[]);
 }

@@ -16,7 +16,7 @@ use dpipe_testkit::services::sftp::SftpServer;
 use dpipe_testkit::services::user::TestUser;
 use serde_json::Value;
 
-use crate::support::{Env, create_server_pipe, local_profile};
+use crate::support::{Env, create_ftp_pipe, create_sftp_pipe, local_profile};
 
 const FILES: [(&str, &str); 3] = [
     ("a.csv", "x,y\n1,2\n"),
@@ -100,10 +100,7 @@ fn sftp_pull_edit_push_with_a_private_key() {
     }
     let env = Env::new();
     let repo = local_profile(&env);
-    let user = format!("username={}", server.user.name);
-    let key = format!("private_key={}", server.key_text());
-    let creds = [user.as_str(), &key, "known_hosts=accept"];
-    create_server_pipe(&env, "sftp", &server.endpoint(), &work.path, &creds);
+    create_sftp_pipe(&env, &server, &work.path);
     round_trip(&env, server.user, &work.path, &repo, &|| server.log());
 }
 
@@ -116,14 +113,6 @@ fn ftp_pull_edit_push_with_a_password() {
     }
     let env = Env::new();
     let repo = local_profile(&env);
-    let user = format!("username={}", server.user.name);
-    let password = format!("password={}", server.user.password);
-    create_server_pipe(
-        &env,
-        "ftp",
-        &server.endpoint(),
-        &work.path,
-        &[&user, &password],
-    );
+    create_ftp_pipe(&env, &server, &work.path);
     round_trip(&env, server.user, &work.path, &repo, &|| server.log());
 }
