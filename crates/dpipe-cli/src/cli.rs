@@ -341,7 +341,7 @@ pub struct AuditArgs {
     pub user: Option<String>,
     /// Only events of this action.
     #[arg(long, value_name = "ACTION",
-          value_parser = clap::builder::PossibleValuesParser::new(dpipe_registry::audit::PIPE_ACTIONS))]
+          value_parser = clap::builder::PossibleValuesParser::new(dpipe_client::audit::PIPE_ACTIONS))]
     pub action: Option<String>,
 }
 

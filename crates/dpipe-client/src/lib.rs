@@ -36,7 +36,11 @@ pub mod sync;
 
 pub use api::RepoApi;
 pub use decrypt::Decrypting;
-pub use dpipe_registry::audit::AuditQuery;
+/// The audit trail's query and vocabulary, as the repo API and local mode share them.
+pub mod audit {
+    pub use dpipe_registry::audit::{AUDIT_LIMIT, AuditQuery, CREDENTIALS_READ, PIPE_ACTIONS};
+}
+pub use audit::AuditQuery;
 pub use error::{Error, ErrorKind, Result};
 pub use http::HttpApi;
 pub use key::{Key, Keyring};

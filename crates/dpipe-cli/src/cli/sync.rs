@@ -107,7 +107,7 @@ mod tests {
         };
         assert_eq!(
             args.give_up_after.to_std().unwrap(),
-            dpipe_storage::DEFAULT_GIVE_UP_AFTER
+            dpipe_client::sync::DEFAULT_GIVE_UP_AFTER
         );
     }
 }

@@ -13,8 +13,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use dpipe_client::AuditQuery;
+use dpipe_client::audit::{AUDIT_LIMIT, CREDENTIALS_READ};
 use dpipe_core::wire::AuditView;
-use dpipe_registry::audit::{AUDIT_LIMIT, CREDENTIALS_READ};
 
 use super::AboutPipe as _;
 use crate::cli::AuditArgs;

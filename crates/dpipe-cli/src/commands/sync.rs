@@ -21,11 +21,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::anyhow;
+use dpipe_client::sync::Tuning;
 use dpipe_client::sync::{
     Direction, FileMove, Progress, REMOTE_AHEAD_TEXT, SyncOptions, SyncReport, Syncer,
 };
 use dpipe_core::plan::{Merge, Mode};
-use dpipe_storage::Tuning;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::sync::{MergeArg, ModeArg, StatusArgs, SyncArgs};

@@ -17,6 +17,8 @@ mod report;
 mod scan;
 mod state;
 
+/// How transfers are tuned, and how long a run waits out an unreachable storage.
+pub use dpipe_storage::{DEFAULT_GIVE_UP_AFTER, Tuning};
 pub use engine::{DEFAULT_CONCURRENCY, Progress, SHOWN_WHEN_FIRST_PULLED, SyncOptions, Syncer};
 pub use local_scan::scan_local;
 pub use location::location_for;
