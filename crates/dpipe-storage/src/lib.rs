@@ -37,6 +37,7 @@ pub mod location;
 pub mod manifest;
 pub mod operator;
 pub mod reachability;
+mod services;
 pub mod staging;
 pub mod transfer;
 

@@ -5,18 +5,17 @@
 //! all from [`Tuning`].
 
 use std::fmt;
-use std::io::Write as _;
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use opendal::layers::{ConcurrentLimitLayer, RetryLayer, TimeoutLayer};
-use opendal::services;
 use opendal::{Buffer, HttpBody, HttpTransport, HttpTransporter, Operator};
 use opendal_http_transport_reqwest::ReqwestTransport;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::location::{Location, Protocol};
+use crate::services;
 
 /// One mebibyte, the unit of the memory budget.
 const MIB: usize = 1024 * 1024;
@@ -106,17 +105,17 @@ impl Storage {
         let root = root_of(location);
         let mut key_file = None;
         let op = match location.protocol {
-            Protocol::S3 => Operator::new(s3_builder(location, &root)?),
-            Protocol::Ftp => Operator::new(ftp_builder(location, &root)?),
+            Protocol::S3 => Operator::new(services::s3::s3_builder(location, &root)?),
+            Protocol::Ftp => Operator::new(services::ftp::ftp_builder(location, &root)?),
             Protocol::Sftp => {
-                let (builder, file) = sftp_builder(location, &root)?;
+                let (builder, file) = services::sftp::sftp_builder(location, &root)?;
                 key_file = file.map(Arc::new);
                 Operator::new(builder)
             }
             Protocol::Fs => {
                 let base = existing_folder(&location.location)?;
                 let folder = base.join(root.trim_start_matches('/'));
-                Operator::new(services::Fs::default().root(&folder.to_string_lossy()))
+                Operator::new(opendal::services::Fs::default().root(&folder.to_string_lossy()))
             }
         }
         .map_err(|e| Error::from_opendal(e, "configure", &location.location))?;
@@ -212,7 +211,7 @@ fn existing_folder(folder: &str) -> Result<&std::path::Path> {
     }
 }
 
-fn config(message: impl Into<String>) -> Error {
+pub(crate) fn config(message: impl Into<String>) -> Error {
     Error::new(ErrorKind::Config, message)
 }
 
@@ -252,124 +251,6 @@ fn is_refused(e: &opendal::Error) -> bool {
             .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
     })
 }
-
-fn s3_builder(location: &Location, root: &str) -> Result<services::S3> {
-    if location.location.is_empty() {
-        return Err(config("s3: the location (a bucket) is empty"));
-    }
-    let mut b = services::S3::default()
-        .bucket(&location.location)
-        .root(root)
-        .region(location.set("region").unwrap_or("us-east-1"))
-        // Credentials come from the location only, never from the machine's AWS config,
-        // environment or instance metadata.
-        .disable_config_load()
-        .disable_ec2_metadata()
-        // Every upload (each part of a multipart one) carries the CRC32C of its bytes, which
-        // the server checks before it keeps them: a byte changed on the way is refused
-        // (`BadDigest`). Downloads are checked against the ETag or the stored SHA-256.
-        .checksum_algorithm("crc32c");
-    if let Some(endpoint) = location.set("endpoint") {
-        b = b.endpoint(endpoint);
-    }
-    match location.set("path_style").unwrap_or("true") {
-        "true" | "yes" | "1" => {}
-        "false" | "no" | "0" => b = b.enable_virtual_host_style(),
-        other => {
-            return Err(config(format!(
-                "s3: path_style must be true or false, not {other:?}"
-            )));
-        }
-    }
-    match (
-        location.cred("aws_access_key_id"),
-        location.cred("aws_secret_access_key"),
-    ) {
-        (Some(id), Some(secret)) => b = b.access_key_id(id).secret_access_key(secret),
-        (None, None) => b = b.skip_signature(),
-        _ => {
-            return Err(config(
-                "s3: give both aws_access_key_id and aws_secret_access_key, or neither",
-            ));
-        }
-    }
-    if let Some(token) = location.cred("aws_session_token") {
-        b = b.session_token(token);
-    }
-    Ok(b)
-}
-
-fn ftp_builder(location: &Location, root: &str) -> Result<services::Ftp> {
-    if location.location.is_empty() {
-        return Err(config("ftp: the location (host[:port]) is empty"));
-    }
-    let mut b = services::Ftp::default()
-        .endpoint(&format!("ftp://{}", location.location))
-        .root(root);
-    if let Some(user) = location.cred("username") {
-        b = b.user(user);
-    }
-    if let Some(password) = location.cred("password") {
-        b = b.password(password);
-    }
-    Ok(b)
-}
-
-fn sftp_builder(
-    location: &Location,
-    root: &str,
-) -> Result<(services::Sftp, Option<tempfile::TempPath>)> {
-    if location.location.is_empty() {
-        return Err(config("sftp: the location (host[:port]) is empty"));
-    }
-    let mut b = services::Sftp::default()
-        .endpoint(&format!("ssh://{}", location.location))
-        .root(root)
-        .known_hosts_strategy(location.set("known_hosts").unwrap_or("strict"));
-    if let Some(user) = location.cred("username") {
-        b = b.user(user);
-    }
-    let mut key_file = None;
-    match (
-        location.cred("key"),
-        location.cred("private_key"),
-        location.cred("password"),
-    ) {
-        (Some(path), _, _) => b = b.key(path),
-        (None, Some(text), _) => {
-            let path = write_private_key(text)?;
-            b = b.key(&path.to_string_lossy());
-            key_file = Some(path);
-        }
-        // OpenDAL's sftp service drives the system's `ssh` client, which reads passwords only
-        // from a terminal or an askpass program: say so rather than hang or guess.
-        (None, None, Some(_)) => {
-            return Err(Error::new(
-                ErrorKind::Unsupported,
-                "sftp: password authentication is not supported; use a private key (credential `key` or `private_key`)",
-            ));
-        }
-        (None, None, None) => {}
-    }
-    Ok((b, key_file))
-}
-
-/// Writes a private key to a 0600 temporary file (ssh refuses keys others can read).
-fn write_private_key(text: &str) -> Result<tempfile::TempPath> {
-    let mut file = tempfile::Builder::new()
-        .prefix("dpipe-sftp-key-")
-        .tempfile()
-        .map_err(|e| Error::from_io(e, "write private key", &std::env::temp_dir()))?;
-    let mut text = text.to_string();
-    if !text.ends_with('\n') {
-        text.push('\n');
-    }
-    file.write_all(text.as_bytes())
-        .and_then(|()| file.flush())
-        .map_err(|e| Error::from_io(e, "write private key", file.path()))?;
-    Ok(file.into_temp_path())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -55,6 +55,7 @@ impl Staged {
             sha256: hashed.sha256,
             md5: hashed.md5,
             file: Some(file),
+            resumed: 0,
         };
         Staged {
             key,
