@@ -22,6 +22,12 @@ const S3_KEYS: [&str; 3] = [
 pub const S3_RELEASED_SETTINGS: [(&str, &str); 2] =
     [("endpoint", "endpoint_url"), ("region", "region_name")];
 
+/// The storage settings the credentials endpoint releases next to FTP and SFTP logins, under
+/// their own names: how the client checks whom it talks to — the SFTP server's pinned host key
+/// (`host_key`) and whether FTP must use TLS (`tls`). d6tpipe's client reads only `username`
+/// and `password` from the reply, so extra keys leave it unchanged.
+pub const FILE_SERVER_RELEASED_SETTINGS: [&str; 2] = ["host_key", "tls"];
+
 /// The name a credential `key` is stored under for `protocol`: the aliases d6tpipe accepts
 /// (`key` and `secret` for S3) become the names boto3 takes; other keys are kept.
 pub fn canonical_key(protocol: Protocol, key: &str) -> &str {
@@ -158,8 +164,9 @@ fn normalize(protocol: Protocol, map: &Map<String, Value>) -> Result<Map<String,
 
 /// What the credentials endpoint returns for `protocol`: for S3 only the keys boto3 accepts,
 /// plus `endpoint_url`/`region_name` from the storage settings (`endpoint`, `region`) so that
-/// any S3-compatible service works with the unchanged d6tpipe client; for the others the
-/// stored keys as they are.
+/// any S3-compatible service works with the unchanged d6tpipe client; for FTP and SFTP the
+/// stored keys plus the settings of [`FILE_SERVER_RELEASED_SETTINGS`] (a stored credential of
+/// the same name wins); for `fs` the stored keys as they are.
 pub fn release(
     protocol: Protocol,
     credentials: &Map<String, Value>,
@@ -179,7 +186,16 @@ pub fn release(
             }
             out
         }
-        Protocol::Ftp | Protocol::Sftp | Protocol::Fs => credentials.clone(),
+        Protocol::Ftp | Protocol::Sftp => {
+            let mut out = credentials.clone();
+            for setting in FILE_SERVER_RELEASED_SETTINGS {
+                if let Some(value) = settings.get(setting).and_then(Value::as_str) {
+                    out.entry(setting).or_insert_with(|| value.into());
+                }
+            }
+            out
+        }
+        Protocol::Fs => credentials.clone(),
     }
 }
 
@@ -231,5 +247,23 @@ mod tests {
             json!({"aws_access_key_id": "A", "aws_secret_access_key": "B",
             "endpoint_url": "http://127.0.0.1:9000", "region_name": "us-east-1"})
         );
+    }
+
+    #[test]
+    fn release_adds_file_server_settings() {
+        let creds = obj(json!({"username": "u", "password": "p"}));
+        let settings = obj(json!({"host_key": "SHA256:abc", "tls": "required", "dir": "d"}));
+        for protocol in [Protocol::Sftp, Protocol::Ftp] {
+            assert_eq!(
+                Value::Object(release(protocol, &creds, &settings)),
+                json!({"username": "u", "password": "p", "host_key": "SHA256:abc", "tls": "required"})
+            );
+        }
+        let pinned = obj(json!({"username": "u", "host_key": "SHA256:own"}));
+        assert_eq!(
+            release(Protocol::Sftp, &pinned, &settings)["host_key"],
+            "SHA256:own"
+        );
+        assert_eq!(release(Protocol::Fs, &creds, &settings), creds);
     }
 }

@@ -5,9 +5,11 @@
 //! `remotepath` is `s3://bucket/prefix/` for S3 (the root is `prefix`), `folder/sub/` for `fs`
 //! (the root is `sub`), and an absolute path for FTP/SFTP. The S3 credentials reply may carry
 //! `endpoint_url`/`region_name` (what boto3 takes): they become the `endpoint`/`region`
-//! settings, and an SFTP pipe's `known_hosts` (`strict`, `add`, `accept`) the setting of that
-//! name; every other string value is a credential.
+//! settings; for FTP and SFTP the released settings
+//! ([`FILE_SERVER_RELEASED_SETTINGS`]: the pinned `host_key`, `tls`) become settings of the
+//! same name; every other string value is a credential.
 
+use dpipe_core::credentials::FILE_SERVER_RELEASED_SETTINGS;
 use dpipe_core::protocol::Protocol;
 use dpipe_core::role::Access;
 use dpipe_core::wire::PipeView;
@@ -60,6 +62,11 @@ pub fn location_for(pipe: &PipeView, credentials: &Map<String, Value>) -> Result
             (Protocol::S3, "endpoint_url") => location.setting("endpoint", value),
             (Protocol::S3, "region_name") => location.setting("region", value),
             (Protocol::Sftp, "known_hosts") => location.setting("known_hosts", value),
+            (Protocol::Ftp | Protocol::Sftp, name)
+                if FILE_SERVER_RELEASED_SETTINGS.contains(&name) =>
+            {
+                location.setting(name, value)
+            }
             _ => location.credential(key, value),
         };
     }
@@ -164,6 +171,13 @@ mod tests {
         assert_eq!((ftp.location.as_str(), ftp.root.as_str()), ("h:21", "/x/"));
         assert_eq!(ftp.credentials["username"], "u");
         assert!(ftp.settings.is_empty());
+        let pinned = creds(
+            json!({"username": "u", "password": "p", "host_key": "SHA256:x", "tls": "required"}),
+        );
+        let sftp = location_for(&pipe("sftp", "h", "/x/"), &pinned).unwrap();
+        assert_eq!(sftp.settings["host_key"], "SHA256:x");
+        assert_eq!(sftp.settings["tls"], "required");
+        assert_eq!(sftp.credentials.len(), 2);
     }
 
     #[test]
