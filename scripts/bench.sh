@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # dpipe benchmark: dpipe vs rclone vs the AWS CLI against ONE local S3 server, and dpipe on
-# `dpipe serve`'s built-in object store against dpipe on that server, in one run.
+# `dpipe serve`'s built-in object store against dpipe on that server, in one run; then its
+# peers (BENCH_PEERS, default "sftp": scripts/bench-sftp.sh, dpipe vs rclone over SFTP).
 #
 # What it measures (wall time, median of BENCH_RUNS runs; peak RSS of every command, shown for
 # the large-file workload to check that dpipe's memory stays flat in file size; the CPU time,
@@ -71,24 +72,15 @@ SERVERS=${BENCH_SERVERS:-s3s builtin}
 BUILTIN_WORKLOADS=${BENCH_BUILTIN_WORKLOADS:-small large}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/dpipe-target}
 
-say() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-die() { say "ERROR: $*"; exit 1; }
-# has LIST WORD: whether the space-separated LIST holds WORD.
-has() { case " $1 " in *" $2 "*) return 0 ;; esac; return 1; }
+# shellcheck source=lib/bench-common.sh
+. "$ROOT/scripts/lib/bench-common.sh"
 for srv in $SERVERS; do
     has "s3s builtin" "$srv" || die "unknown server $srv in BENCH_SERVERS (s3s, builtin)"
 done
 [ -n "$SERVERS" ] || die "BENCH_SERVERS names no server (s3s, builtin)"
 
 # ---- tools -----------------------------------------------------------------------------------
-if ! command -v rclone >/dev/null; then
-    say "installing rclone (apt-get)"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y rclone >/dev/null || die "cannot install rclone"
-fi
-if [ ! -x /usr/bin/time ]; then
-    say "installing GNU time (apt-get)"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y time >/dev/null || die "cannot install time"
-fi
+install_bench_tools
 AWS_PIN=$(grep -io '^awscli==[^ #]*' "$ROOT/tests/d6tpipe/requirements.txt") || die "no awscli pin in tests/d6tpipe/requirements.txt"
 AWS_PY=""
 for venv in "$HOME/.cache/dpipe-d6tpipe-venv" "$HOME/.cache/dpipe-bench-venv"; do
@@ -249,58 +241,12 @@ chmod +x "$WORK/bin/aws"
 # ---- measuring -------------------------------------------------------------------------------
 RESULTS="$WORK/results.tsv"
 : >"$RESULTS"
-TICK=$(getconf CLK_TCK)
-# cpu_ticks PID: the user + system CPU time of process PID so far, in clock ticks (fields 14
-# and 15 of /proc/PID/stat, counted after the command name, which may hold spaces).
-cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
 # measure SERVER WORKLOAD OP TOOL -- COMMAND...: runs COMMAND once against SERVER (s3s or
 # builtin), records wall seconds, peak RSS, the command's CPU seconds and the server's.
 measure() {
-    local srv=$1 wl=$2 op=$3 tool=$4; shift 5
-    local tf="$WORK/time.out" pid
-    if [ "$srv" = s3s ]; then pid=$SERVER_PID; else pid=$BI_PID; fi
-    # Every command starts with nothing dirty in the page cache: what the previous command
-    # left unwritten (rclone and the AWS CLI do not fsync) is not written back on its time.
-    sync
-    local before; before=$(cpu_ticks "$pid")
-    if ! /usr/bin/time -f '%e %M %U %S' -o "$tf" "$@" >"$WORK/cmd.out" 2>"$WORK/cmd.err"; then
-        say "FAILED: $srv $wl $op $tool: $*"; tail -5 "$WORK/cmd.err" >&2; tail -5 "$WORK/cmd.out" >&2
-        exit 1
-    fi
-    local after; after=$(cpu_ticks "$pid")
-    local secs rss usr sys
-    read -r secs rss usr sys < <(tail -1 "$tf")
-    local cpu srv_cpu
-    cpu=$(awk -v u="$usr" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
-    srv_cpu=$(awk -v a="$before" -v b="$after" -v t="$TICK" 'BEGIN { printf "%.2f", (b - a) / t }')
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$srv" "$wl" "$op" "$tool" "$secs" "$rss" "$cpu" "$srv_cpu" >>"$RESULTS"
-    say "$srv $wl $op $tool: ${secs}s, peak RSS ${rss} KiB, CPU ${cpu}s, server CPU ${srv_cpu}s"
-}
-# count FOLDER: regular files under FOLDER (to check each download is complete).
-count() { find "$1" -type f | wc -l; }
-expect_count() { # FOLDER N WHAT
-    local n; n=$(count "$1")
-    [ "$n" = "$2" ] || die "$3: $n files in $1, expected $2"
-}
-
-gen() { # NAME COUNT BYTES
-    say "generating $1: $2 x $3 bytes"
-    python3 - "$WORK/data/$1" "$2" "$3" <<'EOF'
-import os, sys
-d, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-os.makedirs(d, exist_ok=True)
-width = len(str(n))
-block = 1 << 20
-for i in range(n):
-    # 100 files per sub-folder, like real datasets; random bytes (no compression wins).
-    sub = os.path.join(d, f"d{i // 100:04d}")
-    os.makedirs(sub, exist_ok=True)
-    with open(os.path.join(sub, f"f{i:0{width}d}.bin"), "wb") as f:
-        left = size
-        while left > 0:
-            f.write(os.urandom(min(block, left)))
-            left -= block
-EOF
+    local pid
+    if [ "$1" = s3s ]; then pid=$SERVER_PID; else pid=$BI_PID; fi
+    measure_with "$pid" "$@"
 }
 
 # settle PATH...: what a round is done with. The large files' copies are deleted at once (the
@@ -312,8 +258,6 @@ EOF
 settle() {
     if [ "$wl" = large ]; then rm -rf "$@"; fi
 }
-
-scaled() { python3 -c "import sys; print(max(1, round(float(sys.argv[1]) * float(sys.argv[2]))))" "$1" "$SCALE"; }
 
 # dpipe_s3s R: dpipe's measurements of round R on s3s — push and pull of the shared source
 # (the tool comparison), and, when the built-in store is measured too, pull of the source
@@ -367,7 +311,7 @@ for wl in $WORKLOADS; do
     BUILTIN_WL=0
     if has "$SERVERS" builtin && has "$BUILTIN_WORKLOADS" "$wl"; then BUILTIN_WL=1; fi
     if ! has "$SERVERS" s3s && [ "$BUILTIN_WL" = 0 ]; then continue; fi
-    gen "$wl" "$N" "$SIZE"
+    gen "$WORK/data/$wl" "$N" "$SIZE"
     DATA="$WORK/data/$wl"
     if has "$SERVERS" s3s; then
         # The pull source, uploaded once through S3 (not timed), in single parts so that every
@@ -528,3 +472,10 @@ if rows:
         print("\nGoal (issue 10, at BENCH_SCALE=1):")
         for v in verdicts: print("  " + v)
 EOF
+
+# ---- peers -----------------------------------------------------------------------------------
+# The other storage protocols' benchmarks, with the same binary and settings.
+for peer in ${BENCH_PEERS-sftp}; do
+    say "running scripts/bench-$peer.sh"
+    BENCH_BIN_DIR="$BIN_DIR" bash "$ROOT/scripts/bench-$peer.sh" || die "scripts/bench-$peer.sh failed"
+done
