@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the servers that dpipe-storage's behaviour suite starts on 127.0.0.1: openssh-server
-# (sshd, for SFTP) and vsftpd (FTP), from Debian's packages. S3 (s3s-fs) and the local folder
-# need nothing: s3s-fs is a Rust dependency of the test kit and runs in-process. It also
-# installs aiosmtpd (scripts/install-smtp.sh) for the tests of emailed invitation links.
+# (sshd, for SFTP) and vsftpd (FTP; FTPS with a certificate made by openssl), from Debian's
+# packages. S3 (s3s-fs) and the local folder need nothing: s3s-fs is a Rust dependency of the
+# test kit and runs in-process. It also installs aiosmtpd (scripts/install-smtp.sh) for the
+# tests of emailed invitation links.
 #
 # Idempotent: a package already installed is not touched, and nothing runs when both are there.
 # The tests write their own sshd/vsftpd configs and create their own test user; this script
@@ -18,6 +19,8 @@ need=()
 [[ -x /usr/sbin/sshd ]] || need+=(openssh-server)
 [[ -x /usr/sbin/vsftpd ]] || need+=(vsftpd)
 command -v ssh-keygen >/dev/null || need+=(openssh-client)
+# The FTPS tests make a self-signed certificate for vsftpd at start.
+command -v openssl >/dev/null || need+=(openssl)
 
 if [[ ${#need[@]} -eq 0 ]]; then
     echo "test services already installed (sshd, vsftpd)" >&2

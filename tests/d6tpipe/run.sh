@@ -4,7 +4,9 @@
 # d6tpipe and the AWS CLI through a moto S3 the tests start from $DPIPE_MOTO_VENV, default
 # $HOME/.cache/dpipe-moto-venv, made by scripts/install-moto.sh) and managed pipes
 # (test_d6tpipe_managed.py: d6tpipe and dpipe push/pull through the server's built-in object
-# store, no moto, no AWS settings).
+# store, no moto, no AWS settings) and SFTP with a password (test_d6tpipe_sftp.py: its sshd
+# must listen on port 22, where d6tpipe connects, so run.sh runs it once more inside a network
+# namespace of its own — `unshare --net`, loopback only — with a server of its own there).
 #
 # Usage: run.sh [VENV_DIR] [-- PYTEST_ARGS...]
 #   VENV_DIR     virtualenv to create/reuse (default $HOME/.cache/dpipe-d6tpipe-venv)
@@ -23,6 +25,8 @@
 #   DPIPE_BIN     dpipe binary to start, and the one the data-plane and managed-pipe
 #                 tests run (default: dpipe from PATH).
 #   DPIPE_MOTO_VENV  venv holding moto_server for the data-plane tests.
+#   DPIPE_D6T_TESTS  the test files to run (default: all but the SFTP one, then the SFTP
+#                 one in its network namespace; run.sh sets it for that inner run).
 #
 # Exits non-zero when the venv cannot be built, the server does not come up,
 # or any test fails.
@@ -138,10 +142,18 @@ fi
 export PYTHONDONTWRITEBYTECODE=1
 export D6TCOLLECT_SVR=http://127.0.0.1:9
 
-log "running pytest"
+read -r -a tests <<<"${DPIPE_D6T_TESTS:-test_d6tpipe_client.py test_d6tpipe_data.py test_d6tpipe_managed.py}"
+log "running pytest ${tests[*]}"
 status=0
 (cd "$HERE" && "$PY" -m pytest -q -p no:cacheprovider --rootdir "$HERE" \
-    test_d6tpipe_client.py test_d6tpipe_data.py test_d6tpipe_managed.py ${PYTEST_ARGS[@]+"${PYTEST_ARGS[@]}"}) || status=$?
+    "${tests[@]}" ${PYTEST_ARGS[@]+"${PYTEST_ARGS[@]}"}) || status=$?
+if [ "$status" -eq 0 ] && [ -z "${DPIPE_D6T_TESTS:-}" ]; then
+    # The SFTP interop test, in a network namespace of its own with its own server (see above).
+    log "running test_d6tpipe_sftp.py in a network namespace of its own"
+    env -u DPIPE_SERVER -u DPIPE_STORAGE_URL DPIPE_D6T_TESTS=test_d6tpipe_sftp.py \
+        unshare --net -- bash -c 'ip link set lo up && exec bash "$@"' _ "$0" "$VENV" -- \
+        ${PYTEST_ARGS[@]+"${PYTEST_ARGS[@]}"} || status=$?
+fi
 
 if [ "$status" -eq 0 ]; then
     log "PASS: d6tpipe 1.2.7 client tests against $DPIPE_SERVER"

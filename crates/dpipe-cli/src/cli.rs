@@ -20,6 +20,7 @@ pub mod s3;
 pub mod scan;
 pub mod serve;
 pub mod sync;
+pub mod verify;
 
 /// Exchange data files the way git exchanges code: pipes on your own storage, a repo API that
 /// remembers where they live and who may use them.
@@ -94,6 +95,8 @@ pub enum Command {
     /// List the files of a pipe on one side: its storage (remote) or its folder (local).
     #[command(subcommand)]
     Scan(scan::ScanCommand),
+    /// Re-read a pipe's files and compare them with the hashes recorded at the last sync.
+    Verify(verify::VerifyArgs),
     #[command(flatten)]
     Maintain(maintain::MaintainCommand),
     /// Print the completion script of a shell, e.g. `dpipe completions bash >

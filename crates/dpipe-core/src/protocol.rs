@@ -74,17 +74,18 @@ impl Protocol {
                     ))
                 }
             }
-            Protocol::Ftp | Protocol::Sftp => {
-                let (host, port) = match location.rsplit_once(':') {
-                    Some((host, port)) if !host.contains(':') => (host, Some(port)),
-                    _ => (location, None),
-                };
-                let host_ok = !host.is_empty()
-                    && host
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b"-._[]:".contains(&b));
-                let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0));
-                if host_ok && port_ok {
+            Protocol::Ftp => {
+                if is_host_port(ftp_endpoint(location).host_port) {
+                    Ok(())
+                } else {
+                    Err(invalid(
+                        "Location must be host, host:port, ftp://host[:port] (plain FTP) or \
+                         ftps://host[:port] (FTP over TLS).",
+                    ))
+                }
+            }
+            Protocol::Sftp => {
+                if is_host_port(location) {
                     Ok(())
                 } else {
                     Err(invalid("Location must be host or host:port."))
@@ -111,6 +112,44 @@ impl Protocol {
             Protocol::Fs => format!("{}/", location.trim_end_matches('/')),
         }
     }
+}
+
+/// How an FTP location is reached: `ftps://host[:port]` asks for explicit TLS (`AUTH TLS`),
+/// `ftp://host[:port]` and a bare `host[:port]` for plain FTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FtpEndpoint<'a> {
+    /// Whether the location is written `ftps://`.
+    pub tls: bool,
+    /// The `host[:port]` after the scheme.
+    pub host_port: &'a str,
+}
+
+/// Splits an FTP location into its scheme and `host[:port]` (see [`FtpEndpoint`]).
+pub fn ftp_endpoint(location: &str) -> FtpEndpoint<'_> {
+    match location.strip_prefix("ftps://") {
+        Some(host_port) => FtpEndpoint {
+            tls: true,
+            host_port,
+        },
+        None => FtpEndpoint {
+            tls: false,
+            host_port: location.strip_prefix("ftp://").unwrap_or(location),
+        },
+    }
+}
+
+/// Whether `location` is `host` or `host:port` (a port from 1 to 65535).
+fn is_host_port(location: &str) -> bool {
+    let (host, port) = match location.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') => (host, Some(port)),
+        _ => (location, None),
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._[]:".contains(&b));
+    let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0));
+    host_ok && port_ok
 }
 
 impl fmt::Display for Protocol {
@@ -150,6 +189,47 @@ mod tests {
         assert!(Protocol::Ftp.validate_location("host/x").is_err());
         assert!(Protocol::Fs.validate_location("/srv/data").is_ok());
         assert!(Protocol::Fs.validate_location("data").is_err());
+    }
+
+    #[test]
+    fn ftp_locations_may_name_their_scheme() {
+        for ok in [
+            "h",
+            "h:21",
+            "ftp://h",
+            "ftp://h:2121",
+            "ftps://h",
+            "ftps://127.0.0.1:990",
+        ] {
+            assert!(Protocol::Ftp.validate_location(ok).is_ok(), "{ok}");
+        }
+        for wrong in [
+            "ftps://",
+            "ftp://",
+            "ftps://h:0",
+            "ftps://h:x",
+            "ftps://h/x",
+            "sftp://h",
+            "FTPS://h",
+            "ftps:/h",
+        ] {
+            let err = Protocol::Ftp.validate_location(wrong).unwrap_err();
+            assert!(
+                err.message().contains("ftps://host[:port]"),
+                "{wrong}: {err}"
+            );
+        }
+        // Only FTP has schemes: an SFTP location is host[:port].
+        assert!(Protocol::Sftp.validate_location("ftps://h").is_err());
+        assert_eq!(
+            ftp_endpoint("ftps://h:990"),
+            FtpEndpoint {
+                tls: true,
+                host_port: "h:990"
+            }
+        );
+        assert_eq!(ftp_endpoint("ftp://h").host_port, "h");
+        assert!(!ftp_endpoint("h:21").tls);
     }
 
     #[test]

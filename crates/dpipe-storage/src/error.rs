@@ -33,6 +33,9 @@ pub enum ErrorKind {
     Integrity,
     /// Network, timeout or server trouble that retries did not cure.
     Transient,
+    /// The SFTP server presented a host key other than the one pinned or recorded for it:
+    /// another server, or the same one with a new key; nothing was sent to it.
+    HostKeyChanged,
     /// Local file system trouble.
     Io,
     /// Anything else.
@@ -51,6 +54,7 @@ impl fmt::Display for ErrorKind {
             Self::UnsafeKey => "unsafe object key",
             Self::Integrity => "integrity check failed",
             Self::Transient => "storage unavailable",
+            Self::HostKeyChanged => "host key changed",
             Self::Io => "local i/o error",
             Self::Other => "storage error",
         })
@@ -87,7 +91,10 @@ impl Error {
         self
     }
 
-    fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+    pub(crate) fn with_source(
+        mut self,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
         self.source = Some(Box::new(source));
         self
     }
@@ -133,6 +140,16 @@ impl Error {
 
     /// Translates an OpenDAL error during `operation` on `path`.
     pub(crate) fn from_opendal(e: opendal::Error, operation: &'static str, path: &str) -> Self {
+        // A service of dpipe's own (SFTP) has already said it in words.
+        let own = std::iter::successors(std::error::Error::source(&e), |s| s.source())
+            .find_map(|s| s.downcast_ref::<Error>());
+        if let Some(own) = own {
+            let (kind, message) = (own.kind, own.message.clone());
+            return Error::new(kind, message)
+                .with("operation", operation)
+                .with("path", path)
+                .with_source(e);
+        }
         let words::Described { kind, message } = words::describe(&e, operation, path);
         Error::new(kind, message)
             .with("operation", operation)

@@ -9,7 +9,9 @@
 //! * [`manifest`]: a recursive scan of a prefix into a sorted [`Manifest`]; keys that would
 //!   escape the folder are reported as [`RejectedKey`]s.
 //! * [`transfer`]: streamed, hash-verified get to a staged temporary file; streamed
-//!   (multipart) put; delete.
+//!   (multipart) put, continued after an interruption; delete.
+//! * `s3_multipart`: S3 multipart uploads recorded so that the next run continues them.
+//! * [`leftovers`]: what interrupted uploads left on the storage, listed and removed.
 //! * [`staging`]: staged downloads made durable (fsync) and renamed into place, one by one or
 //!   in batches committed in the background.
 //! * `local_io`: the local side of transfers, batched onto Tokio's blocking pool; download
@@ -32,16 +34,19 @@
 //! ```
 
 pub mod error;
+pub mod leftovers;
 mod local_io;
 pub mod location;
 pub mod manifest;
 pub mod operator;
 pub mod reachability;
+mod s3_multipart;
 mod services;
 pub mod staging;
 pub mod transfer;
 
 pub use error::{Error, ErrorKind, Result};
+pub use leftovers::{Leftover, LeftoverKind};
 pub use location::{Location, Protocol};
 pub use manifest::{
     Manifest, ManifestEntry, RejectedKey, SHA256_METADATA_KEY, TEMP_PREFIX, check_key,
@@ -49,5 +54,7 @@ pub use manifest::{
 };
 pub use operator::{DEFAULT_GIVE_UP_AFTER, Storage, Tuning};
 pub use reachability::Reachability;
+pub use services::ftp::sends_password_in_plain_text;
+pub use services::sftp::host_keys::host_key_fingerprint;
 pub use staging::{Staged, Stager};
 pub use transfer::{Transferred, hash_file};

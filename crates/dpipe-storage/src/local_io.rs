@@ -8,9 +8,15 @@
 //!
 //! The folders of a download are created without following a symlink, so that nothing is ever
 //! written outside the target folder.
+//!
+//! A large download goes to a file named after the object's version instead, kept when the
+//! download is cut, and goes on from its bytes next time (see [`crate::transfer::resume`]).
+//! Bytes reach it strictly in order — the stream of a ranged get yields its parts in order,
+//! and batches are appended one after the other — so whatever a killed run left is a prefix of
+//! the object: the next run hashes it (one pass, continuing the hashes) and appends the rest.
 
 use std::fs::{File, Metadata};
-use std::io::{Read as _, Write as _};
+use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
 use std::path::{Component, Path, PathBuf};
 use std::time::SystemTime;
 
@@ -165,13 +171,32 @@ pub(crate) struct Hashed {
     pub(crate) md5: Option<String>,
 }
 
+/// The temporary file of a download.
+enum TempFile {
+    /// A random name, deleted when the download fails or is dropped.
+    Random(TempPath),
+    /// The name of the object's version (see [`crate::transfer::resume`]), kept when the
+    /// download fails or is dropped, so that the next run goes on from it; deleted when the
+    /// whole fails its check.
+    Resumable(PathBuf),
+}
+
+impl TempFile {
+    fn path(&self) -> &Path {
+        match self {
+            TempFile::Random(temp) => temp,
+            TempFile::Resumable(path) => path,
+        }
+    }
+}
+
 /// Where a download goes, its temporary file once opened, and the hashes so far. Moved into
 /// each blocking call and back.
 struct Target {
     dest: PathBuf,
     /// The target folder and the key whose folders are created with the temporary file.
     folders: (PathBuf, String),
-    open: Option<(File, TempPath)>,
+    open: Option<(File, TempFile)>,
     size: u64,
     /// Bytes already handed to [`start_writeback`].
     written_back: u64,
@@ -194,17 +219,15 @@ impl Target {
                 .suffix(".part")
                 .tempfile_in(parent)
                 .map_err(|e| Error::from_io(e, "create temporary file", parent))?;
-            self.open = Some(temp.into_parts());
+            let (file, temp) = temp.into_parts();
+            self.open = Some((file, TempFile::Random(temp)));
         }
         if let Some((file, temp)) = self.open.as_mut() {
             for chunk in chunks {
-                self.sha.update(chunk);
-                if let Some(md5) = self.md5.as_mut() {
-                    md5.update(chunk);
-                }
+                hash(&mut self.sha, self.md5.as_mut(), chunk);
                 self.size += chunk.len() as u64;
                 file.write_all(chunk)
-                    .map_err(|e| Error::from_io(e, "write", temp))?;
+                    .map_err(|e| Error::from_io(e, "write", temp.path()))?;
             }
             if self.size - self.written_back >= WRITEBACK_STEP {
                 start_writeback(file, self.written_back, self.size - self.written_back);
@@ -212,6 +235,67 @@ impl Target {
             }
         }
         Ok(())
+    }
+
+    /// Opens (or creates) the resumable file `part` (no link followed; locked, so that a
+    /// second run downloading the same version at once takes a random name instead) and
+    /// hashes the bytes it holds: they are kept, unless there are more than `size` (then it
+    /// starts empty). Returns the last `overlap` bytes kept (fewer if fewer are), or `None`,
+    /// changing nothing, if another run holds the file.
+    fn open_resumable(
+        &mut self,
+        part: PathBuf,
+        size: u64,
+        overlap: u64,
+    ) -> Result<Option<Vec<u8>>> {
+        use rustix::fs::{FlockOperation, OFlags, flock};
+        use std::os::unix::fs::OpenOptionsExt as _;
+        prepare_folders(&self.folders.0, &self.folders.1)?;
+        let io = |e| Error::from_io(e, "open temporary file", &part);
+        let mut file = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .custom_flags(OFlags::NOFOLLOW.bits() as i32)
+            .open(&part)
+            .map_err(io)?;
+        if !file.metadata().map_err(io)?.is_file() {
+            return Err(io(std::io::Error::other("not a regular file")));
+        }
+        match flock(&file, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => {}
+            Err(e) if e == rustix::io::Errno::WOULDBLOCK => return Ok(None),
+            Err(e) => return Err(io(e.into())),
+        }
+        if file.metadata().map_err(io)?.len() > size {
+            file.set_len(0).map_err(io)?;
+        }
+        let mut buf = vec![0; WRITE_BATCH];
+        loop {
+            let n = file.read(&mut buf).map_err(io)?;
+            if n == 0 {
+                break;
+            }
+            hash(&mut self.sha, self.md5.as_mut(), &buf[..n]);
+            self.size += n as u64;
+        }
+        let mut tail = vec![0; overlap.min(self.size) as usize];
+        file.seek(SeekFrom::Start(self.size - tail.len() as u64))
+            .and_then(|_| file.read_exact(&mut tail))
+            .map_err(io)?;
+        // Appends go right after the bytes hashed (the position the read left).
+        self.written_back = self.size;
+        self.open = Some((file, TempFile::Resumable(part)));
+        Ok(Some(tail))
+    }
+}
+
+/// Adds `bytes` to the hashes of a download.
+fn hash(sha: &mut Sha256, md5: Option<&mut Md5>, bytes: &[u8]) {
+    sha.update(bytes);
+    if let Some(md5) = md5 {
+        md5.update(bytes);
     }
 }
 
@@ -235,6 +319,10 @@ pub(crate) struct TempWriter {
     target: Option<Target>,
     pending: Vec<Bytes>,
     pending_len: usize,
+    /// Bytes an earlier run left in the resumable file, kept.
+    resumed: u64,
+    /// The last of those bytes, to compare with the storage's (see [`TempWriter::kept_tail`]).
+    kept_tail: Vec<u8>,
 }
 
 impl TempWriter {
@@ -253,12 +341,74 @@ impl TempWriter {
             }),
             pending: Vec::new(),
             pending_len: 0,
+            resumed: 0,
+            kept_tail: Vec::new(),
         }
     }
 
-    /// Computes the MD5 too; call it before the first byte is written.
+    /// A download of `key` (an object of `size` bytes) into `folder`, to the resumable file
+    /// `part` (in the key's folder): what an earlier run left there is hashed — with the MD5
+    /// too if `md5` — and kept (see [`TempWriter::resumed`]); the download goes on after it.
+    /// The last `overlap` bytes kept are remembered ([`TempWriter::kept_tail`]). If another
+    /// run is writing that file right now, the download takes a random name.
+    pub(crate) async fn resume(
+        folder: &Path,
+        key: &str,
+        part: PathBuf,
+        size: u64,
+        md5: bool,
+        overlap: u64,
+    ) -> Result<TempWriter> {
+        let mut writer = TempWriter::into_folder(folder, key);
+        if md5 {
+            writer.with_md5();
+        }
+        let mut target = writer.take()?;
+        let at = part.clone();
+        let (target, tail) = blocking("open temporary file", &at, move || {
+            let tail = target.open_resumable(part, size, overlap)?;
+            Ok((target, tail))
+        })
+        .await?;
+        writer.resumed = target.size;
+        writer.kept_tail = tail.unwrap_or_default();
+        writer.target = Some(target);
+        Ok(writer)
+    }
+
+    /// The last bytes kept from an earlier run (empty when it started afresh): the storage's
+    /// bytes there must be the same, or what was kept is not the object's.
+    pub(crate) fn kept_tail(&self) -> &[u8] {
+        &self.kept_tail
+    }
+
+    /// Deletes the resumable file, whose kept bytes turned out wrong; the error to return.
+    pub(crate) async fn discard(mut self, err: Error) -> Error {
+        if let Ok(target) = self.take()
+            && let Some((_, TempFile::Resumable(path))) = target.open
+        {
+            let at = path.clone();
+            let _ = blocking("delete", &at, move || {
+                std::fs::remove_file(&path).map_err(|e| Error::from_io(e, "delete", &path))
+            })
+            .await;
+        }
+        err
+    }
+
+    /// The bytes kept from an earlier run's download (0 when it started afresh); the rest of
+    /// the object is to be written from this offset on.
+    pub(crate) fn resumed(&self) -> u64 {
+        self.resumed
+    }
+
+    /// Computes the MD5 too; call it before the first byte is written (after it, or once it
+    /// is computed, it changes nothing).
     pub(crate) fn with_md5(&mut self) {
-        if let Some(target) = self.target.as_mut() {
+        if let Some(target) = self.target.as_mut()
+            && target.size == 0
+            && target.md5.is_none()
+        {
             target.md5 = Some(Md5::new());
         }
     }
@@ -283,8 +433,9 @@ impl TempWriter {
         Ok(())
     }
 
-    /// Writes what is left and lets `check` judge the hashes of the whole download; if it
-    /// passes, gives the file the time `modified` (if any; a file system that refuses keeps
+    /// Writes what is left and lets `check` judge the hashes of the whole download (a
+    /// resumable file that fails is deleted, so that a bad leftover cannot fail the next run
+    /// too); if it passes, gives the file the time `modified` (if any; a file system that refuses keeps
     /// the current time) and closes it. The download is then staged: whole and verified in
     /// its temporary file, neither durable nor at its final name yet (see [`Staged`]).
     pub(crate) async fn stage(
@@ -297,6 +448,7 @@ impl TempWriter {
         let mut target = self.take()?;
         let dest = target.dest.clone();
         let key = key.to_string();
+        let resumed = self.resumed;
         blocking("write", &dest, move || {
             target.write(&pending)?;
             let hashed = Hashed {
@@ -304,9 +456,19 @@ impl TempWriter {
                 sha256: hex::encode(target.sha.finalize()),
                 md5: target.md5.map(|m| hex::encode(m.finalize())),
             };
-            check(&hashed)?;
             let Some((file, temp)) = target.open else {
                 unreachable!("write opened the temporary file");
+            };
+            let temp = match (check(&hashed), temp) {
+                (Ok(()), TempFile::Random(temp)) => temp,
+                (Ok(()), TempFile::Resumable(path)) => {
+                    TempPath::try_from_path(&path).map_err(|e| Error::from_io(e, "write", &path))?
+                }
+                (Err(e), TempFile::Random(_)) => return Err(e),
+                (Err(e), TempFile::Resumable(path)) => {
+                    let _ = std::fs::remove_file(path);
+                    return Err(e);
+                }
             };
             if let Some(time) = modified {
                 let _ = file.set_modified(time);
@@ -314,7 +476,7 @@ impl TempWriter {
             let meta = file
                 .metadata()
                 .map_err(|e| Error::from_io(e, "write", &temp))?;
-            Ok(Staged::new(key, temp, target.dest, hashed, meta))
+            Ok(Staged::new(key, temp, target.dest, hashed, meta, resumed))
         })
         .await
     }

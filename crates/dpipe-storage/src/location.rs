@@ -4,9 +4,10 @@
 //!
 //! Credential keys (d6tpipe's names): s3 `aws_access_key_id`, `aws_secret_access_key`,
 //! `aws_session_token`; ftp/sftp `username`, `password`; sftp `key` (path of a private key
-//! file) or `private_key` (the key's text).
+//! file) or `private_key` (the key's text), and `passphrase` of an encrypted key.
 //! Settings: s3 `endpoint`, `region` (default `us-east-1`), `path_style` (default `true`; `false`
-//! turns on virtual-host style); sftp `known_hosts` (`strict` (default), `add`, `accept`).
+//! turns on virtual-host style); sftp `host_key` (the server's pinned public key line or
+//! `SHA256:` fingerprint) or `known_hosts_file` (where its key is recorded on first use).
 
 use std::collections::BTreeMap;
 use std::fmt;

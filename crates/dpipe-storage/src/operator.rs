@@ -1,5 +1,5 @@
 //! A [`Location`] turned into an OpenDAL operator wrapped in [`Storage`]: the service's
-//! builder (s3 with endpoint, region, path style and session token; ftp; sftp with a key; fs),
+//! builder (s3 with endpoint, region, path style and session token; ftp; sftp on russh; fs),
 //! then retries with jittered exponential backoff (not of a refused connection: see
 //! [`RefusedIsFinal`]), per-operation and I/O timeouts, and a limit on concurrent operations,
 //! all from [`Tuning`].
@@ -56,6 +56,14 @@ pub struct Tuning {
     /// buffer at most before it starts (rounded up to MiB), so large files wait for each other
     /// rather than pile up in memory.
     pub memory_budget: usize,
+    /// Age after which a leftover of an interrupted transfer (a local `.dpipe-get-*.part`
+    /// file, a remote unfinished upload) is removed by the next run instead of resumed:
+    /// younger ones may belong to a run still going.
+    pub leftover_age: Duration,
+    /// Folder where S3 multipart uploads in progress are recorded, so that the next run can
+    /// continue an interrupted one from its stored parts (see `s3_multipart`); `None`: an
+    /// interrupted upload is aborted, or starts again.
+    pub upload_records: Option<std::path::PathBuf>,
 }
 
 impl Default for Tuning {
@@ -72,6 +80,8 @@ impl Default for Tuning {
             part_concurrency: 4,
             ranged_get_cutoff: 1024 * MIB as u64,
             memory_budget: 128 * MIB,
+            leftover_age: Duration::from_secs(24 * 60 * 60),
+            upload_records: None,
         }
     }
 }
@@ -82,10 +92,10 @@ pub struct Storage {
     pub(crate) op: Operator,
     pub(crate) protocol: Protocol,
     pub(crate) tuning: Tuning,
+    /// S3's multipart uploads, which OpenDAL cannot continue (S3 only).
+    pub(crate) multipart: Option<Arc<crate::s3_multipart::Multipart>>,
     /// The memory budget, in MiB permits, shared by every clone.
     budget: Arc<Semaphore>,
-    // The private key written for sftp's `private_key` credential lives as long as the storage.
-    _key_file: Option<Arc<tempfile::TempPath>>,
 }
 
 impl fmt::Debug for Storage {
@@ -103,14 +113,11 @@ impl Storage {
     pub fn connect(location: &Location, tuning: Tuning) -> Result<Self> {
         install_runtime_defaults();
         let root = root_of(location);
-        let mut key_file = None;
         let op = match location.protocol {
             Protocol::S3 => Operator::new(services::s3::s3_builder(location, &root)?),
             Protocol::Ftp => Operator::new(services::ftp::ftp_builder(location, &root)?),
             Protocol::Sftp => {
-                let (builder, file) = services::sftp::sftp_builder(location, &root)?;
-                key_file = file.map(Arc::new);
-                Operator::new(builder)
+                Operator::new(services::sftp::sftp_builder(location, &root, &tuning)?)
             }
             Protocol::Fs => {
                 let base = existing_folder(&location.location)?;
@@ -133,12 +140,18 @@ impl Storage {
                     .with_io_timeout(tuning.io_timeout),
             )
             .layer(ConcurrentLimitLayer::new(tuning.concurrency.max(1)));
+        let multipart = match location.protocol {
+            Protocol::S3 => Some(Arc::new(crate::s3_multipart::Multipart::new(
+                location, &root, &tuning,
+            )?)),
+            _ => None,
+        };
         Ok(Self {
             op,
+            multipart,
             protocol: location.protocol,
             budget: Arc::new(Semaphore::new(budget_permits(&tuning) as usize)),
             tuning,
-            _key_file: key_file,
         })
     }
 

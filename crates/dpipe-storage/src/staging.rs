@@ -49,13 +49,14 @@ impl Staged {
         dest: PathBuf,
         hashed: Hashed,
         file: std::fs::Metadata,
+        resumed: u64,
     ) -> Staged {
         let done = Transferred {
             size: hashed.size,
             sha256: hashed.sha256,
             md5: hashed.md5,
             file: Some(file),
-            resumed: 0,
+            resumed,
         };
         Staged {
             key,

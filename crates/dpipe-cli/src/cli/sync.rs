@@ -1,7 +1,8 @@
 //! The arguments of `dpipe pull`, `dpipe push` and `dpipe status`: which pipe, which files
 //! (mode, filters, a file list, the N newest), how to resolve conflicts, how many files move at
-//! once, how long an unreachable storage is waited out, whether to only preview, and whether
-//! `status` tells "not in sync" by its exit code.
+//! once, how long an unreachable storage is waited out, how old a leftover of an interrupted
+//! transfer must be to be removed, whether to only preview, and whether `status` tells "not in
+//! sync" by its exit code.
 
 use clap::{Args, ValueEnum};
 use dpipe_client::sync::DEFAULT_CONCURRENCY;
@@ -47,6 +48,12 @@ pub struct SyncArgs {
     #[arg(long, value_name = "DURATION", env = "DPIPE_GIVE_UP_AFTER", default_value = "60s",
           value_parser = parse_duration)]
     pub give_up_after: chrono::TimeDelta,
+    /// How old a leftover of an interrupted transfer must be before a run removes it, e.g.
+    /// 24h, 30m: a push removes older temporary files and unfinished uploads on the storage
+    /// (a preview lists them); younger ones may belong to a run still going.
+    #[arg(long, value_name = "DURATION", env = "DPIPE_LEFTOVER_AGE", default_value = "24h",
+          value_parser = parse_duration)]
+    pub leftover_age: chrono::TimeDelta,
     /// Print nothing but problems: no summary, notes or first-pull README (failed files and
     /// refused keys are still reported).
     #[arg(long, short)]

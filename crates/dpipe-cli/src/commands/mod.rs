@@ -15,6 +15,7 @@ mod s3;
 mod scan;
 mod serve;
 mod sync;
+mod verify;
 
 use clap::Parser;
 use dpipe_client::sync::Direction;
@@ -68,6 +69,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Push(args) => sync::run(&ctx()?, args, Direction::Push),
         Command::Status(args) => sync::status(&ctx()?, args),
         Command::Scan(command) => scan::run(&ctx()?, command),
+        Command::Verify(args) => verify::run(&ctx()?, args),
         Command::Maintain(command) => maintain::run(&ctx()?, command),
         Command::Completions { shell } => completions::run(shell),
     }

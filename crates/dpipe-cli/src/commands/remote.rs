@@ -4,6 +4,7 @@
 
 use anyhow::Context as _;
 use dpipe_client::encode::ResourceKind;
+use dpipe_client::sync::host_key_fingerprint;
 use dpipe_core::wire::RemoteView;
 
 use super::confirm;
@@ -17,6 +18,14 @@ pub fn run(ctx: &Context, command: RemoteCommand) -> anyhow::Result<()> {
     match command {
         RemoteCommand::Upsert(args) => {
             let body = remote_body(&args, &ctx.out)?;
+            // A pinned SFTP host key that is no key would refuse every connection: say so now.
+            if let Some(pin) = body
+                .get("settings")
+                .and_then(|s| s.get("host_key"))
+                .and_then(|k| k.as_str())
+            {
+                host_key_fingerprint(pin)?;
+            }
             let body = encrypt_if_asked(ctx, &args, body, ResourceKind::Remote)?;
             let name = body
                 .get("name")
@@ -95,10 +104,19 @@ pub(super) fn show(remote: &RemoteView) -> String {
             "settings",
             json(&serde_json::Value::Object(remote.settings.clone())),
         ),
+        ("host key", pinned_host_key(remote)),
         ("credentials", credentials_in_words(&remote.credentials)),
         ("schema", json(&remote.schema)),
         ("owner", remote.owner.clone()),
     ])
+}
+
+/// The fingerprint of the remote's pinned SFTP host key (`host_key` setting), if any.
+fn pinned_host_key(remote: &RemoteView) -> String {
+    match remote.settings.get("host_key").and_then(|k| k.as_str()) {
+        Some(pin) => host_key_fingerprint(pin).unwrap_or_else(|e| format!("(invalid: {e})")),
+        None => String::new(),
+    }
 }
 
 /// What the repo API's `credentials` shape (`none`, `flat`, `split`) means, in words.

@@ -127,7 +127,7 @@ pub const SHOWN_LINES: usize = 40;
 
 /// The progress bar of a pull or push on stderr: files and bytes done, rate, ETA. Hidden
 /// when not `shown`. Bytes count when a whole file is through, not within a file.
-struct Bar {
+pub(super) struct Bar {
     bar: ProgressBar,
     shown: bool,
     files: AtomicUsize,
@@ -135,7 +135,7 @@ struct Bar {
 }
 
 impl Bar {
-    fn new(shown: bool) -> Bar {
+    pub(super) fn new(shown: bool) -> Bar {
         // Drawn from the first transfer on (see `start`), never before.
         let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::hidden());
         Bar {
@@ -256,7 +256,7 @@ fn excerpt(path: &str, text: &str) -> String {
 /// local S3 server, one worker and two blocking threads beat Tokio's defaults (one worker per
 /// core, up to 512 blocking threads) by ~15% on 1,000 small files: fewer thread hand-offs, and
 /// no pile of threads contending for one folder's lock in the kernel.
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -266,10 +266,12 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// The storage tuning of a pull or push: the defaults, but for how long an unreachable
-/// storage is waited out (`--give-up-after`).
+/// storage is waited out (`--give-up-after`) and how old leftovers are removed
+/// (`--leftover-age`).
 fn tuning(args: &SyncArgs) -> anyhow::Result<Tuning> {
     Ok(Tuning {
         give_up_after: args.give_up_after.to_std()?,
+        leftover_age: args.leftover_age.to_std()?,
         ..Tuning::default()
     })
 }
@@ -296,11 +298,32 @@ fn options(args: &SyncArgs) -> SyncOptions {
 
 /// Prints the report: JSON, or the preview's files and a summary line; problems on stderr.
 fn print(out: &Output, report: &SyncReport, quiet: bool) -> anyhow::Result<()> {
+    for warning in &report.warnings {
+        out.warn(warning);
+    }
     for key in &report.rejected {
         out.warn(&format!("refused key {:?}: {}", key.path, key.reason));
     }
     for failed in &report.errors {
         out.warn(&format!("{} failed: {}", failed.path, failed.reason));
+    }
+    if let Some(error) = &report.leftovers_error {
+        out.warn(&format!(
+            "leftovers of interrupted pushes not removed: {error}"
+        ));
+    }
+    if !quiet && !report.leftovers.is_empty() {
+        let count = report.leftovers.len();
+        out.note(&format!(
+            "{} {count} leftover{} of interrupted pushes: {}",
+            if report.preview {
+                "would remove"
+            } else {
+                "removed"
+            },
+            plural(count),
+            report.leftovers.join(", ")
+        ));
     }
     let plan = &report.plan;
     let verb = report.direction.as_str();
@@ -366,8 +389,13 @@ fn print(out: &Output, report: &SyncReport, quiet: bool) -> anyhow::Result<()> {
     } else {
         format!("{verb}ed")
     };
+    // Bytes an interrupted run had moved already, kept rather than moved again.
+    let resumed = match report.resumed_bytes {
+        0 => String::new(),
+        kept => format!(" ({} of it resumed)", human_size(kept)),
+    };
     let mut summary = format!(
-        "{done} {count} file{}, {}; {} unchanged",
+        "{done} {count} file{}, {}{resumed}; {} unchanged",
         plural(count),
         human_size(bytes),
         plan.unchanged

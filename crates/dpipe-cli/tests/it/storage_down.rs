@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 
 use dpipe_testkit::services::ftp::FtpServer;
 use dpipe_testkit::services::s3::S3Server;
+use dpipe_testkit::services::sftp::SftpServer;
 
-use crate::support::{Env, create_ftp_pipe, create_s3_pipe, local_profile};
+use crate::support::{Env, create_ftp_pipe, create_s3_pipe, create_sftp_pipe, local_profile};
 
 /// Files of the pipe: enough that a run is caught with some but not all of them moved.
 const FILES: usize = 400;
@@ -246,6 +247,22 @@ fn a_push_stops_in_one_line_when_the_ftp_server_goes_away() {
         drop(server);
     });
     gave_up_in_one_line(code, &stderr, "the FTP server", "push");
+}
+
+#[test]
+fn a_push_stops_in_one_line_when_the_sftp_server_goes_away() {
+    let server = SftpServer::start();
+    let work = server.user.workdir();
+    let env = Env::new();
+    let repo = local_profile(&env);
+    create_sftp_pipe(&env, &server, &work.path);
+    write_files(&repo.join("p"));
+    let place = format!("the SFTP server at {}", server.endpoint());
+
+    let child = start(&env, "push", Bound::Env);
+    // sshd and every session it serves are killed (see `SftpServer`'s drop).
+    let (code, stderr) = stop_midway(child, &work.path, 10, || drop(server));
+    gave_up_in_one_line(code, &stderr, &place, "push");
 }
 
 /// Stops the vsftpd listening on `port` and its sessions, which would outlive it (and serve

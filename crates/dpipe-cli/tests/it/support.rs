@@ -229,7 +229,8 @@ pub fn create_ftp_pipe(env: &Env, server: &dpipe_testkit::services::ftp::FtpServ
 }
 
 /// Creates pipe `p` on the test SFTP `server`, its files in the server's folder `root`,
-/// logging in with the test user's private key and accepting the server's host key.
+/// logging in with the test user's private key (the server's host key is recorded in the
+/// environment's known-hosts file on first use).
 pub fn create_sftp_pipe(
     env: &Env,
     server: &dpipe_testkit::services::sftp::SftpServer,
@@ -237,7 +238,7 @@ pub fn create_sftp_pipe(
 ) {
     let user = format!("username={}", server.user.name);
     let key = format!("private_key={}", server.key_text());
-    let credentials = [user.as_str(), &key, "known_hosts=accept"];
+    let credentials = [user.as_str(), &key];
     create_login_pipe(env, "sftp", &server.endpoint(), root, &credentials);
 }
 

@@ -31,10 +31,12 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use dpipe_core::manifest::{Manifest, ManifestEntry, RejectedKey, check_key};
+use dpipe_storage::transfer::resume::is_download_part;
 use dpipe_storage::{TEMP_PREFIX, is_abandoned_temp};
 use md5::Md5;
 use sha2::{Digest, Sha256};
 
+use super::Progress;
 use super::state::{FileStamp, HashRecord, Hashes, SyncState, io_error, time_to_ns};
 use crate::{Error, ErrorKind, Result};
 
@@ -76,7 +78,8 @@ pub(super) struct LocalScan {
     /// The pipe's files.
     pub(super) manifest: Manifest,
     /// Temporary files left by dpipe runs that were killed (see
-    /// [`dpipe_storage::is_abandoned_temp`]): never listed, deleted by the next pull.
+    /// [`dpipe_storage::is_abandoned_temp`]) and partial downloads (which a later run may
+    /// resume: see [`dpipe_storage::transfer::resume::leftovers_to_remove`]): never listed.
     pub(super) abandoned: Vec<PathBuf>,
 }
 
@@ -101,26 +104,11 @@ pub(super) fn scan_local_for(
     hashing: &dyn Fn(&str) -> Hashing,
 ) -> Result<LocalScan> {
     let scan_started = time_to_ns(SystemTime::now());
-    match fs::symlink_metadata(folder) {
-        Ok(meta) if meta.is_dir() => {}
-        Ok(meta) => {
-            let what = if meta.is_symlink() {
-                "is a symbolic link (dpipe does not follow links out of the file repo)"
-            } else {
-                "is not a folder"
-            };
-            return Err(Error::new(
-                ErrorKind::Config,
-                format!("the folder of pipe {pipe:?}, {}, {what}", folder.display()),
-            ));
-        }
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(LocalScan {
-                manifest: Manifest::default(),
-                abandoned: Vec::new(),
-            });
-        }
-        Err(err) => return Err(io_error("read", folder, err)),
+    if !folder_exists(folder, pipe)? {
+        return Ok(LocalScan {
+            manifest: Manifest::default(),
+            abandoned: Vec::new(),
+        });
     }
     let mut files = Vec::new();
     let mut rejected = Vec::new();
@@ -147,7 +135,7 @@ pub(super) fn scan_local_for(
         }
     }
     let mut computed = Vec::new();
-    for (entry, record) in hash_all(pending)? {
+    for (entry, record) in hash_all(pending, None)? {
         if record.stamp.mtime_ns < scan_started.saturating_sub(RACY_NS) {
             computed.push(record);
         }
@@ -160,6 +148,71 @@ pub(super) fn scan_local_for(
         manifest: Manifest { entries, rejected },
         abandoned,
     })
+}
+
+/// Every file of `folder` (of `pipe`), those `hashing` asks for read and hashed afresh, the
+/// others listed by size: the hash cache is neither consulted nor updated, so a change its
+/// stamp misses (bit rot, a write that kept size and time) is seen and never cached. For
+/// [`crate::sync::Syncer::verify`]; `progress` hears the reads, from start to finish.
+pub(super) fn read_afresh(
+    folder: &Path,
+    pipe: &str,
+    state: &SyncState,
+    hashing: &dyn Fn(&str) -> Hashing,
+    progress: Option<&dyn Progress>,
+) -> Result<Manifest> {
+    if !folder_exists(folder, pipe)? {
+        return Ok(Manifest::default());
+    }
+    let (mut files, mut rejected, mut leftovers) = (Vec::new(), Vec::new(), Vec::new());
+    walk(
+        folder,
+        state,
+        hashing,
+        &mut files,
+        &mut rejected,
+        &mut leftovers,
+    )?;
+    let (pending, unhashed): (Vec<Found>, Vec<Found>) = files
+        .into_iter()
+        .partition(|file| file.hashing != Hashing::Not);
+    let mut entries = Vec::with_capacity(pending.len() + unhashed.len());
+    for file in unhashed {
+        let stamp = stamp(&file.meta, &file.abs)?;
+        entries.push(unhashed_entry(&file.rel, stamp, file.meta.modified().ok()));
+    }
+    if let Some(progress) = progress {
+        progress.start(pending.len(), pending.iter().map(|f| f.meta.len()).sum());
+    }
+    let hashed = hash_all(pending, progress);
+    if let Some(progress) = progress {
+        progress.finish();
+    }
+    entries.extend(hashed?.into_iter().map(|(entry, _)| entry));
+    entries.sort_by(|a, b| a.path.cmp(&b.path));
+    rejected.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(Manifest { entries, rejected })
+}
+
+/// Whether the folder of `pipe` exists (a missing one holds nothing yet); a `folder` that is a
+/// symbolic link or not a folder is an [`ErrorKind::Config`] error.
+fn folder_exists(folder: &Path, pipe: &str) -> Result<bool> {
+    match fs::symlink_metadata(folder) {
+        Ok(meta) if meta.is_dir() => Ok(true),
+        Ok(meta) => {
+            let what = if meta.is_symlink() {
+                "is a symbolic link (dpipe does not follow links out of the file repo)"
+            } else {
+                "is not a folder"
+            };
+            Err(Error::new(
+                ErrorKind::Config,
+                format!("the folder of pipe {pipe:?}, {}, {what}", folder.display()),
+            ))
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(err) => Err(io_error("read", folder, err)),
+    }
 }
 
 /// The hash-cache record of `path`, a file dpipe itself just wrote (a download) or read whole
@@ -227,7 +280,7 @@ fn walk(
             let rel = format!("{prefix}{name}");
             let file_type = meta.file_type();
             if file_type.is_file() && name.starts_with(TEMP_PREFIX) {
-                if is_abandoned_temp(name) {
+                if is_abandoned_temp(name) || is_download_part(name) {
                     abandoned.push(abs);
                 }
                 continue;
@@ -296,8 +349,12 @@ fn unhashed_entry(rel: &str, stamp: FileStamp, modified: Option<SystemTime>) -> 
 }
 
 /// Reads and hashes `files` (see [`hash_file`]): on several threads when there is enough to
-/// read that it pays (the storage is idle while a push scans), else on this one.
-fn hash_all(files: Vec<Found>) -> Result<Vec<(ManifestEntry, HashRecord)>> {
+/// read that it pays (the storage is idle while a push scans), else on this one. `progress`
+/// hears each file read, from the thread that read it.
+fn hash_all(
+    files: Vec<Found>,
+    progress: Option<&dyn Progress>,
+) -> Result<Vec<(ManifestEntry, HashRecord)>> {
     let bytes: u64 = files.iter().map(|f| f.meta.len()).sum();
     let threads = std::thread::available_parallelism()
         .map_or(1, usize::from)
@@ -307,7 +364,7 @@ fn hash_all(files: Vec<Found>) -> Result<Vec<(ManifestEntry, HashRecord)>> {
         let mut buffer = vec![0; BUFFER_SIZE];
         let mut done = Vec::with_capacity(files.len());
         for file in files {
-            done.extend(hash_file(file, &mut buffer)?);
+            done.extend(hash_file(file, &mut buffer, progress)?);
         }
         return Ok(done);
     }
@@ -324,7 +381,7 @@ fn hash_all(files: Vec<Found>) -> Result<Vec<(ManifestEntry, HashRecord)>> {
                     let mut buffer = vec![0; BUFFER_SIZE];
                     let mut done = Vec::with_capacity(share.len());
                     for file in share {
-                        done.extend(hash_file(file, &mut buffer)?);
+                        done.extend(hash_file(file, &mut buffer, progress)?);
                     }
                     Ok::<_, Error>(done)
                 })
@@ -341,9 +398,13 @@ fn hash_all(files: Vec<Found>) -> Result<Vec<(ManifestEntry, HashRecord)>> {
     })
 }
 
-/// The manifest entry of `file`, read and hashed, with its hash record; `None` if the file
-/// disappeared.
-fn hash_file(file: Found, buffer: &mut [u8]) -> Result<Option<(ManifestEntry, HashRecord)>> {
+/// The manifest entry of `file`, read and hashed, with its hash record (told to `progress`);
+/// `None` if the file disappeared.
+fn hash_file(
+    file: Found,
+    buffer: &mut [u8],
+    progress: Option<&dyn Progress>,
+) -> Result<Option<(ManifestEntry, HashRecord)>> {
     let Found {
         abs,
         rel,
@@ -380,6 +441,9 @@ fn hash_file(file: Found, buffer: &mut [u8]) -> Result<Option<(ManifestEntry, Ha
                 stamp,
                 hashes: hashes.clone(),
             };
+            if let Some(progress) = progress {
+                progress.file_done(&rel, stamp.size);
+            }
             return Ok(Some((entry_of(&rel, stamp, modified, hashes), record)));
         }
     }

@@ -7,7 +7,9 @@
 //! `endpoint_url`/`region_name` (what boto3 takes): they become the `endpoint`/`region`
 //! settings; for FTP and SFTP the released settings
 //! ([`FILE_SERVER_RELEASED_SETTINGS`]: the pinned `host_key`, `tls`) become settings of the
-//! same name; every other string value is a credential.
+//! same name; every other string value is a credential. An SFTP location also gets the
+//! `known_hosts_file` setting ([`known_hosts_file`]), where an unpinned server's host key is
+//! recorded on first use and checked after.
 
 use dpipe_core::credentials::FILE_SERVER_RELEASED_SETTINGS;
 use dpipe_core::protocol::Protocol;
@@ -61,7 +63,6 @@ pub fn location_for(pipe: &PipeView, credentials: &Map<String, Value>) -> Result
         location = match (protocol, key.as_str()) {
             (Protocol::S3, "endpoint_url") => location.setting("endpoint", value),
             (Protocol::S3, "region_name") => location.setting("region", value),
-            (Protocol::Sftp, "known_hosts") => location.setting("known_hosts", value),
             (Protocol::Ftp | Protocol::Sftp, name)
                 if FILE_SERVER_RELEASED_SETTINGS.contains(&name) =>
             {
@@ -70,7 +71,41 @@ pub fn location_for(pipe: &PipeView, credentials: &Map<String, Value>) -> Result
             _ => location.credential(key, value),
         };
     }
+    if protocol == Protocol::Sftp && !location.settings.contains_key("known_hosts_file") {
+        // Without a pinned key, the server's key is recorded on first use, and checked after,
+        // in the known-hosts file next to the profiles file (one for every profile).
+        if let Some(file) = known_hosts_file() {
+            location = location.setting("known_hosts_file", file.to_string_lossy());
+        }
+    }
     Ok(location)
+}
+
+/// dpipe's known-hosts file of SFTP servers: `known_hosts` in the folder of the profiles
+/// file (`~/.config/dpipe/known_hosts`), if that folder can be told.
+pub fn known_hosts_file() -> Option<std::path::PathBuf> {
+    let profiles = crate::profile_file::ConfigFile::default_path().ok()?;
+    Some(profiles.parent()?.join("known_hosts"))
+}
+
+/// The `SHA256:…` fingerprint of an SFTP remote's `host_key` setting (a public key line or a
+/// fingerprint); a [`ErrorKind::Config`] error in words if it is neither.
+pub fn host_key_fingerprint(host_key: &str) -> Result<String> {
+    dpipe_storage::host_key_fingerprint(host_key)
+        .map_err(|e| Error::new(ErrorKind::Config, e.message().to_string()))
+}
+
+/// What a run of `pipe` at `location` warns about, once per run: a password that FTP sends in
+/// plain text (neither `ftps://` nor the remote's `tls: required`).
+pub fn run_warnings(pipe: &str, location: &Location) -> Vec<String> {
+    if dpipe_storage::sends_password_in_plain_text(location) {
+        vec![format!(
+            "pipe {pipe}: FTP sends the password in plain text; use ftps:// (or tls: required) \
+             if the server offers TLS"
+        )]
+    } else {
+        Vec::new()
+    }
 }
 
 /// Translates an error of the storage of `pipe`, reached with its `access` credentials, into
@@ -96,7 +131,8 @@ fn storage_error_kind(err: &dpipe_storage::Error) -> ErrorKind {
     match err.kind() {
         S::Config => ErrorKind::Config,
         // Credentials the storage refuses, or that expired and a renewal did not cure.
-        S::PermissionDenied | S::ExpiredCredentials => ErrorKind::Forbidden,
+        // A server that is not the one recorded or pinned: as refused as a wrong password.
+        S::PermissionDenied | S::ExpiredCredentials | S::HostKeyChanged => ErrorKind::Forbidden,
         S::NotFound | S::LocationNotFound => ErrorKind::NotFound,
         S::Transient => ErrorKind::Transport,
         S::Io => ErrorKind::Io,
@@ -115,6 +151,7 @@ mod tests {
         for (storage, client) in [
             (S::PermissionDenied, ErrorKind::Forbidden),
             (S::ExpiredCredentials, ErrorKind::Forbidden),
+            (S::HostKeyChanged, ErrorKind::Forbidden),
             (S::NotFound, ErrorKind::NotFound),
             (S::LocationNotFound, ErrorKind::NotFound),
             (S::Transient, ErrorKind::Transport),
@@ -178,6 +215,30 @@ mod tests {
         assert_eq!(sftp.settings["host_key"], "SHA256:x");
         assert_eq!(sftp.settings["tls"], "required");
         assert_eq!(sftp.credentials.len(), 2);
+        // Unpinned keys are recorded next to the profiles file.
+        assert!(sftp.settings["known_hosts_file"].ends_with("/known_hosts"));
+    }
+
+    #[test]
+    fn plain_ftp_passwords_are_warned_about() {
+        let login = creds(json!({"username": "u", "password": "p"}));
+        let warned = |location: &str, credentials: &Map<String, Value>| {
+            run_warnings(
+                "p",
+                &location_for(&pipe("ftp", location, "/x/"), credentials).unwrap(),
+            )
+        };
+        assert_eq!(
+            warned("h:21", &login),
+            [
+                "pipe p: FTP sends the password in plain text; use ftps:// (or tls: required) if \
+              the server offers TLS"
+            ]
+        );
+        assert!(warned("ftps://h:21", &login).is_empty());
+        let required = creds(json!({"username": "u", "password": "p", "tls": "required"}));
+        assert!(warned("h:21", &required).is_empty());
+        assert!(warned("h:21", &creds(json!({"username": "u"}))).is_empty());
     }
 
     #[test]

@@ -16,12 +16,13 @@ mod maintain;
 mod report;
 mod scan;
 mod state;
+mod verify;
 
 /// How transfers are tuned, and how long a run waits out an unreachable storage.
 pub use dpipe_storage::{DEFAULT_GIVE_UP_AFTER, Tuning};
 pub use engine::{DEFAULT_CONCURRENCY, Progress, SHOWN_WHEN_FIRST_PULLED, SyncOptions, Syncer};
 pub use local_scan::scan_local;
-pub use location::location_for;
+pub use location::{host_key_fingerprint, known_hosts_file, location_for};
 pub use maintain::{
     Doomed, ImportOptions, ImportReport, LocalPipe, Removal, Side, SortBy, SyncedEntry,
 };
@@ -30,8 +31,11 @@ pub use report::{
     conflict_text, reason_text,
 };
 pub use state::{FileStamp, HashRecord, Hashes, STATE_DIR, SyncState};
+pub use verify::{Basis, Evidence, Mismatch, RemoteVerdict, Unrecorded, VerifyReport};
 
 #[cfg(test)]
 mod scan_tests;
 #[cfg(test)]
 mod state_tests;
+#[cfg(test)]
+mod verify_tests;

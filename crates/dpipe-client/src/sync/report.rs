@@ -145,6 +145,9 @@ pub struct SyncReport {
     /// Bytes of `transferred`. (What was not moved, and why, is in `plan`: `unchanged`,
     /// `left_out_by_mode`, `kept`, `newer_on_target`.)
     pub bytes: u64,
+    /// Of `bytes`, those an earlier, interrupted run had moved and this one verified and kept
+    /// rather than moved again (resumed downloads and uploads).
+    pub resumed_bytes: u64,
     /// Source keys refused as unsafe (`..`, absolute, backslash, NUL, symlinks); never moved.
     pub rejected: Vec<PathNote>,
     /// Files whose transfer failed; the others were still transferred.
@@ -154,6 +157,17 @@ pub struct SyncReport {
     pub first_pulled: Vec<String>,
     /// The plan carried out (or previewed).
     pub plan: PlanView,
+    /// Push: leftovers of interrupted pushes on the storage (temporary keys, unfinished
+    /// uploads) older than the leftover age, each as `key (… old)`: removed by this push, or,
+    /// for a preview, that the push would remove.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub leftovers: Vec<String>,
+    /// Push: why the leftovers could not be listed or removed (the push itself went on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leftovers_error: Option<String>,
+    /// What the run warns about, each once: a password that plain FTP sends in plain text.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl SyncReport {

@@ -51,7 +51,7 @@ impl Syncer<'_> {
 }
 
 /// The caller's globs, each replacing the pipe's own when given.
-fn view_filter(
+pub(super) fn view_filter(
     options: &serde_json::Map<String, Value>,
     include: Option<&str>,
     exclude: Option<&str>,

@@ -28,6 +28,12 @@ pub(super) fn describe(e: &opendal::Error, operation: &str, path: &str) -> Descr
         format!("{operation} {path}")
     };
     let code = facts.s3_code.as_deref();
+    if let Some(tls) = &facts.ftp_tls {
+        return Described {
+            kind,
+            message: tls.message(),
+        };
+    }
     let message = match kind {
         ErrorKind::LocationNotFound => match (facts.bucket(), facts.origin()) {
             (Some(bucket), Some(origin)) => format!(
@@ -80,6 +86,8 @@ struct Facts {
     unreachable: Option<String>,
     /// The deepest cause, in one short line.
     cause: String,
+    /// What went wrong with TLS on an FTP server, if that is what failed.
+    ftp_tls: Option<FtpTls>,
 }
 
 impl Facts {
@@ -94,11 +102,16 @@ impl Facts {
             let code = rest.split('"').next().unwrap_or_default();
             (!code.is_empty()).then(|| code.to_string())
         });
+        let service = line("service: ");
+        let cause = cause(e, s3_code.as_deref());
         Facts {
             url: line("uri: ").or_else(|| line("url: ")),
-            service: line("service: "),
+            ftp_tls: (service.as_deref() == Some("ftp"))
+                .then(|| FtpTls::of(&cause))
+                .flatten(),
+            service,
             unreachable: unreachable(e, &text),
-            cause: cause(e, s3_code.as_deref()),
+            cause,
             s3_code,
             text,
         }
@@ -151,6 +164,9 @@ impl Facts {
 
 fn classify(e: &opendal::Error, facts: &Facts) -> ErrorKind {
     use opendal::ErrorKind as K;
+    if let Some(tls) = &facts.ftp_tls {
+        return tls.kind();
+    }
     let code = facts.s3_code.as_deref();
     if code.is_some_and(is_expired_token_code) {
         return ErrorKind::ExpiredCredentials;
@@ -230,6 +246,111 @@ fn refusal(code: Option<&str>, facts: &Facts) -> String {
             "login incorrect".to_string()
         }
         None => facts.cause.clone(),
+    }
+}
+
+/// What went wrong with TLS on an FTP server, read from the FTP client's (suppaftp's) error
+/// text: `Invalid response: [CODE] TEXT` for a refused command, `Secure error: …` for a failed
+/// TLS handshake. The servers' wordings are vsftpd's, ProFTPD's, Pure-FTPd's, FileZilla's and
+/// IIS's.
+enum FtpTls {
+    /// `AUTH TLS` was refused: the server offers no TLS. OpenDAL asks for it before the login,
+    /// so the password was not sent.
+    Refused(String),
+    /// The server demands TLS and refused a plain login.
+    Demanded(String),
+    /// The server's certificate is not trusted (unknown CA, expired, another host's).
+    Untrusted(String),
+    /// TLS failed otherwise (a handshake, a data connection's session).
+    Failed(String),
+}
+
+impl FtpTls {
+    fn of(cause: &str) -> Option<FtpTls> {
+        // suppaftp wraps its TLS connector's error, itself a `SecureError`, once more.
+        let mut secure = None;
+        let mut rest = cause;
+        while let Some(inner) = rest.strip_prefix("Secure error: ") {
+            secure = Some(inner);
+            rest = inner;
+        }
+        if let Some(why) = secure {
+            return Some(match why.strip_prefix("invalid peer certificate: ") {
+                Some(reason) => FtpTls::Untrusted(reason.to_string()),
+                None => FtpTls::Failed(why.to_string()),
+            });
+        }
+        let answer = cause.strip_prefix("Invalid response: ")?;
+        let lower = answer.to_ascii_lowercase();
+        let demanded = [
+            "must use encryption",
+            "tls required",
+            "ssl required",
+            "requires tls",
+            "requires ssl",
+            "policy requires",
+        ]
+        .iter()
+        .any(|m| lower.contains(m));
+        // vsftpd without TLS answers AUTH with "530 Please login with USER and PASS.": the
+        // only command OpenDAL sends before USER is AUTH.
+        let refused = [
+            "please login with user and pass",
+            "auth tls",
+            "auth not",
+            "'auth",
+            "security scheme",
+            "tls",
+            "ssl",
+        ]
+        .iter()
+        .any(|m| lower.contains(m))
+            || answer.starts_with("[534]")
+            || answer.starts_with("[431]");
+        // vsftpd's `require_ssl_reuse` (its default): a data connection must resume the control
+        // connection's TLS session, which OpenDAL's client does over TLS 1.2 only.
+        let reuse = lower.contains("session reuse");
+        if demanded {
+            Some(FtpTls::Demanded(answer.to_string()))
+        } else if reuse {
+            Some(FtpTls::Failed(format!(
+                "{answer}; the server wants data connections to resume the TLS session, which \
+                 dpipe manages over TLS 1.2 only (vsftpd: require_ssl_reuse=NO, or TLS 1.2)"
+            )))
+        } else if refused {
+            Some(FtpTls::Refused(answer.to_string()))
+        } else {
+            None
+        }
+    }
+
+    /// Refusals are about what may be sent to whom (exit code 4, as for refused
+    /// credentials); a handshake that fails otherwise is trouble of the server.
+    fn kind(&self) -> ErrorKind {
+        match self {
+            FtpTls::Refused(_) | FtpTls::Demanded(_) | FtpTls::Untrusted(_) => {
+                ErrorKind::PermissionDenied
+            }
+            FtpTls::Failed(_) => ErrorKind::Other,
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            FtpTls::Refused(answer) => format!(
+                "the FTP server does not offer TLS (AUTH TLS was refused: {answer}), and the \
+                 remote requires it (ftps:// or tls: required); the password was not sent"
+            ),
+            FtpTls::Demanded(answer) => format!(
+                "the FTP server requires TLS and refused a plain login ({answer}); write the \
+                 location as ftps://host[:port] or set the remote's tls to required"
+            ),
+            FtpTls::Untrusted(reason) => format!(
+                "the FTP server's TLS certificate is not trusted: {reason}; trust its CA with \
+                 SSL_CERT_FILE"
+            ),
+            FtpTls::Failed(why) => format!("TLS with the FTP server failed: {why}"),
+        }
     }
 }
 

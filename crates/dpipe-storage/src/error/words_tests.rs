@@ -93,6 +93,88 @@ fn an_ftp_login_refusal_is_permission_denied() {
     );
 }
 
+fn ftp_error(source: &str) -> opendal::Error {
+    opendal::Error::new(K::Unexpected, "ftp error")
+        .with_context("service", "ftp")
+        .set_source(text_error(source))
+}
+
+#[test]
+fn an_ftp_server_without_tls_is_refused_in_words() {
+    // vsftpd without ssl_enable, ProFTPD without mod_tls, FileZilla Server.
+    for answer in [
+        "[530] 530 Please login with USER and PASS.",
+        "[500] 500 AUTH not understood",
+        "[502] 502 Explicit TLS authentication not allowed",
+    ] {
+        let err = translated(ftp_error(&format!("Invalid response: {answer}")));
+        assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{answer}");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "the FTP server does not offer TLS (AUTH TLS was refused: {answer}), and the \
+                 remote requires it (ftps:// or tls: required); the password was not sent"
+            )
+        );
+    }
+}
+
+#[test]
+fn an_ftp_server_that_demands_tls_says_so() {
+    let answer = "[530] 530 Non-anonymous sessions must use encryption.";
+    let err = translated(ftp_error(&format!("Invalid response: {answer}")));
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied);
+    assert!(
+        err.to_string()
+            .starts_with("the FTP server requires TLS and refused a plain login ([530] 530 Non"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("ftps://host[:port]"), "{err}");
+}
+
+#[test]
+fn an_untrusted_ftp_certificate_says_what_to_trust() {
+    let err = translated(ftp_error(
+        "Secure error: Secure error: invalid peer certificate: UnknownIssuer",
+    ));
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied);
+    assert_eq!(
+        err.to_string(),
+        "the FTP server's TLS certificate is not trusted: UnknownIssuer; trust its CA with \
+         SSL_CERT_FILE"
+    );
+    // vsftpd's require_ssl_reuse, on a data connection of a TLS 1.3 session.
+    let err = translated(ftp_error(
+        "Invalid response: [0] 522 SSL connection failed: session reuse required",
+    ));
+    assert_eq!(err.kind(), ErrorKind::Other);
+    assert!(
+        err.to_string().starts_with(
+            "TLS with the FTP server failed: [0] 522 SSL connection failed: session reuse \
+             required; the server wants data connections to resume the TLS session"
+        ),
+        "{err}"
+    );
+    let err = translated(ftp_error("Secure error: received corrupt message"));
+    assert_eq!(err.kind(), ErrorKind::Other);
+    assert_eq!(
+        err.to_string(),
+        "TLS with the FTP server failed: received corrupt message"
+    );
+}
+
+#[test]
+fn ftp_login_and_file_refusals_are_no_tls_trouble() {
+    for answer in [
+        "[530] 530 Authentication failed.",
+        "[550] 550 Failed to open file.",
+        "[500] 500 OOPS: vsftpd: cannot locate user specified in 'guest_username'",
+    ] {
+        let err = translated(ftp_error(&format!("Invalid response: {answer}")));
+        assert!(!err.to_string().contains("TLS"), "{answer}: {err}");
+    }
+}
+
 #[test]
 fn a_refused_connection_names_the_endpoint() {
     let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);

@@ -9,13 +9,17 @@
 
 mod get;
 mod put;
+mod put_resumable;
+
+pub use put_resumable::resumable_temp_key;
+pub mod resume;
 
 use std::path::Path;
 
 use futures::TryStreamExt as _;
 use sha2::{Digest as _, Sha256};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::local_io::LocalReader;
 use crate::manifest::{ManifestEntry, check_key, unsafe_key};
 use crate::operator::Storage;
@@ -81,4 +85,15 @@ pub async fn hash_file(path: &Path) -> Result<String> {
     let (mut file, _) = LocalReader::open(path).await?;
     while !file.read(READ_BUF).await?.is_empty() {}
     Ok(file.finish()?.0)
+}
+
+/// The error of an upload whose local file `source` changed since it was hashed, or while it
+/// was read: nothing reaches `key`.
+pub(crate) fn local_file_changed(source: &Path, key: &str) -> Error {
+    Error::new(
+        ErrorKind::Integrity,
+        "put failed: the local file changed since it was hashed, or during the upload",
+    )
+    .with("local", source.display().to_string())
+    .with("path", key)
 }

@@ -1,23 +1,27 @@
-//! Uploads: files larger than the part size go up in parts (S3 multipart), with the file's
-//! SHA-256 as user metadata ([`SHA256_METADATA_KEY`]), because a multipart ETag is no MD5; a
-//! single-part object's ETag is its MD5 and needs none. The upload hashes what it sends: a
-//! file that changed since its SHA-256 was taken, or while it was read (its size, time or
-//! inode moved), is an [`ErrorKind::Integrity`] error and the remote keeps its earlier version
-//! (on FTP, which cannot abort an upload, it gets the file as read). An S3 object appears
-//! whole when its upload completes and OpenDAL's FTP writer renames its own temporary upload
-//! into place; on `fs` and SFTP the upload goes to a `.dpipe-*.part` key next to the final
-//! one, renamed into place once whole. A killed upload leaves no partial file under a final
-//! name (scans skip dpipe's leftovers).
+//! Uploads. Files larger than the part size go up in a way a later run can continue: on S3
+//! in a multipart upload of dpipe's own (see `s3_multipart`: the file's SHA-256 goes with it
+//! as user metadata, [`SHA256_METADATA_KEY`](crate::SHA256_METADATA_KEY), because a multipart
+//! ETag is no MD5), on `fs` and SFTP through a temporary key named after the file's version
+//! (see `put_resumable`). Smaller files go up in one request; a single-part object's ETag is
+//! its MD5 and needs no metadata. The upload hashes what it sends: a file that changed since
+//! its SHA-256 was taken, or while it was read (its size, time or inode moved), is an
+//! [`ErrorKind::Integrity`] error and the remote keeps its earlier version (on FTP, which
+//! cannot abort an upload, it gets the file as read). An S3 object appears whole when its
+//! upload completes and OpenDAL's FTP writer renames its own temporary upload into place (its
+//! FTP service has no rename of its own, so FTP uploads are not continued); on `fs` and SFTP
+//! the upload goes to a `.dpipe-*.part` key next to the final one, renamed into place once
+//! whole. A killed upload leaves no partial file under a final name (scans skip dpipe's
+//! leftovers; the next push removes old ones, see [`crate::leftovers`]).
 
 use std::path::Path;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::local_io::{LocalReader, same_version};
 use crate::location::Protocol;
-use crate::manifest::{SHA256_METADATA_KEY, check_key, temp_name_prefix, unsafe_key};
+use crate::manifest::{check_key, temp_name_prefix, unsafe_key};
 use crate::operator::Storage;
 
-use super::{READ_BUF, Transferred, hash_file};
+use super::{READ_BUF, Transferred, local_file_changed};
 
 impl Storage {
     /// The most a put of `size` bytes buffers: on S3 the object up to one part, then its parts
@@ -51,32 +55,57 @@ impl Storage {
             )
             .with("path", key));
         }
+        let _budget = self.reserve(self.put_buffer(size)).await;
+        let large = size > self.tuning.part_size as u64;
         // An S3 object appears whole when its upload completes, and OpenDAL's FTP writer
-        // uploads to a temporary name it renames at the end (FTP offers no other rename).
-        // Elsewhere the bytes go to a temporary key next to the final one, renamed into place
-        // once whole. Either way a killed upload leaves no partial file under the final name.
+        // uploads to a temporary name it renames at the end (OpenDAL offers no FTP rename of
+        // its own). Elsewhere the bytes go to a temporary key next to the final one, renamed
+        // into place once whole. Either way a killed upload leaves no partial file under the
+        // final name. Large files continue an interrupted upload: S3's multipart upload, or
+        // the temporary key of the same version.
         let target = match self.protocol {
+            Protocol::S3 if large => {
+                return self.put_in_parts(file, source, key, &meta, sha256).await;
+            }
+            Protocol::Fs | Protocol::Sftp if large => {
+                drop(file);
+                return self.put_resumable(source, key, sha256).await;
+            }
             Protocol::S3 | Protocol::Ftp => key.to_string(),
             Protocol::Fs | Protocol::Sftp => temp_key(key),
         };
-        let _budget = self.reserve(self.put_buffer(size)).await;
         let result = self.put_to(file, source, key, &target, &meta, sha256).await;
         if target != key {
-            match result {
-                Ok(done) => {
-                    if let Err(e) = self.op.rename(&target, key).await {
-                        let _ = self.op.delete(&target).await;
-                        return Err(Error::from_opendal(e, "put", key));
-                    }
-                    return Ok(done);
-                }
-                Err(e) => {
-                    let _ = self.op.delete(&target).await;
-                    return Err(e);
-                }
-            }
+            return self.rename_into_place(result, &target, key, true).await;
         }
         result
+    }
+
+    /// Renames the temporary key `target` to `key` once `written` (its upload) succeeded;
+    /// deletes it when the upload failed and `delete_on_failure` (a resumable one is kept for
+    /// the next run unless its bytes were wrong) or when the rename fails.
+    pub(super) async fn rename_into_place(
+        &self,
+        written: Result<Transferred>,
+        target: &str,
+        key: &str,
+        delete_on_failure: bool,
+    ) -> Result<Transferred> {
+        match written {
+            Ok(done) => {
+                if let Err(e) = self.op.rename(target, key).await {
+                    let _ = self.op.delete(target).await;
+                    return Err(Error::from_opendal(e, "put", key));
+                }
+                Ok(done)
+            }
+            Err(e) => {
+                if delete_on_failure || e.kind() == ErrorKind::Integrity {
+                    let _ = self.op.delete(target).await;
+                }
+                Err(e)
+            }
+        }
     }
 
     /// Uploads `file`, open on `source` (`opened`: its metadata then; SHA-256 `sha256` if
@@ -91,22 +120,9 @@ impl Storage {
         sha256: Option<&str>,
     ) -> Result<Transferred> {
         let size = opened.len();
-        let mut writer = self.op.writer_with(target);
+        let writer = self.op.writer_with(target);
         // What the bytes sent must hash to: the caller's SHA-256, or the one announced.
-        let mut expected = sha256.map(str::to_ascii_lowercase);
-        if self.protocol == Protocol::S3 {
-            writer = writer
-                .chunk(self.tuning.part_size)
-                .concurrent(self.tuning.part_concurrency.max(1));
-            if size > self.tuning.part_size as u64 {
-                let sha = match expected.take() {
-                    Some(known) => known,
-                    None => hash_file(source).await?,
-                };
-                writer = writer.user_metadata([(SHA256_METADATA_KEY.to_string(), sha.clone())]);
-                expected = Some(sha);
-            }
-        }
+        let expected = sha256.map(str::to_ascii_lowercase);
         let mut writer = writer
             .await
             .map_err(|e| Error::from_opendal(e, "put", key))?;
@@ -130,12 +146,7 @@ impl Storage {
             // Nothing reaches the final key (but on FTP, see `discard`): S3 drops the upload,
             // elsewhere the caller deletes the temporary key.
             discard(&mut writer).await;
-            return Err(Error::new(
-                ErrorKind::Integrity,
-                "put failed: the local file changed since it was hashed, or during the upload",
-            )
-            .with("local", source.display().to_string())
-            .with("path", key));
+            return Err(local_file_changed(source, key));
         }
         writer
             .close()

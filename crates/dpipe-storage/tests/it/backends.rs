@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use dpipe_storage::{Location, Protocol, Storage, Tuning};
-use dpipe_testkit::services::ftp::FtpServer;
+use dpipe_testkit::services::ftp::{FtpServer, FtpTls, test_ca_file};
 use dpipe_testkit::services::s3::{self, S3Server};
 use dpipe_testkit::services::sftp::SftpServer;
 
@@ -105,7 +105,33 @@ pub fn builtin() -> Backend {
     }
 }
 
-pub fn sftp() -> Backend {
+/// SFTP with the test user's password; the host key recorded on first use in a known-hosts
+/// file of the backend's own.
+pub fn sftp_password() -> Backend {
+    let server = SftpServer::start();
+    let work = server.user.workdir();
+    let known = tempfile::tempdir().unwrap();
+    let location = Location::new(
+        Protocol::Sftp,
+        server.endpoint(),
+        work.path.to_string_lossy(),
+    )
+    .setting(
+        "known_hosts_file",
+        known.path().join("known_hosts").to_string_lossy(),
+    )
+    .credential("username", server.user.name)
+    .credential("password", server.user.password);
+    let raw_root = work.path.clone();
+    Backend {
+        location,
+        raw_root,
+        _guards: vec![Box::new(work), Box::new(server), Box::new(known)],
+    }
+}
+
+/// SFTP with the test user's private key (inline); the server's host key pinned.
+pub fn sftp_key() -> Backend {
     let server = SftpServer::start();
     let work = server.user.workdir();
     let location = Location::new(
@@ -113,7 +139,7 @@ pub fn sftp() -> Backend {
         server.endpoint(),
         work.path.to_string_lossy(),
     )
-    .setting("known_hosts", "accept")
+    .setting("host_key", server.host_key_line())
     .credential("username", server.user.name)
     .credential("private_key", server.key_text());
     let raw_root = work.path.clone();
@@ -126,20 +152,45 @@ pub fn sftp() -> Backend {
 
 pub fn ftp() -> Backend {
     let server = FtpServer::start();
+    let location = server.endpoint();
+    ftp_backend(server, location)
+}
+
+/// FTPS: a vsftpd that demands explicit TLS, reached at `ftps://127.0.0.1:PORT`, its
+/// certificate trusted through `SSL_CERT_FILE` (see [`trust_test_ca`]).
+pub fn ftps() -> Backend {
+    trust_test_ca();
+    let server = FtpServer::start_with(FtpTls::Required);
+    let location = format!("ftps://{}", server.endpoint());
+    ftp_backend(server, location)
+}
+
+/// The backend of the FTP `server` at `location`, logging in the test user with its password
+/// in a fresh folder of its own.
+fn ftp_backend(server: FtpServer, location: String) -> Backend {
     let work = server.user.workdir();
-    let location = Location::new(
-        Protocol::Ftp,
-        server.endpoint(),
-        work.path.to_string_lossy(),
-    )
-    .credential("username", server.user.name)
-    .credential("password", server.user.password);
+    let location = Location::new(Protocol::Ftp, location, work.path.to_string_lossy())
+        .credential("username", server.user.name)
+        .credential("password", server.user.password);
     let raw_root = work.path.clone();
     Backend {
         location,
         raw_root,
         _guards: vec![Box::new(work), Box::new(server)],
     }
+}
+
+/// Names the test CA, which signs the FTPS test servers' certificates, in `SSL_CERT_FILE`: the
+/// CA file OpenDAL's FTP client reads at each TLS connection. Set once per process, to the
+/// same file whichever test comes first.
+pub fn trust_test_ca() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: nextest runs each test in a process of its own, which sets this before it
+        // starts any connection; under `cargo test`, the only other readers are this
+        // binary's other FTPS tests, which wait on this `Once` before they connect.
+        unsafe { std::env::set_var("SSL_CERT_FILE", test_ca_file()) };
+    });
 }
 
 /// S3 on moto: a store that holds any key as AWS does — empty segments (`a//b`), a leading

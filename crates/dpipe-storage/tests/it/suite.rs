@@ -378,6 +378,11 @@ pub async fn wrong_credentials(b: &Backend) {
                 .credentials
                 .insert("password".into(), "wrong-password".into());
         }
+        Protocol::Sftp if location.credentials.contains_key("password") => {
+            location
+                .credentials
+                .insert("password".into(), "wrong-password".into());
+        }
         Protocol::Sftp => {
             // A key the server never authorized.
             let dir = tempfile::tempdir().unwrap();

@@ -1,8 +1,12 @@
 //! A real SFTP server for tests: Debian's `/usr/sbin/sshd -D` as root with its own config in a
 //! temporary folder — `Port`, `ListenAddress 127.0.0.1`, a `HostKey` made by `ssh-keygen`,
 //! `Subsystem sftp internal-sftp`, `UsePAM no`, password and public-key authentication with an
-//! `AuthorizedKeysFile` in that folder — logging in the [`super::user`] test user, who has both
-//! a password and an ed25519 key ([`SftpServer::key_path`]). Stopped on drop.
+//! `AuthorizedKeysFile` in that folder — logging in the [`super::user`] test user, who has a
+//! password, an ed25519 key ([`SftpServer::key_path`]) and a second key encrypted with
+//! [`KEY_PASSPHRASE`] ([`SftpServer::encrypted_key_path`]). A variant takes
+//! keyboard-interactive logins only ([`SftpServer::start_keyboard_interactive`], through PAM),
+//! and [`SftpServer::restart_with_new_host_key`] puts another server (another host key) on
+//! the same port. Stopped on drop.
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
@@ -15,6 +19,18 @@ use super::{INSTALL_HINT, free_port, require_binary, wait_for_port};
 const SSHD: &str = "/usr/sbin/sshd";
 const SSH_KEYGEN: &str = "/usr/bin/ssh-keygen";
 
+/// The passphrase of [`SftpServer::encrypted_key_path`].
+pub const KEY_PASSPHRASE: &str = "dpipe-test-passphrase";
+
+/// How the server lets the user in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Logins {
+    /// Password and public key.
+    PasswordAndKey,
+    /// Keyboard-interactive only (PAM asks for the password).
+    KeyboardInteractive,
+}
+
 /// A running sshd.
 pub struct SftpServer {
     /// The port on 127.0.0.1.
@@ -23,11 +39,22 @@ pub struct SftpServer {
     pub user: &'static TestUser,
     dir: tempfile::TempDir,
     child: Child,
+    logins: Logins,
 }
 
 impl SftpServer {
-    /// Starts sshd on a free port (creating the test user if needed).
+    /// Starts sshd on a free port (creating the test user if needed), taking passwords and
+    /// keys.
     pub fn start() -> Self {
+        Self::start_with(Logins::PasswordAndKey)
+    }
+
+    /// Starts sshd taking keyboard-interactive logins only (PAM's password prompt).
+    pub fn start_keyboard_interactive() -> Self {
+        Self::start_with(Logins::KeyboardInteractive)
+    }
+
+    fn start_with(logins: Logins) -> Self {
         require_binary(SSHD);
         require_binary(SSH_KEYGEN);
         let user = test_user();
@@ -38,11 +65,16 @@ impl SftpServer {
             .expect("sftp test server: temp folder");
         // sshd reads the authorized keys as the user: the folder must be traversable.
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        keygen(&dir.path().join("host_ed25519"));
+        keygen(&dir.path().join("host_ed25519"), "");
         let client_key = dir.path().join("client_ed25519");
-        keygen(&client_key);
+        keygen(&client_key, "");
+        let encrypted_key = dir.path().join("client_encrypted");
+        keygen(&encrypted_key, KEY_PASSPHRASE);
         let authorized = dir.path().join("authorized_keys");
-        std::fs::copy(client_key.with_extension("pub"), &authorized)
+        let public = |key: &Path| {
+            std::fs::read_to_string(key.with_extension("pub")).expect("sftp test server: key")
+        };
+        std::fs::write(&authorized, public(&client_key) + &public(&encrypted_key))
             .expect("sftp test server: authorized_keys");
         std::fs::set_permissions(&authorized, std::fs::Permissions::from_mode(0o644)).unwrap();
 
@@ -50,13 +82,14 @@ impl SftpServer {
         // The free port may be taken between our check and sshd's bind: try a few.
         for _ in 0..3 {
             let port = free_port();
-            let mut child = spawn(dir.path(), port, user.name);
+            let mut child = spawn(dir.path(), port, user.name, logins);
             if wait_for_port(port, Duration::from_secs(10)) {
                 return Self {
                     port,
                     user,
                     dir,
                     child,
+                    logins,
                 };
             }
             let _ = child.kill();
@@ -81,15 +114,86 @@ impl SftpServer {
         std::fs::read_to_string(self.key_path()).expect("sftp test server: read key")
     }
 
+    /// The test user's second key, encrypted with [`KEY_PASSPHRASE`], authorized too.
+    pub fn encrypted_key_path(&self) -> PathBuf {
+        self.dir.path().join("client_encrypted")
+    }
+
+    /// The server's host public key line (`ssh-ed25519 AAAA… comment`).
+    pub fn host_key_line(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("host_ed25519.pub"))
+            .expect("sftp test server: host key")
+            .trim()
+            .to_string()
+    }
+
+    /// The server's host key fingerprint (`SHA256:…`), as `ssh-keygen -lf` prints it.
+    pub fn host_key_fingerprint(&self) -> String {
+        let out = Command::new(SSH_KEYGEN)
+            .arg("-lf")
+            .arg(self.dir.path().join("host_ed25519.pub"))
+            .output()
+            .expect("sftp test server: ssh-keygen -lf");
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .nth(1)
+            .expect("sftp test server: a fingerprint")
+            .to_string()
+    }
+
+    /// Stops this sshd and starts another with a new host key on the same port: to the
+    /// client, another server at the same address.
+    pub fn restart_with_new_host_key(&mut self) {
+        self.stop();
+        let host_key = self.dir.path().join("host_ed25519");
+        let _ = std::fs::remove_file(&host_key);
+        let _ = std::fs::remove_file(host_key.with_extension("pub"));
+        keygen(&host_key, "");
+        // The port was just freed: sshd may need a moment before it can bind it again.
+        for _ in 0..20 {
+            self.child = spawn(self.dir.path(), self.port, self.user.name, self.logins);
+            if wait_for_port(self.port, Duration::from_secs(5)) {
+                return;
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        panic!("sftp test server: sshd did not restart: {}", self.log());
+    }
+
+    /// Stops sshd and every connection it serves, at once: the listener is frozen first (it
+    /// starts no new session), then it and every process under it are killed.
+    fn stop(&mut self) {
+        let listener = self.child.id();
+        let _ = Command::new("kill")
+            .args(["-STOP", &listener.to_string()])
+            .status();
+        let mut tree = vec![listener];
+        let mut next = 0;
+        while next < tree.len() {
+            tree.extend(children_of(tree[next]));
+            next += 1;
+        }
+        for pid in tree.into_iter().skip(1) {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// sshd's log so far (for assertion messages).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("sshd.log")).unwrap_or_default()
     }
 }
 
-fn spawn(dir: &Path, port: u16, user: &str) -> Child {
+fn spawn(dir: &Path, port: u16, user: &str, logins: Logins) -> Child {
     let config = dir.join("sshd_config");
-    std::fs::write(&config, config_text(dir, port, user)).expect("sftp test server: config");
+    std::fs::write(&config, config_text(dir, port, user, logins))
+        .expect("sftp test server: config");
     Command::new(SSHD)
         .args(["-D", "-e", "-f"])
         .arg(&config)
@@ -102,13 +206,8 @@ fn spawn(dir: &Path, port: u16, user: &str) -> Child {
 
 impl Drop for SftpServer {
     fn drop(&mut self) {
-        // Each connection is a child of the listener that outlives it; the client's ssh
-        // ControlMaster (ControlPersist=yes) exits once its connection is gone.
-        for pid in children_of(self.child.id()) {
-            let _ = Command::new("kill").arg(pid.to_string()).status();
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // Each connection is a child of the listener that outlives it.
+        self.stop();
     }
 }
 
@@ -136,9 +235,20 @@ fn children_of(parent: u32) -> Vec<u32> {
         .collect()
 }
 
-fn keygen(path: &Path) {
+/// Makes an ed25519 key pair at `path` (and `path.pub`), encrypted with `passphrase` unless
+/// it is empty.
+fn keygen(path: &Path, passphrase: &str) {
     let out = Command::new(SSH_KEYGEN)
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "dpipe-test", "-f"])
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            passphrase,
+            "-C",
+            "dpipe-test",
+            "-f",
+        ])
         .arg(path)
         .output()
         .unwrap_or_else(|e| panic!("sftp test server: ssh-keygen: {e}; {INSTALL_HINT}"));
@@ -149,18 +259,24 @@ fn keygen(path: &Path) {
     );
 }
 
-fn config_text(dir: &Path, port: u16, user: &str) -> String {
+fn config_text(dir: &Path, port: u16, user: &str, logins: Logins) -> String {
     let d = dir.display();
+    // Keyboard-interactive needs PAM on Linux (Debian has no /etc/pam.d/sshd in a slim
+    // image: PAM's `other` service, pam_unix, answers).
+    let (pam, password, kbd, pubkey) = match logins {
+        Logins::PasswordAndKey => ("no", "yes", "no", "yes"),
+        Logins::KeyboardInteractive => ("yes", "no", "yes", "no"),
+    };
     format!(
         "Port {port}\n\
          ListenAddress 127.0.0.1\n\
          HostKey {d}/host_ed25519\n\
          PidFile {d}/sshd.pid\n\
          AuthorizedKeysFile {d}/authorized_keys\n\
-         UsePAM no\n\
-         PasswordAuthentication yes\n\
-         KbdInteractiveAuthentication no\n\
-         PubkeyAuthentication yes\n\
+         UsePAM {pam}\n\
+         PasswordAuthentication {password}\n\
+         KbdInteractiveAuthentication {kbd}\n\
+         PubkeyAuthentication {pubkey}\n\
          PermitRootLogin no\n\
          StrictModes no\n\
          AllowUsers {user}\n\

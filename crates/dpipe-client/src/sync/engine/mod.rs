@@ -25,12 +25,13 @@
 //! (the concurrent transfers, with renewed credentials), `record` (what went through is
 //! recorded and reported); the run itself (resolve, plan, refuse) is here.
 
+mod leftovers;
 mod record;
 mod scanning;
 mod transfer;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use dpipe_core::filter::Filter;
 use dpipe_core::manifest::{Manifest, SyncedFile};
@@ -44,12 +45,12 @@ use dpipe_storage::{Location, Stager, Storage, Tuning};
 use serde_json::Value;
 use tokio::runtime::Handle;
 
-use super::SyncState;
-use super::location::{location_for, storage_error};
+use super::location::{location_for, run_warnings, storage_error};
 use super::report::{
     Direction, FileMove, PathNote, PlanView, REMOTE_AHEAD_TEXT, StatusReport, SyncReport,
     conflict_text,
 };
+use super::{STATE_DIR, SyncState};
 use crate::{Error, ErrorKind, RepoApi, Result};
 use record::{cache_hashes, sync_folders, written_folders};
 use scanning::remove_abandoned;
@@ -110,7 +111,7 @@ pub struct Syncer<'a> {
     pub(super) runtime: Handle,
     pub(super) tuning: Tuning,
     concurrency: usize,
-    progress: Option<&'a dyn Progress>,
+    pub(super) progress: Option<&'a dyn Progress>,
 }
 
 /// Both sides of a run, what the last sync recorded (corrected by content), and the plan.
@@ -135,7 +136,8 @@ struct Scanned {
     local: Manifest,
     remote: Manifest,
     synced: BTreeMap<String, SyncedFile>,
-    /// Temporary files of killed runs found in the pipe's folder.
+    /// Temporary files of killed runs found in the pipe's folder, and partial downloads no run
+    /// will resume (see `scan`): deleted by a run that goes ahead.
     abandoned: Vec<PathBuf>,
 }
 
@@ -144,11 +146,12 @@ impl<'a> Syncer<'a> {
     /// a multi-thread runtime: [`Handle::block_on`] cannot drive a current-thread runtime's
     /// I/O, and a pull would wait forever.
     pub fn new(api: &'a dyn RepoApi, repo: impl Into<PathBuf>, runtime: Handle) -> Syncer<'a> {
+        let repo = repo.into();
         Syncer {
             api,
-            repo: repo.into(),
+            tuning: with_upload_records(Tuning::default(), &repo),
+            repo,
             runtime,
-            tuning: Tuning::default(),
             concurrency: DEFAULT_CONCURRENCY,
             progress: None,
         }
@@ -162,7 +165,7 @@ impl<'a> Syncer<'a> {
 
     /// Sets the storage tuning (retries, timeouts, part size).
     pub fn with_tuning(mut self, tuning: Tuning) -> Syncer<'a> {
-        self.tuning = tuning;
+        self.tuning = with_upload_records(tuning, &self.repo);
         self
     }
 
@@ -238,7 +241,9 @@ impl<'a> Syncer<'a> {
         }
         let Planned { local, plan, .. } = self.plan(&mut run, Direction::Push, options)?;
         if options.preview {
-            return Ok(report(&run, Direction::Push, true, &plan));
+            let mut out = report(&run, Direction::Push, true, &plan);
+            self.sweep_leftovers(pipe, &run.scan, Access::Read, false, &mut out);
+            return Ok(out);
         }
         let write = location_for(&run.view, &self.api.credentials(pipe, Access::Write)?)?;
         let folder = run.folder.clone();
@@ -253,9 +258,12 @@ impl<'a> Syncer<'a> {
         let after = self.scan_folders(&run.scan, &written_folders(&moved));
         // The scan left new files unhashed: the uploads hashed them.
         cache_hashes(&run.state, pipe, &moved)?;
-        self.finish(run, Direction::Push, &plan, moved, &after, |path, _| {
+        let mut out = self.finish(run, Direction::Push, &plan, moved, &after, |path, _| {
             local.get(path).and_then(|e| e.modified)
-        })
+        })?;
+        // After the transfers: a push of the same version continues an upload of any age.
+        self.sweep_leftovers(pipe, &write, Access::Write, true, &mut out);
+        Ok(out)
     }
 
     /// Scans both sides of `run`, corrects the records by content (see
@@ -333,6 +341,15 @@ impl<'a> Syncer<'a> {
     }
 }
 
+/// `tuning`, recording S3 uploads in progress in the repo's state folder (`.dpipe/uploads`)
+/// unless it names a folder of its own: a push killed halfway is continued by the next one.
+fn with_upload_records(mut tuning: Tuning, repo: &Path) -> Tuning {
+    if tuning.upload_records.is_none() {
+        tuning.upload_records = Some(repo.join(STATE_DIR).join("uploads"));
+    }
+    tuning
+}
+
 /// The planner's request: the user's options over the pipe's own include/exclude.
 fn request(run: &Run, options: &SyncOptions) -> Result<PlanRequest> {
     Ok(PlanRequest {
@@ -361,6 +378,7 @@ fn report(run: &Run, direction: Direction, preview: bool, plan: &Plan) -> SyncRe
         preview,
         transferred: Vec::new(),
         bytes: 0,
+        resumed_bytes: 0,
         rejected: plan
             .rejected
             .iter()
@@ -372,6 +390,9 @@ fn report(run: &Run, direction: Direction, preview: bool, plan: &Plan) -> SyncRe
         errors: Vec::new(),
         first_pulled: Vec::new(),
         plan: PlanView::from(plan),
+        leftovers: Vec::new(),
+        leftovers_error: None,
+        warnings: run_warnings(&run.view.name, &run.scan),
     }
 }
 

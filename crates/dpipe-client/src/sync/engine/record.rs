@@ -43,6 +43,7 @@ impl Syncer<'_> {
                     let seen = remote.get(&path);
                     let reason = reasons.get(path.as_str()).copied().unwrap_or("new");
                     out.bytes += done.size;
+                    out.resumed_bytes += done.resumed;
                     out.transferred.push(FileMove {
                         path: path.clone(),
                         size: done.size,

@@ -8,6 +8,7 @@ use dpipe_core::manifest::{Manifest, ManifestEntry, SyncedFile};
 use dpipe_core::plan::{Sameness, compare, md5_may_decide, remote_changed_since_sync};
 use dpipe_core::role::Access;
 use dpipe_core::wire::PipeView;
+use dpipe_storage::transfer::resume::leftovers_to_remove;
 use dpipe_storage::{ErrorKind as StorageErrorKind, Location, Storage};
 use futures::StreamExt as _;
 
@@ -114,11 +115,15 @@ impl Syncer<'_> {
             _ => Hashing::Sha256,
         };
         let local = scan_local_for(&run.folder, &run.view.name, &run.state, &hashing)?;
+        // Partial downloads of objects still listed (and not too old) are kept to resume.
+        let leftovers = local.abandoned;
+        let abandoned =
+            leftovers_to_remove(&run.folder, leftovers, &remote, self.tuning.leftover_age);
         Ok(Scanned {
             local: local.manifest,
             remote,
             synced,
-            abandoned: local.abandoned,
+            abandoned,
         })
     }
 
