@@ -10,13 +10,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use dpipe_testkit::services::s3::S3Server;
 use serde_json::Value;
 
-use crate::support::{Env, create_fs_pipe, create_s3_pipe, local_profile};
+use crate::support::{Env, create_fs_pipe, create_s3_pipe, kill_when, local_profile};
 
 /// The large file: first in the plan's order, still moving when the small ones arrive.
 const BIG: &str = "a-big.bin";
@@ -165,31 +164,15 @@ fn exactly(root: &Path, files: &BTreeMap<String, Version>) {
 /// Starts `dpipe verb --pipe p`, waits until `target` holds at least a few but not all of the
 /// small files, and kills it with SIGKILL.
 fn kill_midway(env: &Env, verb: &str, target: &Path) {
-    let mut child = env
-        .command(&[verb, "--pipe", "p", "--quiet"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    loop {
+    kill_when(env, verb, || {
         let (files, _) = walk(target);
         let arrived = files.keys().filter(|p| p.starts_with("d/")).count();
         if (3..SMALL).contains(&arrived) {
-            break;
+            Ok(())
+        } else {
+            Err(format!("{arrived} arrived"))
         }
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("dpipe {verb} ended ({status}) before it could be killed; {arrived} arrived");
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "dpipe {verb} hangs"
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    child.kill().unwrap();
-    let status = child.wait().unwrap();
-    assert!(!status.success(), "{status}");
+    });
 }
 
 /// A local-mode profile whose file repo is `<home>/repo`, and pipe `p` on an `fs` remote at

@@ -6,13 +6,12 @@
 
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use dpipe_testkit::services::s3::S3Server;
 use dpipe_testkit::services::sftp::SftpServer;
 
-use crate::support::{Env, create_s3_pipe, create_sftp_pipe, local_profile};
+use crate::support::{Env, create_s3_pipe, create_sftp_pipe, kill_when, local_profile};
 
 const MIB: u64 = 1024 * 1024;
 /// The object: large enough that a loopback pull is caught midway.
@@ -67,30 +66,10 @@ fn part_file(folder: &Path) -> Option<(PathBuf, u64)> {
 /// Starts `dpipe pull --pipe p` and sends SIGKILL once the partial file in `local` passes
 /// 40% of the object; returns how long it was.
 fn kill_at_40_percent(env: &Env, local: &Path) -> u64 {
-    let mut child = env
-        .command(&["pull", "--pipe", "p", "--quiet"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    loop {
-        if let Some((_, len)) = part_file(local)
-            && len > SIZE * 2 / 5
-        {
-            break;
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("dpipe pull ended ({status}) before it could be killed");
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "dpipe pull hangs"
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    child.kill().unwrap();
-    assert!(!child.wait().unwrap().success());
+    kill_when(env, "pull", || match part_file(local) {
+        Some((_, len)) if len > SIZE * 2 / 5 => Ok(()),
+        other => Err(format!("partial file: {other:?}")),
+    });
     part_file(local)
         .expect("the killed pull left its partial file")
         .1

@@ -5,13 +5,14 @@
 //! older than that; after the rerun nothing is left (no upload in progress, no temporary key).
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use dpipe_testkit::services::s3::S3Server;
 use dpipe_testkit::services::sftp::SftpServer;
 
-use crate::support::{Env, create_fs_pipe, create_s3_pipe, create_sftp_pipe, local_profile};
+use crate::support::{
+    Env, create_fs_pipe, create_s3_pipe, create_sftp_pipe, kill_when, local_profile,
+};
 
 const MIB: u64 = 1024 * 1024;
 const SIZE: u64 = 300 * MIB;
@@ -47,29 +48,14 @@ fn named(folder: &Path, prefix: &str) -> Vec<(PathBuf, u64)> {
 /// Starts `dpipe push --pipe p` and kills it (SIGKILL) once `arrived()` says between half and
 /// 90% of the file reached the storage.
 fn kill_push_midway(env: &Env, arrived: impl Fn() -> u64) {
-    let mut child = env
-        .command(&["push", "--pipe", "p", "--quiet"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    loop {
+    kill_when(env, "push", || {
         let bytes = arrived();
         if (SIZE / 2..SIZE * 9 / 10).contains(&bytes) {
-            break;
+            Ok(())
+        } else {
+            Err(format!("{bytes} bytes arrived"))
         }
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("the push ended ({status}) before it could be killed; {bytes} bytes arrived");
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "the push hangs"
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    child.kill().unwrap();
-    assert!(!child.wait().unwrap().success());
+    });
 }
 
 /// `push --preview --leftover-age 1s` (after a second) names the killed push's leftover.

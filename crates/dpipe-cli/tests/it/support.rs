@@ -299,3 +299,35 @@ pub fn on_terminal(env: &Env, args: &str, typed: &str) -> String {
     assert!(out.status.success(), "{args}: {out:?}");
     String::from_utf8(out.stdout).unwrap()
 }
+
+/// Starts `dpipe verb --pipe p --quiet` of `env` and kills it with SIGKILL as soon as
+/// `progress()` says it got far enough (`Ok`); `progress` says how far it is otherwise
+/// (`Err`, for the messages). Panics if the run ends first or takes more than two minutes.
+pub fn kill_when(env: &Env, verb: &str, mut progress: impl FnMut() -> Result<(), String>) {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let mut child = env
+        .command(&[verb, "--pipe", "p", "--quiet"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        let so_far = match progress() {
+            Ok(()) => break,
+            Err(so_far) => so_far,
+        };
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("dpipe {verb} ended ({status}) before it could be killed; {so_far}");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "dpipe {verb} hangs; {so_far}"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "{status}");
+}
