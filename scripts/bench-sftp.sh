@@ -89,6 +89,9 @@ done
 HOST_KEY=$(cut -d' ' -f1-2 "$WORK/ssh/host_ed25519.pub")
 say "sshd on 127.0.0.1:$PORT serving $REMOTE as $BUSER"
 measure() { measure_with "$SSHD_PID" sftp "$@"; }
+# sshd serves each login in a process of its own that it reaps when the login ends: its CPU
+# counts in the listener's children's time (fields 16 and 17 of /proc/PID/stat).
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 + $14 + $15 }'; }
 
 # dpipe: a local-mode profile; one pipe per measured folder.
 export DPIPE_CONFIG="$WORK/dpipe.toml" XDG_DATA_HOME="$WORK/xdg" DPIPE_PROFILE=bench

@@ -1,6 +1,6 @@
-//! One SSH connection per storage, shared by every operation, with a few SFTP channels on it
-//! (each a session that takes many requests in flight): made on first use, checked (host
-//! key, then login), and made again when it was lost. No connection per operation.
+//! A few SSH connections per storage, shared by every operation, each with a few SFTP channels
+//! on it (each a session that takes many requests in flight): made on first use, checked (host
+//! key, then login), and made again when lost. No connection per operation.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -16,8 +16,13 @@ use crate::error::{Error, Result};
 use super::Settings;
 use super::errors::{from_sftp, from_ssh, unreachable};
 
-/// SFTP channels opened on the one connection: operations go round them.
-const CHANNELS: usize = 4;
+/// SSH connections per storage. Each encrypts on a task of its own, so more than one lets
+/// transfers use more than one core (on 2 cores, 4 × 256 MiB pushed over loopback took 6.1 s
+/// on one connection with 4 channels).
+const CONNECTIONS: usize = 2;
+
+/// SFTP channels opened on each connection: operations go round all of them.
+const CHANNELS: usize = 3;
 
 /// The largest read or write request: OpenSSH's sftp-server takes 255 KiB (it says so with
 /// `limits@openssh.com`); a server that does not say gets the 32 KiB every server takes.
@@ -53,10 +58,10 @@ struct Connection {
     channels: Vec<Arc<Channel>>,
 }
 
-/// The connection of one storage, made on demand.
+/// The connections of one storage, each made on demand.
 pub(crate) struct Pool {
     settings: Arc<Settings>,
-    current: tokio::sync::Mutex<Option<Connection>>,
+    connections: Vec<tokio::sync::Mutex<Option<Connection>>>,
     next: AtomicUsize,
 }
 
@@ -70,28 +75,45 @@ impl Pool {
     pub(crate) fn new(settings: Arc<Settings>) -> Self {
         Self {
             settings,
-            current: tokio::sync::Mutex::new(None),
+            connections: (0..CONNECTIONS)
+                .map(|_| tokio::sync::Mutex::new(None))
+                .collect(),
             next: AtomicUsize::new(0),
         }
     }
 
-    /// An SFTP channel: of the connection, made (again) if there is none or it was lost.
+    /// An SFTP channel, the next in turn: of a connection made (again) if there is none or it
+    /// was lost. The first connection is made before any other, so that the server's host key
+    /// is checked (and, on first use, recorded) once.
     pub(crate) async fn channel(&self) -> Result<Arc<Channel>> {
-        let mut current = self.current.lock().await;
+        let turn = self.next.fetch_add(1, Ordering::Relaxed);
+        let slot = turn % CONNECTIONS;
+        if slot != 0 {
+            drop(self.connected(0).await?);
+        }
+        let mut current = self.connected(slot).await?;
+        let connection = current.as_mut().expect("connected just above");
+        if let Some(channel) = connection.channels.get(turn / CONNECTIONS % CHANNELS) {
+            return Ok(channel.clone());
+        }
+        let channel = Arc::new(open_channel(&connection.handle, &self.settings).await?);
+        connection.channels.push(channel.clone());
+        Ok(channel)
+    }
+
+    /// Connection `slot`, locked, made (again) if there is none or it was lost.
+    async fn connected(
+        &self,
+        slot: usize,
+    ) -> Result<tokio::sync::MutexGuard<'_, Option<Connection>>> {
+        let mut current = self.connections[slot].lock().await;
         if current.as_ref().is_some_and(|c| c.handle.is_closed()) {
             *current = None;
         }
         if current.is_none() {
             *current = Some(self.connect().await?);
         }
-        let connection = current.as_mut().expect("connected just above");
-        let turn = self.next.fetch_add(1, Ordering::Relaxed) % CHANNELS;
-        if let Some(channel) = connection.channels.get(turn) {
-            return Ok(channel.clone());
-        }
-        let channel = Arc::new(open_channel(&connection.handle, &self.settings).await?);
-        connection.channels.push(channel.clone());
-        Ok(channel)
+        Ok(current)
     }
 
     async fn connect(&self) -> Result<Connection> {
