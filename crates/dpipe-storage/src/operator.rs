@@ -56,9 +56,11 @@ pub struct Tuning {
     /// buffer at most before it starts (rounded up to MiB), so large files wait for each other
     /// rather than pile up in memory.
     pub memory_budget: usize,
-    /// Age after which a leftover of an interrupted transfer (a local `.dpipe-get-*.part`
-    /// file, a remote unfinished upload) is removed by the next run instead of resumed:
-    /// younger ones may belong to a run still going.
+    /// Age after which a leftover of an interrupted transfer is removed by the next run
+    /// rather than kept (younger ones may belong to a run still going): a local partial
+    /// download (`.dpipe-get-*.part`; the object is then downloaded whole), and on the storage
+    /// a temporary key or unfinished S3 upload that the push did not resume (a push resumes
+    /// the upload of a file it sends whatever its age).
     pub leftover_age: Duration,
     /// Folder where S3 multipart uploads in progress are recorded, so that the next run can
     /// continue an interrupted one from its stored parts (see `s3_multipart`); `None`: an

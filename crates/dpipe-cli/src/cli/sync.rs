@@ -49,8 +49,9 @@ pub struct SyncArgs {
           value_parser = parse_duration)]
     pub give_up_after: chrono::TimeDelta,
     /// How old a leftover of an interrupted transfer must be before a run removes it, e.g.
-    /// 24h, 30m: a push removes older temporary files and unfinished uploads on the storage
-    /// (a preview lists them); younger ones may belong to a run still going.
+    /// 24h, 30m: a pull or push removes older partial downloads (and downloads the file
+    /// whole), a push the temporary files and unfinished uploads on the storage it did not
+    /// resume (a preview lists them); younger ones may belong to a run still going.
     #[arg(long, value_name = "DURATION", env = "DPIPE_LEFTOVER_AGE", default_value = "24h",
           value_parser = parse_duration)]
     pub leftover_age: chrono::TimeDelta,
