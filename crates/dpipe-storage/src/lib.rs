@@ -1,9 +1,12 @@
-//! dpipe's data plane: the only crate that speaks to storage, through Apache OpenDAL.
+//! dpipe's data plane: the only crate that speaks to storage, through Apache OpenDAL (S3,
+//! FTP/FTPS, folders, and SFTP through dpipe's own OpenDAL service on russh) and, for S3
+//! multipart uploads that must survive an interruption, the AWS SDK.
 //!
 //! * [`location`]: where files live — protocol, location, the pipe's root, credentials,
 //!   settings (plain types, filled by whoever resolved the pipe).
 //! * [`operator`]: a [`Location`] → a [`Storage`] (an OpenDAL operator with retries with
-//!   jittered backoff, timeouts and a concurrency limit), tuned by [`Tuning`].
+//!   jittered backoff, timeouts and a concurrency limit), tuned by [`Tuning`]; each protocol's
+//!   service is configured in `services` (SFTP: `services::sftp`, with its host-key checks).
 //! * [`reachability`]: a run's calls retried while the storage is out of reach, until
 //!   [`Tuning::give_up_after`] says the run gives up.
 //! * [`manifest`]: a recursive scan of a prefix into a sorted [`Manifest`]; keys that would
