@@ -47,6 +47,7 @@ impl Registry {
     fn insert_remote(&self, caller: &Caller, body: &Value) -> Result<RemoteView> {
         let user = caller.user()?;
         let body = Body::new(body)?;
+        refuse_nulls(&body)?;
         let name = body.str("name")?;
         validate_resource_name(name)?;
         if self.store.remote_by_name(name).or_internal()?.is_some() {
@@ -105,6 +106,7 @@ impl Registry {
     ) -> Result<RemoteView> {
         let stored = self.owned_remote(caller, name)?;
         let body = Body::new(body)?;
+        refuse_nulls(&body)?;
         if mode == UpdateMode::Full {
             body.str("name")?;
         }
@@ -152,6 +154,17 @@ impl Registry {
         }
         Ok(remote)
     }
+}
+
+/// The string fields a remote cannot be without: `null` is refused rather than read as
+/// "left out", as the API document types them as strings.
+fn refuse_nulls(body: &Body<'_>) -> Result<()> {
+    for field in ["name", "protocol", "location"] {
+        if body.map().get(field) == Some(&Value::Null) {
+            return Err(Error::invalid_field(field, "This field may not be null."));
+        }
+    }
+    Ok(())
 }
 
 /// `remote` with the fields of `body` applied, validated as a whole.

@@ -7,11 +7,19 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::serve::ListenerExt;
+use axum::extract::ConnectInfo;
 use dpipe_objects::S3Service;
 use dpipe_registry::{Registry, SystemClock};
+use hyper::Request;
+use hyper::body::Incoming;
+use hyper::service::{Service, service_fn};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
@@ -206,22 +214,60 @@ pub fn rotate_key(
     DataDir::open_with(data_dir, credentials_key_file)?.rotate_credentials_key()
 }
 
+/// How long a client may take to send a request's headers, counted from when the server
+/// starts waiting for them — also on an idle keep-alive connection. A slow-loris client
+/// trickling headers, or a keep-alive connection idle this long, is closed, so neither holds
+/// a connection for long. Every legitimate client sends its headers in one go.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Serves `router` on `listener` until `shutdown` completes, then stops accepting and waits
-/// for the requests in flight to finish.
+/// for the requests in flight to finish. Headers must arrive within [`HEADER_READ_TIMEOUT`].
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = listener.tap_io(|stream| {
+    // HTTP/1.1 only (every client speaks it), so the header timeout covers every connection.
+    let mut http = ConnBuilder::new(TokioExecutor::new()).http1_only();
+    http.http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (socket, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors, a connection reset before accept…: go on.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
         // Answers are written in one go; do not let Nagle hold back their last segment.
-        let _ = stream.set_nodelay(true);
-    });
-    // The peer's address reaches handlers as `ConnectInfo` (login rate limits per source).
-    let service = router.into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, service)
-        .with_graceful_shutdown(shutdown)
-        .await
+        let _ = socket.set_nodelay(true);
+        // The peer's address reaches handlers as `ConnectInfo` (login rate limits per source).
+        let routed = TowerToHyperService::new(router.clone());
+        let service = service_fn(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            routed.call(request)
+        });
+        let conn = http
+            .serve_connection(TokioIo::new(socket), service)
+            .into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection closed with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }
 
 /// A future that completes on the first Ctrl-C (SIGINT) or SIGTERM. The handlers are

@@ -5,6 +5,7 @@
 mod accounts;
 mod anonymous;
 mod audit_log;
+mod bad_input;
 mod child;
 mod data_dir;
 mod durability;
