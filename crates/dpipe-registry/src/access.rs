@@ -23,6 +23,16 @@ impl Registry {
         self.access_view_over(caller, PipeTree::load(self.store.as_ref())?)
     }
 
+    /// Like [`Registry::access_view`], over the pipe called `name` and its ancestors only:
+    /// for requests about one pipe, whose cost must not grow with the number of pipes.
+    pub(crate) fn access_view_of<'a>(
+        &self,
+        caller: &'a Caller,
+        name: &str,
+    ) -> Result<AccessView<'a>> {
+        self.access_view_over(caller, PipeTree::load_named(self.store.as_ref(), name)?)
+    }
+
     /// Like [`Registry::access_view`], over `tree` (e.g. one pipe's chain only).
     pub(crate) fn access_view_over<'a>(
         &self,

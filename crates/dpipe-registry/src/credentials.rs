@@ -40,7 +40,7 @@ impl Registry {
         renew: bool,
         subject: &mut Subject,
     ) -> Result<Map<String, Value>> {
-        let access = self.access_view(caller)?;
+        let access = self.access_view_of(caller, pipe)?;
         let pipe = access.pipe(pipe)?;
         let held = access.require(pipe, Role::Read)?;
         let wanted = Access::parse(role.ok_or_else(|| Error::required("role"))?)?;

@@ -67,7 +67,7 @@ impl Registry {
     /// `GET pipes/<name>/`: one pipe with the caller's role; 404 when missing, 403 (401 when
     /// anonymous) without read access.
     pub fn get_pipe(&self, caller: &Caller, name: &str) -> Result<PipeView> {
-        let access = self.access_view(caller)?;
+        let access = self.access_view_of(caller, name)?;
         let pipe = access.pipe(name)?;
         let role = access.require(pipe, Role::Read)?;
         Views::new(self.storage_lookup()).pipe(&access, pipe, role)

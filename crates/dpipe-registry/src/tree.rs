@@ -38,6 +38,16 @@ impl PipeTree {
         Ok(PipeTree::of(store.pipe_chain(id).or_internal()?))
     }
 
+    /// Loads the pipe called `name` and its ancestors only (none when there is no such pipe):
+    /// enough to judge that one pipe without reading every pipe on each request.
+    pub(crate) fn load_named(store: &dyn Store, name: &str) -> Result<PipeTree> {
+        match store.pipe_by_name(name).or_internal()? {
+            Some(pipe) if pipe.parent_id.is_none() => Ok(PipeTree::of(vec![pipe])),
+            Some(pipe) => PipeTree::load_chain(store, pipe.id),
+            None => Ok(PipeTree::of(Vec::new())),
+        }
+    }
+
     fn of(pipes: Vec<PipeRecord>) -> PipeTree {
         let by_id = pipes.iter().enumerate().map(|(i, p)| (p.id, i)).collect();
         let by_name = pipes

@@ -2,6 +2,8 @@
 //! reachable with and without its trailing slash and never redirecting, a JSON 404 for
 //! unknown paths and a JSON 405 for wrong methods, and the shared state handlers run with.
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::http::{Method, StatusCode};
 use axum::middleware;
@@ -9,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, post};
 use dpipe_core::{Error, ErrorKind};
 use dpipe_registry::{Caller, Registry};
+use tokio::sync::Semaphore;
 
 use crate::logging::{LoggedUser, log_request};
 use crate::reply::{ApiError, Reply, json_response};
@@ -23,7 +26,10 @@ pub struct Limits {
 }
 
 impl Default for Limits {
-    /// 1 MiB of body: pipe settings are small JSON documents.
+    /// 1 MiB of body. The largest legitimate bodies are a pipe's or remote's settings with
+    /// its schema and credentials (an SSH private key is a few KB, a schema rarely tens of
+    /// KB), so 1 MiB leaves ample room while bounding what one request can make the server
+    /// buffer and parse.
     fn default() -> Self {
         Limits {
             max_body_bytes: 1024 * 1024,
@@ -38,7 +44,14 @@ pub(crate) struct AppState {
     pub(crate) registry: Registry,
     /// Request limits.
     pub(crate) limits: Limits,
+    /// Permits to run a registry call on the blocking pool: a few per core, so that a burst of
+    /// requests queues in order instead of growing the pool by a thread per request, all of
+    /// them contending for the store.
+    pub(crate) registry_slots: Arc<Semaphore>,
 }
+
+/// Registry calls running at once per core (they block on SQLite and on argon2).
+const REGISTRY_SLOTS_PER_CORE: usize = 1;
 
 impl AppState {
     /// Runs `op` for the caller `auth` names, on the blocking pool (argon2 and SQLite block),
@@ -48,7 +61,13 @@ impl AppState {
         F: FnOnce(&Registry, &Caller) -> Result<Reply, Error> + Send + 'static,
     {
         let registry = self.registry.clone();
+        let slot = Arc::clone(&self.registry_slots)
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed");
         let outcome = tokio::task::spawn_blocking(move || {
+            // Held until the call is over, even when the client has gone.
+            let _slot = slot;
             let caller = match auth {
                 Auth::Anonymous => Caller::Anonymous,
                 Auth::Token(token) => match registry.authenticate(&token) {
@@ -156,7 +175,17 @@ pub fn app(registry: Registry, limits: Limits) -> Router {
     router
         .fallback(not_found)
         .layer(middleware::from_fn(log_request))
-        .with_state(AppState { registry, limits })
+        .with_state(AppState {
+            registry,
+            limits,
+            registry_slots: Arc::new(Semaphore::new(registry_slots())),
+        })
+}
+
+/// How many registry calls may run at once on this machine.
+fn registry_slots() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cores * REGISTRY_SLOTS_PER_CORE
 }
 
 /// Unknown paths: DRF's 404.

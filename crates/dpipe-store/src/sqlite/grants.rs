@@ -9,6 +9,9 @@ use crate::{StoreError, StoreResult};
 
 const COLUMNS: &str = "id, pipe_id, grantee, user_id, email, role, expiration_date";
 
+/// The grants that can give caller `?1` a role: public ones and the caller's own.
+const REACHING: &str = "grantee = 'public' OR user_id = ?1";
+
 fn from_row(row: &Row<'_>) -> rusqlite::Result<GrantRecord> {
     let key: String = row.get(2)?;
     let user_id: Option<i64> = row.get(3)?;
@@ -90,8 +93,8 @@ pub(super) fn on_pipe(conn: &Connection, pipe_id: i64) -> StoreResult<Vec<GrantR
 
 pub(super) fn reaching(conn: &Connection, user_id: Option<i64>) -> StoreResult<Vec<GrantRecord>> {
     let mut stmt = conn
-        .prepare(&format!(
-            "SELECT {COLUMNS} FROM grants WHERE grantee = 'public' OR user_id = ?1 ORDER BY id"
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM grants WHERE {REACHING} ORDER BY id"
         ))
         .map_err(backend)?;
     let rows = stmt.query_map([user_id], from_row).map_err(backend)?;
@@ -127,4 +130,36 @@ pub(super) fn claim(
         .query_map(params![user_id, email, pipe_id], |row| row.get(0))
         .map_err(backend)?;
     rows.collect::<Result<_, _>>().map_err(backend)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::SqliteStore;
+
+    /// Every request about a pipe looks up the grants reaching its caller: that lookup must
+    /// use indexes, not read the whole table (issue 12: 50,000 grants made it the bottleneck).
+    #[test]
+    fn grants_reaching_a_caller_are_found_by_index() {
+        let store = SqliteStore::in_memory().unwrap();
+        let conn = store.conn();
+        let plan: Vec<String> = conn
+            .prepare(&format!(
+                "EXPLAIN QUERY PLAN SELECT {} FROM grants WHERE {} ORDER BY id",
+                super::COLUMNS,
+                super::REACHING
+            ))
+            .unwrap()
+            .query_map([1], |row| row.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            plan.iter().all(|step| !step.starts_with("SCAN grants")),
+            "{plan:?}"
+        );
+        assert!(
+            plan.iter().any(|step| step.contains("grants_grantee")),
+            "{plan:?}"
+        );
+    }
 }

@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_audit.sql"),
     include_str!("migrations/0003_storage_keys.sql"),
     include_str!("migrations/0004_email_links.sql"),
+    include_str!("migrations/0005_grant_lookup.sql"),
 ];
 
 /// Brings the database to the newest schema, each step in its own transaction.

@@ -86,13 +86,9 @@ fn find_by_id(conn: &Connection, id: i64) -> StoreResult<PipeRecord> {
 }
 
 pub(super) fn find(conn: &Connection, name: &&str) -> StoreResult<Option<PipeRecord>> {
-    conn.query_row(
-        &format!("SELECT {COLUMNS} FROM pipes WHERE name = ?1"),
-        [name],
-        from_row,
-    )
-    .optional()
-    .map_err(backend)
+    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM pipes WHERE name = ?1"))
+        .and_then(|mut stmt| stmt.query_row([name], from_row).optional())
+        .map_err(backend)
 }
 
 pub(super) fn all(conn: &Connection) -> StoreResult<Vec<PipeRecord>> {

@@ -43,13 +43,9 @@ pub(super) fn find(
     column: &str,
     value: &dyn ToSql,
 ) -> StoreResult<Option<UserRecord>> {
-    conn.query_row(
-        &format!("SELECT {COLUMNS} FROM users WHERE {column} = ?1"),
-        [value],
-        from_row,
-    )
-    .optional()
-    .map_err(backend)
+    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM users WHERE {column} = ?1"))
+        .and_then(|mut stmt| stmt.query_row([value], from_row).optional())
+        .map_err(backend)
 }
 
 pub(super) fn set_token(
