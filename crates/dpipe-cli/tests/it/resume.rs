@@ -97,8 +97,9 @@ fn killed_pull_resumes(env: &Env, repo: &Path, source: &Path) {
     assert_eq!(part_file(&local), None, "the partial file became the file");
 }
 
-#[test]
-fn a_pull_killed_halfway_resumes_on_s3() {
+/// An S3 server whose bucket holds the big object, and a local-mode profile with pipe `p` on
+/// it: the server, the profile's env, its file repo and the object's file on the server.
+fn big_object_on_s3() -> (S3Server, Env, PathBuf, PathBuf) {
     let server = S3Server::start();
     let bucket = server.create_bucket("resume-bucket");
     let source = bucket.join("data").join(NAME);
@@ -106,6 +107,12 @@ fn a_pull_killed_halfway_resumes_on_s3() {
     let env = Env::new();
     let repo = local_profile(&env);
     create_s3_pipe(&env, &server, "resume-bucket");
+    (server, env, repo, source)
+}
+
+#[test]
+fn a_pull_killed_halfway_resumes_on_s3() {
+    let (_server, env, repo, source) = big_object_on_s3();
     killed_pull_resumes(&env, &repo, &source);
 }
 
@@ -125,12 +132,7 @@ fn a_pull_killed_halfway_resumes_on_sftp() {
 /// The summary line of a pull that resumed says how much.
 #[test]
 fn the_summary_says_what_was_resumed() {
-    let server = S3Server::start();
-    let bucket = server.create_bucket("resume-bucket");
-    write_big(&bucket.join("data").join(NAME), 1);
-    let env = Env::new();
-    let repo = local_profile(&env);
-    create_s3_pipe(&env, &server, "resume-bucket");
+    let (_server, env, repo, _) = big_object_on_s3();
     let left = kill_at_40_percent(&env, &repo.join("p"));
     let out = env.ok(&["pull", "--pipe", "p"]);
     let want = format!(
@@ -144,13 +146,7 @@ fn the_summary_says_what_was_resumed() {
 /// `--leftover-age` — is deleted by the next pull, which downloads the object whole.
 #[test]
 fn a_stale_partial_download_is_removed_not_resumed() {
-    let server = S3Server::start();
-    let bucket = server.create_bucket("resume-bucket");
-    let source = bucket.join("data").join(NAME);
-    write_big(&source, 1);
-    let env = Env::new();
-    let repo = local_profile(&env);
-    create_s3_pipe(&env, &server, "resume-bucket");
+    let (_server, env, repo, source) = big_object_on_s3();
     let local = repo.join("p");
     let pull_whole = |args: &[&str]| {
         let report = env.json(&[&["pull", "--pipe", "p"], args].concat());

@@ -144,8 +144,10 @@ fn gave_up_in_one_line(code: i32, stderr: &str, place: &str, verb: &str) -> usiz
     count
 }
 
-/// A local-mode profile with pipe `p` on bucket `down-bucket` of a server over `root`.
+/// A local-mode profile with pipe `p` on bucket `down-bucket` of a server over `root`
+/// (`<env>/s3`, made here, so that a restarted server finds the same objects).
 fn s3_pipe(env: &Env, root: &Path) -> (S3Server, PathBuf) {
+    std::fs::create_dir_all(root).unwrap();
     local_profile(env);
     let server = S3Server::start_with(Some(root), 0);
     let bucket = server.create_bucket("down-bucket");
@@ -157,7 +159,6 @@ fn s3_pipe(env: &Env, root: &Path) -> (S3Server, PathBuf) {
 fn a_push_stops_in_one_line_when_s3_goes_away_and_a_rerun_continues() {
     let env = Env::new();
     let root = env.path().join("s3");
-    std::fs::create_dir_all(&root).unwrap();
     let (server, remote) = s3_pipe(&env, &root);
     let local = env.path().join("repo/p");
     write_files(&local);
@@ -184,7 +185,6 @@ fn a_push_stops_in_one_line_when_s3_goes_away_and_a_rerun_continues() {
 fn a_pull_stops_in_one_line_when_s3_goes_away_and_a_rerun_continues() {
     let env = Env::new();
     let root = env.path().join("s3");
-    std::fs::create_dir_all(&root).unwrap();
     let (server, remote) = s3_pipe(&env, &root);
     write_files(&remote);
     let local = env.path().join("repo/p");
@@ -209,7 +209,6 @@ fn a_pull_stops_in_one_line_when_s3_goes_away_and_a_rerun_continues() {
 fn a_push_waits_out_a_server_that_restarts() {
     let env = Env::new();
     let root = env.path().join("s3");
-    std::fs::create_dir_all(&root).unwrap();
     let (server, remote) = s3_pipe(&env, &root);
     let local = env.path().join("repo/p");
     write_files(&local);

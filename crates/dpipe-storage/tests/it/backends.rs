@@ -286,3 +286,12 @@ fn unique() -> String {
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     format!("{}-{n}", std::process::id())
 }
+
+/// Connects to `location` with the tests' tuning and checks that the storage answers and
+/// takes the credentials.
+pub async fn check(location: &Location) -> dpipe_storage::Result<()> {
+    Storage::connect(location, tuning())
+        .expect("connect")
+        .check()
+        .await
+}

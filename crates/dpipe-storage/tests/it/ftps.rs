@@ -6,7 +6,7 @@
 use dpipe_storage::{ErrorKind, Location, Protocol, Storage};
 use dpipe_testkit::services::ftp::{FtpServer, FtpTls};
 
-use crate::backends::{trust_test_ca, tuning};
+use crate::backends::{check, trust_test_ca, tuning};
 
 /// A location of the test user on `server` at `location`, in a fresh folder of its own.
 fn login(server: &FtpServer, location: &str) -> (Location, dpipe_testkit::services::user::Workdir) {
@@ -32,11 +32,7 @@ async fn tls_required_of_a_plain_server_is_refused_before_the_login() {
     let server = FtpServer::start_with(FtpTls::Off);
     let (location, _work) = login(&server, &server.endpoint());
     let location = location.setting("tls", "required");
-    let err = Storage::connect(&location, tuning())
-        .unwrap()
-        .check()
-        .await
-        .unwrap_err();
+    let err = check(&location).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
     let text = err.to_string();
     assert!(
@@ -92,11 +88,7 @@ async fn an_untrusted_certificate_is_refused_in_words() {
     trust_test_ca();
     let server = FtpServer::start_untrusted();
     let (location, _work) = login(&server, &format!("ftps://{}", server.endpoint()));
-    let err = Storage::connect(&location, tuning())
-        .unwrap()
-        .check()
-        .await
-        .unwrap_err();
+    let err = check(&location).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
     let text = err.to_string();
     assert!(
@@ -117,11 +109,7 @@ async fn an_untrusted_certificate_is_refused_in_words() {
 async fn a_server_that_demands_tls_refuses_plain_ftp() {
     let server = FtpServer::start_with(FtpTls::Required);
     let (location, _work) = login(&server, &format!("ftp://{}", server.endpoint()));
-    let err = Storage::connect(&location, tuning())
-        .unwrap()
-        .check()
-        .await
-        .unwrap_err();
+    let err = check(&location).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
     let text = err.to_string();
     assert!(

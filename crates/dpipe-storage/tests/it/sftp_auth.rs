@@ -8,7 +8,7 @@ use dpipe_storage::{ErrorKind, Location, Protocol, Storage};
 use dpipe_testkit::services::sftp::{KEY_PASSPHRASE, SftpServer};
 use dpipe_testkit::services::user::Workdir;
 
-use crate::backends::tuning;
+use crate::backends::{check, tuning};
 
 /// A location of `server`'s test user in `work`, with no credentials and no host-key check.
 fn location(server: &SftpServer, work: &Workdir) -> Location {
@@ -44,9 +44,7 @@ async fn an_encrypted_key_needs_its_passphrase() {
     let with_key = pinned(&server, &work).credential("key", &key);
 
     let right = with_key.clone().credential("passphrase", KEY_PASSPHRASE);
-    Storage::connect(&right, tuning())
-        .unwrap()
-        .check()
+    check(&right)
         .await
         .unwrap_or_else(|e| panic!("{e}; {}", server.log()));
 
@@ -90,18 +88,12 @@ async fn keyboard_interactive_takes_the_password() {
     let server = SftpServer::start_keyboard_interactive();
     let work = server.user.workdir();
     let right = pinned(&server, &work).credential("password", server.user.password);
-    Storage::connect(&right, tuning())
-        .unwrap()
-        .check()
+    check(&right)
         .await
         .unwrap_or_else(|e| panic!("{e}; {}", server.log()));
 
     let wrong = pinned(&server, &work).credential("password", "wrong-password");
-    let err = Storage::connect(&wrong, tuning())
-        .unwrap()
-        .check()
-        .await
-        .unwrap_err();
+    let err = check(&wrong).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
     assert!(err.message().contains("keyboard-interactive"), "{err}");
 }
@@ -117,22 +109,14 @@ async fn a_host_key_is_recorded_then_a_changed_one_refused() {
         .setting("known_hosts_file", file.to_string_lossy());
 
     // First use: recorded (0600), then accepted by a new connection.
-    Storage::connect(&with_file, tuning())
-        .unwrap()
-        .check()
-        .await
-        .unwrap();
+    check(&with_file).await.unwrap();
     let recorded = std::fs::read_to_string(&file).unwrap();
     let expected = format!("[127.0.0.1]:{} ssh-ed25519 ", server.port);
     assert!(recorded.starts_with(&expected), "{recorded}");
     use std::os::unix::fs::PermissionsExt as _;
     let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
-    Storage::connect(&with_file, tuning())
-        .unwrap()
-        .check()
-        .await
-        .unwrap();
+    check(&with_file).await.unwrap();
 
     // Another server on the same address: refused, nothing sent.
     let old = server.host_key_fingerprint();
@@ -169,20 +153,14 @@ async fn a_pinned_host_key_in_either_form() {
             .setting("host_key", pin)
     };
     for pin in [server.host_key_line(), server.host_key_fingerprint()] {
-        Storage::connect(&login(&pin), tuning())
-            .unwrap()
-            .check()
+        check(&login(&pin))
             .await
             .unwrap_or_else(|e| panic!("pin {pin}: {e}"));
     }
 
     // Another key's fingerprint: refused, naming the pin and what the server presented.
     let other = SftpServer::start().host_key_fingerprint();
-    let err = Storage::connect(&login(&other), tuning())
-        .unwrap()
-        .check()
-        .await
-        .unwrap_err();
+    let err = check(&login(&other)).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::HostKeyChanged, "{err}");
     assert!(err.message().contains(&other), "{err}");
     assert!(

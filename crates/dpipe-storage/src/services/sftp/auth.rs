@@ -96,29 +96,25 @@ impl Credentials {
                 .flatten();
             let signed = PrivateKeyWithHashAlg::new(key.clone(), hash);
             tried.push("publickey");
-            match handle
+            let result = handle
                 .authenticate_publickey(&self.user, signed)
                 .await
-                .map_err(ssh)?
-            {
-                AuthResult::Success => return Ok(()),
-                AuthResult::Failure {
-                    remaining_methods, ..
-                } => offered = Some(remaining_methods.to_vec()),
+                .map_err(ssh)?;
+            match still_offered(result) {
+                None => return Ok(()),
+                remaining => offered = remaining,
             }
         }
         if let Some(password) = &self.password {
             if offers(&offered, MethodKind::Password) {
                 tried.push("password");
-                match handle
+                let result = handle
                     .authenticate_password(&self.user, password)
                     .await
-                    .map_err(ssh)?
-                {
-                    AuthResult::Success => return Ok(()),
-                    AuthResult::Failure {
-                        remaining_methods, ..
-                    } => offered = Some(remaining_methods.to_vec()),
+                    .map_err(ssh)?;
+                match still_offered(result) {
+                    None => return Ok(()),
+                    remaining => offered = remaining,
                 }
             }
             if offers(&offered, MethodKind::KeyboardInteractive) {
@@ -217,6 +213,16 @@ fn is_decryption_failure(e: &russh::keys::Error) -> bool {
         e,
         russh::keys::Error::SshKey(Key::Crypto | Key::Encrypted | Key::FormatEncoding)
     )
+}
+
+/// `None` when `result` let the user in; else the methods the server still offers.
+fn still_offered(result: AuthResult) -> Option<Vec<MethodKind>> {
+    match result {
+        AuthResult::Success => None,
+        AuthResult::Failure {
+            remaining_methods, ..
+        } => Some(remaining_methods.to_vec()),
+    }
 }
 
 #[cfg(test)]
