@@ -35,11 +35,17 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "building"
 cargo build --workspace --all-targets --locked
 
+step "a throwaway PostgreSQL for the PostgreSQL store's tests"
+source scripts/test-postgres.sh
+
 step "Rust tests"
 cargo nextest run --workspace --locked --no-fail-fast
 cargo test --workspace --doc --locked
 
 step "the real d6tpipe 1.2.7 client against dpipe serve"
 DPIPE_BIN="$CARGO_TARGET_DIR/debug/dpipe" bash tests/d6tpipe/run.sh "$HOME/.cache/dpipe-d6tpipe-venv"
+
+step "schemathesis against dpipe serve (anonymous, read, write, admin)"
+DPIPE_BIN="$CARGO_TARGET_DIR/debug/dpipe" bash scripts/schemathesis.sh
 
 step "all tests passed"

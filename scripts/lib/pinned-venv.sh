@@ -1,7 +1,7 @@
 # Sourced by the install-*.sh scripts: installs an exact, pinned set of Python packages into
 # a venv of its own. Idempotent: a stamp file holding the hash of the requirements skips the
 # install when nothing changed; a changed pin list reinstalls from scratch.
-# Needs: python3 with the venv module (Debian: python3-venv).
+# Needs: python3 with the venv module (Debian: python3-venv); $PYTHON picks another interpreter.
 
 # install_pinned_venv LABEL VENV REQUIREMENTS PROGRAM MODULE
 #   LABEL         what to call it in messages (e.g. "moto[server]")
@@ -20,7 +20,7 @@ install_pinned_venv() {
     fi
     echo "installing $label into $venv" >&2
     rm -rf "$venv"
-    python3 -m venv "$venv"
+    "${PYTHON:-python3}" -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps -r "$requirements"
     # --no-deps installs exactly the pinned set; `pip check` proves the set is complete.
     "$venv/bin/pip" check >&2

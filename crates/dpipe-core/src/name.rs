@@ -13,6 +13,15 @@ pub const PUBLIC: &str = "public";
 const RESERVED_NAMES: [&str; 2] = ["pipes", "remotes"];
 /// Usernames that would collide with API routes (`accounts/token/`) or mean everybody.
 const RESERVED_USERNAMES: [&str; 2] = [PUBLIC, "token"];
+/// The characters [`validate_resource_name`] accepts, as a regular expression for API documents.
+pub const NAME_PATTERN: &str = "^[a-zA-Z0-9-]+$";
+/// The characters [`validate_username`] accepts, as a regular expression for API documents.
+pub const USERNAME_PATTERN: &str = "^[A-Za-z0-9_.@+-]+$";
+/// The longest email address [`normalize_email`] accepts.
+pub const MAX_EMAIL_LEN: usize = 254;
+/// The shape [`normalize_email`] accepts (one `@`, a dotted domain with no empty label, no
+/// whitespace or control characters), as a regular expression for API documents.
+pub const EMAIL_PATTERN: &str = "^[^@\\s\\x00-\\x1f\\x7f-\\x9f]+@[^@.\\s\\x00-\\x1f\\x7f-\\x9f]+(\\.[^@.\\s\\x00-\\x1f\\x7f-\\x9f]+)+$";
 
 /// Checks a pipe or remote name: `^[a-zA-Z0-9-]+$`, at most [`MAX_NAME_LEN`], not reserved.
 pub fn validate_resource_name(name: &str) -> Result<()> {
@@ -74,7 +83,7 @@ pub fn validate_username(username: &str) -> Result<()> {
 /// lower-cased, the form in which emails are stored and compared.
 pub fn normalize_email(field: &str, email: &str) -> Result<String> {
     let invalid = || Error::invalid_field(field, "Enter a valid email address.");
-    if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if email.len() > MAX_EMAIL_LEN || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(invalid());
     }
     let (local, domain) = email.split_once('@').ok_or_else(invalid)?;

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 /// A pipe as a caller sees it: storage resolved through its ancestors, `options.remotepath`
 /// computed, no credentials.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PipeView {
     /// The pipe's unique name.
@@ -25,6 +26,7 @@ pub struct PipeView {
     #[serde(rename = "parent-ultimate")]
     pub parent_ultimate: String,
     /// The stored options plus the computed `remotepath`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub options: Map<String, Value>,
     /// Free JSON for readers; `{}` when none.
     pub schema: Value,
@@ -35,6 +37,7 @@ pub struct PipeView {
 }
 
 /// A remote as its owner sees it: everything but the credentials.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RemoteView {
     /// The remote's unique name.
@@ -44,6 +47,7 @@ pub struct RemoteView {
     /// Bucket, `host[:port]` or folder.
     pub location: String,
     /// Settings shared by the remote's pipes (`dir`, `endpoint`, `region`, …).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub settings: Map<String, Value>,
     /// Free JSON for readers.
     pub schema: Value,
@@ -54,6 +58,7 @@ pub struct RemoteView {
 }
 
 /// One grant on a pipe.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GrantView {
     /// The pipe the grant is on.
@@ -79,6 +84,7 @@ pub struct GrantView {
 
 /// Where a grant stands. An invitation (a grant to an email) never goes to an account just
 /// because it registered with that email: the address must be verified first.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GrantStatus {
@@ -95,6 +101,7 @@ pub enum GrantStatus {
 
 /// The reply to following an emailed verification link: the account whose address is now
 /// verified and the pipes whose invitations it claimed.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InvitationsClaimed {
     /// The account.
@@ -107,6 +114,7 @@ pub struct InvitationsClaimed {
 
 /// One event of a pipe's audit trail (`GET pipes/<name>/audit/`): who fetched its credentials,
 /// changed its grants or its settings, and whether it was allowed. Never holds a secret.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditView {
     /// When, as RFC 3339 UTC text.
@@ -138,6 +146,7 @@ pub struct AuditView {
 }
 
 /// The answer of `GET /v1/api/`: who the caller is.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WhoAmI {
     /// The caller's username, `None` when anonymous.
@@ -152,6 +161,7 @@ pub struct WhoAmI {
 }
 
 /// The answer to a registration: the new account and its token.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct Registered {
     /// The new username.
@@ -173,6 +183,7 @@ impl std::fmt::Debug for Registered {
 }
 
 /// The answer to a login: the account's persistent token.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct TokenReply {
     /// The API token.

@@ -23,6 +23,14 @@ impl Registry {
         self.access_view_over(caller, PipeTree::load(self.store.as_ref())?)
     }
 
+    /// Like [`Registry::access_view`], over the pipes that can reach `caller` only (its own,
+    /// granted and public ones, with their descendants and ancestors): for listings, whose
+    /// cost must grow with what the caller may see, not with the number of pipes.
+    pub(crate) fn access_view_reaching<'a>(&self, caller: &'a Caller) -> Result<AccessView<'a>> {
+        let pipes = self.store.pipes_reaching(caller.user_id()).or_internal()?;
+        self.access_view_over(caller, PipeTree::of(pipes))
+    }
+
     /// Like [`Registry::access_view`], over the pipe called `name` and its ancestors only:
     /// for requests about one pipe, whose cost must not grow with the number of pipes.
     pub(crate) fn access_view_of<'a>(

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::audit::{Action, Subject};
 use crate::secrets::{self, UNUSABLE_PASSWORD};
-use crate::{Caller, Registry, StoreResultExt};
+use crate::{Caller, Registry, StoreResultExt, login_limit};
 
 /// DRF's wording for a failed login.
 const BAD_LOGIN: &str = "Unable to log in with provided credentials.";
@@ -95,9 +95,9 @@ impl Registry {
             let username = body.str("username")?;
             let password = body.str("password")?;
             let now = self.clock.now();
-            self.logins
-                .attempt(username, source, now)
-                .map_err(|wait| throttled.insert(wait).error())?;
+            if let Some(wait) = login_limit::attempt(self.store.as_ref(), username, source, now)? {
+                return Err(throttled.insert(wait).error());
+            }
             let user = self.store.user_by_username(username).or_internal()?;
             // Verify against a dummy hash for unknown users so timing does not tell them apart.
             let stored = user
@@ -105,7 +105,7 @@ impl Registry {
                 .map_or(UNUSABLE_PASSWORD, |u| u.password_hash.as_str());
             match user {
                 Some(user) if secrets::verify_password(password, stored) => {
-                    self.logins.succeeded(username, source, now);
+                    login_limit::succeeded(self.store.as_ref(), username, source, now)?;
                     Ok(TokenReply {
                         token: self.key.token(&user.token_seed),
                     })

@@ -1,14 +1,23 @@
 //! The credentials key ring: the key that seals credentials now, and the keys that sealed them
 //! before a rotation finished. Kept as text, one 64-hex-character key per line, current
 //! first, in a file only its owner can read.
+//!
+//! [`SealingKeys`] is the ring as a running registry uses it. Several servers may share one
+//! database, each with its own copy of the ring, so the database names the key that seals
+//! (recorded by the rotation, [`Store::sealing_key`]), and a key a server lacks is looked for
+//! again in its ring file, which the operator may have replaced since the server started.
 
 use std::fmt;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 use dpipe_core::{Error, Result};
+use dpipe_store::Store;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+
+use crate::StoreResultExt;
 
 /// Keys by id, the current one first. `Debug` shows ids only.
 #[derive(Clone)]
@@ -94,6 +103,21 @@ impl KeyRing {
         }
     }
 
+    /// This ring with key `id` made the current one (the others kept behind it); `None` when
+    /// the ring has no such key.
+    pub fn with_current(&self, id: &str) -> Option<KeyRing> {
+        let index = self.keys.iter().position(|(k, _)| k == id)?;
+        let mut keys = self.keys.clone();
+        let key = keys.remove(index);
+        keys.insert(0, key);
+        Some(KeyRing { keys })
+    }
+
+    /// The id of the sealing key (public: it names the key, it does not reveal it).
+    pub fn current_id(&self) -> &str {
+        self.current().0
+    }
+
     /// The id and bytes of the sealing key.
     pub(crate) fn current(&self) -> (&str, &[u8; 32]) {
         let (id, key) = &self.keys[0];
@@ -104,6 +128,83 @@ impl KeyRing {
     pub(crate) fn get(&self, id: &str) -> Option<&[u8; 32]> {
         self.keys.iter().find(|(k, _)| k == id).map(|(_, key)| key)
     }
+}
+
+/// The keys a registry seals and opens stored credentials with, as they stand now: the key
+/// the database names seals (so one rotation reaches every server sharing the database), and
+/// a key missing from the ring is looked for once more in the ring file before giving up.
+pub(crate) struct SealingKeys {
+    ring: RwLock<KeyRing>,
+    /// The file the ring was read from, re-read when a key is missing.
+    file: Option<PathBuf>,
+    store: Arc<dyn Store>,
+}
+
+impl SealingKeys {
+    /// `ring` over `store`, re-read from `file` (when given) when a key is missing.
+    pub(crate) fn new(ring: KeyRing, file: Option<PathBuf>, store: Arc<dyn Store>) -> SealingKeys {
+        SealingKeys {
+            ring: RwLock::new(ring),
+            file,
+            store,
+        }
+    }
+
+    /// A copy of the ring as it stands.
+    pub(crate) fn ring(&self) -> KeyRing {
+        self.ring.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The key with id `id`, re-reading the ring file once when the ring lacks it.
+    pub(crate) fn get(&self, id: &str) -> Option<[u8; 32]> {
+        if let Some(key) = self.ring().get(id) {
+            return Some(*key);
+        }
+        let file = self.file.as_ref()?;
+        let reread = std::fs::read_to_string(file)
+            .map_err(|e| e.to_string())
+            .and_then(|text| KeyRing::from_text(&text).map_err(|e| e.message().to_string()));
+        match reread {
+            Ok(ring) => {
+                let key = ring.get(id).copied();
+                if key.is_some() {
+                    tracing::info!(file = %file.display(), key = id, "re-read the credentials key ring: it has a newer key");
+                    *self.ring.write().unwrap_or_else(|e| e.into_inner()) = ring;
+                }
+                key
+            }
+            Err(why) => {
+                tracing::warn!(file = %file.display(), %why, "cannot re-read the credentials key ring");
+                None
+            }
+        }
+    }
+
+    /// The id and bytes of the key that seals now: the one the database names, or the ring's
+    /// first when the database names none. Refused when this server lacks the database's key,
+    /// so that nothing is ever sealed with a key the other servers may have dropped.
+    pub(crate) fn sealing(&self) -> Result<(String, [u8; 32])> {
+        let Some(id) = self.store.sealing_key().or_internal()? else {
+            let ring = self.ring();
+            let (id, key) = ring.current();
+            return Ok((id.to_string(), *key));
+        };
+        match self.get(&id) {
+            Some(key) => Ok((id, key)),
+            None => Err(missing_key(&id)),
+        }
+    }
+}
+
+/// The error of a server that lacks key `id`, which the database's credentials need.
+pub(crate) fn missing_key(id: &str) -> Error {
+    tracing::error!(
+        key = id,
+        "the credentials key ring lacks a key the repo database uses: give this server the new key ring"
+    );
+    Error::internal(format!(
+        "This server's credentials keys are older than the database's (it lacks key {id}): give it the new key ring."
+    ))
 }
 
 impl fmt::Debug for KeyRing {

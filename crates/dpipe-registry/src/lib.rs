@@ -33,6 +33,7 @@ mod secrets;
 mod tree;
 mod views;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use dpipe_core::{Error, Result};
@@ -43,6 +44,7 @@ pub use clock::{Clock, FixedClock, SystemClock};
 pub use dpipe_core::managed::{StorageRefusal, StorageRequest, StorageTarget};
 pub use dpipe_core::wire::UpdateMode;
 pub use invitations::Mailer;
+use key_ring::SealingKeys;
 pub use key_ring::{KeyRing, write_private_file};
 pub use managed::{Issuer, ManagedStorage};
 pub use sealing::reseal_credentials;
@@ -54,9 +56,8 @@ pub struct Registry {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     key: Arc<ServerKey>,
-    ring: Arc<KeyRing>,
-    /// Failed-login counters, shared by clones (see `login_limit`).
-    logins: Arc<login_limit::LoginLimiter>,
+    /// The keys that seal and open stored credentials.
+    ring: Arc<SealingKeys>,
     /// The storage of managed pipes, when this server provides one.
     managed: Option<Arc<ManagedStorage>>,
     /// How verification links for invitations are mailed, when this server sends mail.
@@ -73,14 +74,21 @@ impl Registry {
         ring: KeyRing,
     ) -> Registry {
         Registry {
+            ring: Arc::new(SealingKeys::new(ring, None, store.clone())),
             store,
             clock,
             key: Arc::new(key),
-            ring: Arc::new(ring),
-            logins: Arc::default(),
             managed: None,
             mail: None,
         }
+    }
+
+    /// This registry re-reading its key ring from `file` when a stored value needs a key it
+    /// lacks (another server sharing the database rotated the keys since this one started).
+    pub fn with_ring_file(mut self, file: PathBuf) -> Registry {
+        let ring = self.ring.ring();
+        self.ring = Arc::new(SealingKeys::new(ring, Some(file), self.store.clone()));
+        self
     }
 
     /// This registry with `managed` as the storage of managed (`d6tfree`) pipes.

@@ -16,21 +16,31 @@
 //!
 //! A refused attempt is not a failure, so it does not extend the wait. An attempt counts as a
 //! failure from the moment it is let through (and is taken back when it succeeds), so parallel
-//! guesses cannot slip through the delay while their passwords are being checked.
+//! guesses cannot slip through the delay while their passwords are being checked. A clock set
+//! back does not shorten a wait: a failure is never recorded earlier than the last one.
 //!
-//! The counters live in memory, in the [`crate::Registry`] (shared by its clones), bounded to
-//! [`MAX_KEYS`] pairs and addresses: beyond that, forgotten ones are dropped first, then the
-//! least recent. With several server instances behind a load balancer each instance counts on
-//! its own, so an attacker spreading guesses over N instances gets N times the budget; a
-//! restart forgets everything.
+//! The counters live in the store, as throttle states ([`Store::update_throttles`]), so every
+//! server instance sharing one database — and every process on one SQLite file — counts
+//! against the same numbers, and a restart forgets nothing. Each attempt reads and rewrites its
+//! pair's and its address's counters in one short transaction that serializes against every
+//! other attempt on the same keys; a success is a second one. What is kept stays bounded: a
+//! pair is a count and a time, keyed by a hash of the username (so neither a huge username nor
+//! the usernames tried reach the database), and an address at most [`MAX_PER_SOURCE`] times.
+//! Each state expires when the rules stop needing it — a pair [`FORGET_AFTER`] after its last
+//! failure, an address [`SOURCE_WINDOW`] after its last — and the store deletes expired states
+//! a few at a time as later logins pass, which replaces the old in-memory bound on the number
+//! of pairs and addresses.
 
-use std::collections::HashMap;
-use std::hash::Hash;
 use std::net::IpAddr;
-use std::sync::Mutex;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use dpipe_core::{Error, ErrorKind};
+use dpipe_core::{Error, ErrorKind, Result};
+use dpipe_store::{Store, ThrottleState};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+
+use crate::StoreResultExt;
 
 /// Failures of one (username, source) pair that cost no wait.
 pub(crate) const FREE_FAILURES: u32 = 5;
@@ -45,8 +55,6 @@ pub(crate) const SOURCE_WINDOW: TimeDelta = TimeDelta::minutes(15);
 /// Failures from one address (any usernames) within [`SOURCE_WINDOW`] before its logins are
 /// refused.
 pub(crate) const MAX_PER_SOURCE: usize = 20;
-/// The most pairs, and the most addresses, tracked at once.
-pub(crate) const MAX_KEYS: usize = 100_000;
 
 /// A login refused for now: how long until the next attempt may be made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,8 +80,63 @@ impl Throttled {
     }
 }
 
+/// `Ok(None)` when a login for `username` from `source` may be tried at `now`, counting it as
+/// a failure until [`succeeded`] says otherwise; `Ok(Some)` with the wait when it may not.
+pub(crate) fn attempt(
+    store: &dyn Store,
+    username: &str,
+    source: Option<IpAddr>,
+    now: DateTime<Utc>,
+) -> Result<Option<Throttled>> {
+    let mut refused = None;
+    store
+        .update_throttles(&keys(username, source), now, &mut |stored| {
+            let mut counters = Counters::load(stored);
+            refused = counters.wait(now);
+            if refused.is_some() {
+                return stored.to_vec();
+            }
+            counters.count(now);
+            counters.to_states()
+        })
+        .or_internal()?;
+    Ok(refused)
+}
+
+/// After a successful attempt made at `now`: forgets the failures of its pair, and takes back
+/// the attempt counted against `source` (its other failures stay).
+pub(crate) fn succeeded(
+    store: &dyn Store,
+    username: &str,
+    source: Option<IpAddr>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    store
+        .update_throttles(&keys(username, source), now, &mut |stored| {
+            let mut counters = Counters::load(stored);
+            counters.pair = None;
+            if let Some(times) = &mut counters.source
+                && let Some(index) = times.iter().rposition(|t| *t >= now)
+            {
+                times.remove(index);
+            }
+            counters.to_states()
+        })
+        .or_internal()
+}
+
+/// The throttle keys of an attempt: its pair's, then its address's when known.
+fn keys(username: &str, source: Option<IpAddr>) -> Vec<String> {
+    let address = source.map_or_else(|| "unknown".to_string(), |ip| ip.to_string());
+    let user = hex::encode(Sha256::digest(username.as_bytes()));
+    let pair = format!("login-pair:{address}:{user}");
+    std::iter::once(pair)
+        .chain(source.map(|ip| format!("login-source:{ip}")))
+        .collect()
+}
+
 /// The failures of one (username, source) pair.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 struct PairFailures {
     count: u32,
     last: DateTime<Utc>,
@@ -98,114 +161,72 @@ fn delay(doublings: u32) -> TimeDelta {
         .map_or(MAX_DELAY, |d| d.min(MAX_DELAY))
 }
 
-type Pair = (String, Option<IpAddr>);
-
-#[derive(Debug, Default)]
+/// The counters one attempt judges and changes, as read from the store.
+#[derive(Debug)]
 struct Counters {
-    pairs: HashMap<Pair, PairFailures>,
-    /// Each address's failures within [`SOURCE_WINDOW`], in time order.
-    sources: HashMap<IpAddr, Vec<DateTime<Utc>>>,
+    /// The pair's failures; `None` when it has none (or they were forgotten: a pair's state
+    /// expires [`FORGET_AFTER`] after its last failure).
+    pair: Option<PairFailures>,
+    /// The address's failure times, in time order; `None` when the address is unknown.
+    source: Option<Vec<DateTime<Utc>>>,
 }
 
-/// The failed-login counters of one registry.
-#[derive(Debug, Default)]
-pub(crate) struct LoginLimiter {
-    counters: Mutex<Counters>,
-}
+impl Counters {
+    /// The counters in the states of [`keys`], in their order.
+    fn load(stored: &[Option<ThrottleState>]) -> Counters {
+        let state = |index: usize| stored.get(index).and_then(Option::as_ref);
+        Counters {
+            pair: decode(state(0)),
+            source: (stored.len() > 1).then(|| decode(state(1)).unwrap_or_default()),
+        }
+    }
 
-impl LoginLimiter {
-    /// `Ok` when a login for `username` from `source` may be tried at `now`, counting it as a
-    /// failure until [`LoginLimiter::succeeded`] says otherwise; otherwise how long to wait.
-    pub(crate) fn attempt(
-        &self,
-        username: &str,
-        source: Option<IpAddr>,
-        now: DateTime<Utc>,
-    ) -> Result<(), Throttled> {
-        let mut counters = self.lock();
-        let pair = (username.to_string(), source);
-        let pair_ready = counters
-            .pairs
-            .get(&pair)
-            .filter(|failures| !is_forgotten(failures, now))
-            .map(PairFailures::next_allowed);
-        let source_ready = source.and_then(|ip| {
-            let times = counters.sources.get_mut(&ip)?;
+    /// The states to store for the counters, in the order of [`keys`]: each expires when the
+    /// rules stop needing it.
+    fn to_states(&self) -> Vec<Option<ThrottleState>> {
+        let pair = self
+            .pair
+            .map(|failures| encode(&failures, failures.last + FORGET_AFTER));
+        let source = self.source.as_ref().map(|times| {
+            times
+                .last()
+                .map(|last| encode(times, *last + SOURCE_WINDOW))
+        });
+        std::iter::once(pair).chain(source).collect()
+    }
+
+    /// How long an attempt at `now` must wait, if it must; forgets the address's failures
+    /// that left the window.
+    fn wait(&mut self, now: DateTime<Utc>) -> Option<Throttled> {
+        let pair_ready = self.pair.as_ref().map(PairFailures::next_allowed);
+        let source_ready = self.source.as_mut().and_then(|times| {
             forget_stale(times, now);
             // Allowed again once the failure that reached the cap leaves the window.
             (times.len() >= MAX_PER_SOURCE)
                 .then(|| times[times.len() - MAX_PER_SOURCE] + SOURCE_WINDOW)
         });
-        if let Some(ready) = pair_ready.into_iter().chain(source_ready).max()
-            && ready > now
-        {
-            return Err(Throttled { wait: ready - now });
-        }
-        counters.count(pair, now);
-        Ok(())
+        let ready = pair_ready.into_iter().chain(source_ready).max()?;
+        (ready > now).then(|| Throttled { wait: ready - now })
     }
 
-    /// After a successful attempt made at `now`: forgets the failures of its pair, and takes
-    /// back the attempt counted against `source` (its other failures stay).
-    pub(crate) fn succeeded(&self, username: &str, source: Option<IpAddr>, now: DateTime<Utc>) {
-        let mut counters = self.lock();
-        counters.pairs.remove(&(username.to_string(), source));
-        if let Some(times) = source.and_then(|ip| counters.sources.get_mut(&ip))
-            && let Some(index) = times.iter().rposition(|t| *t >= now)
-        {
-            times.remove(index);
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Counters> {
-        self.counters.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-impl Counters {
-    /// Counts a failure of `pair` at `now`, against the pair and its source.
-    fn count(&mut self, pair: Pair, now: DateTime<Utc>) {
-        let source = pair.1;
-        bound(
-            &mut self.pairs,
-            |failures| !is_forgotten(failures, now),
-            |failures| failures.last,
-        );
-        let failures = self
-            .pairs
-            .entry(pair)
-            .and_modify(|f| {
-                if is_forgotten(f, now) {
-                    f.count = 0;
-                }
-            })
-            .or_insert(PairFailures {
-                count: 0,
-                last: now,
-            });
+    /// Counts a failure at `now`, against the pair and its source.
+    fn count(&mut self, now: DateTime<Utc>) {
+        let failures = self.pair.get_or_insert(PairFailures {
+            count: 0,
+            last: now,
+        });
         failures.count = failures.count.saturating_add(1);
         // A clock set back must not shorten the wait.
         failures.last = failures.last.max(now);
-        if let Some(ip) = source {
-            bound(
-                &mut self.sources,
-                |times| {
-                    forget_stale(times, now);
-                    !times.is_empty()
-                },
-                |times| times.last().copied().unwrap_or(DateTime::UNIX_EPOCH),
-            );
-            let times = self.sources.entry(ip).or_default();
+        if let Some(times) = &mut self.source {
             // Keep the time order `forget_stale` relies on, even with a clock set back.
             let at = times.last().map_or(now, |last| now.max(*last));
             times.push(at);
+            // Only the newest MAX_PER_SOURCE times can ever refuse an attempt.
+            let excess = times.len().saturating_sub(MAX_PER_SOURCE);
+            times.drain(..excess);
         }
     }
-}
-
-/// True when a pair has been quiet long enough to start afresh.
-fn is_forgotten(failures: &PairFailures, now: DateTime<Utc>) -> bool {
-    failures.last + FORGET_AFTER <= now
 }
 
 /// Drops the failures that no longer count against an address at `now` (they are in time
@@ -215,152 +236,22 @@ fn forget_stale(times: &mut Vec<DateTime<Utc>>, now: DateTime<Utc>) {
     times.drain(..fresh);
 }
 
-/// Makes room for one more key in a full `map`: first drops what `keep` says is no longer
-/// needed, then, if still full, the less recent half by `last`.
-fn bound<K: Eq + Hash, V>(
-    map: &mut HashMap<K, V>,
-    mut keep: impl FnMut(&mut V) -> bool,
-    last: impl Fn(&V) -> DateTime<Utc>,
-) {
-    if map.len() < MAX_KEYS {
-        return;
-    }
-    map.retain(|_, value| keep(value));
-    if map.len() >= MAX_KEYS {
-        let mut times: Vec<DateTime<Utc>> = map.values().map(&last).collect();
-        let middle = times.len() / 2;
-        let (_, median, _) = times.select_nth_unstable(middle);
-        let median = *median;
-        map.retain(|_, value| last(value) > median);
+/// A stored counter; one that cannot be read (written by a future dpipe, or damaged) counts
+/// as none, so it cannot lock anyone out for good.
+fn decode<T: DeserializeOwned>(stored: Option<&ThrottleState>) -> Option<T> {
+    let text = &stored?.state;
+    serde_json::from_str(text)
+        .inspect_err(|error| tracing::warn!(%error, "unreadable login counter ignored"))
+        .ok()
+}
+
+/// A counter as stored, forgotten from `expires_at` on.
+fn encode<T: Serialize>(counter: &T, expires_at: DateTime<Utc>) -> ThrottleState {
+    ThrottleState {
+        state: serde_json::to_string(counter).expect("counters are plain numbers and times"),
+        expires_at,
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn at(seconds: i64) -> DateTime<Utc> {
-        DateTime::UNIX_EPOCH + TimeDelta::seconds(seconds)
-    }
-
-    fn ip(text: &str) -> Option<IpAddr> {
-        Some(text.parse().unwrap())
-    }
-
-    fn wait(limiter: &LoginLimiter, user: &str, source: Option<IpAddr>, now: i64) -> u64 {
-        limiter
-            .attempt(user, source, at(now))
-            .unwrap_err()
-            .seconds()
-    }
-
-    #[test]
-    fn delays_double_after_the_free_failures_up_to_the_cap() {
-        assert_eq!(delay(0), TimeDelta::seconds(1));
-        assert_eq!(delay(3), TimeDelta::seconds(8));
-        assert_eq!(delay(9), TimeDelta::seconds(512));
-        assert_eq!(delay(10), MAX_DELAY);
-        assert_eq!(delay(31), MAX_DELAY);
-        assert_eq!(delay(u32::MAX), MAX_DELAY);
-
-        let limiter = LoginLimiter::default();
-        let stranger = ip("10.0.0.1");
-        for _ in 0..FREE_FAILURES {
-            limiter.attempt("ann", stranger, at(0)).unwrap();
-        }
-        assert_eq!(wait(&limiter, "ann", stranger, 0), 1);
-        limiter.attempt("ann", stranger, at(1)).unwrap();
-        assert_eq!(wait(&limiter, "ann", stranger, 1), 2);
-        // A refused attempt does not extend the wait.
-        assert_eq!(wait(&limiter, "ann", stranger, 2), 1);
-        limiter.attempt("ann", stranger, at(3)).unwrap();
-        assert_eq!(wait(&limiter, "ann", stranger, 3), 4);
-        let mut now = 3;
-        for _ in 0..20 {
-            now += 1000;
-            limiter.attempt("ann", stranger, at(now)).unwrap();
-        }
-        assert_eq!(wait(&limiter, "ann", stranger, now), 900);
-    }
-
-    #[test]
-    fn the_owner_from_another_address_is_not_slowed() {
-        let limiter = LoginLimiter::default();
-        let stranger = ip("10.0.0.1");
-        for _ in 0..FREE_FAILURES {
-            limiter.attempt("ann", stranger, at(0)).unwrap();
-        }
-        limiter.attempt("ann", stranger, at(1)).unwrap();
-        assert_eq!(wait(&limiter, "ann", stranger, 1), 2);
-        limiter.attempt("ann", ip("10.0.0.9"), at(1)).unwrap();
-        limiter.succeeded("ann", ip("10.0.0.9"), at(1));
-        // The owner's success does not lift the stranger's wait.
-        assert_eq!(wait(&limiter, "ann", stranger, 2), 1);
-        // A success forgets the pair's failures.
-        limiter.attempt("ann", stranger, at(3)).unwrap();
-        limiter.succeeded("ann", stranger, at(3));
-        for _ in 0..FREE_FAILURES {
-            limiter.attempt("ann", stranger, at(3)).unwrap();
-        }
-        assert_eq!(wait(&limiter, "ann", stranger, 3), 1);
-    }
-
-    #[test]
-    fn a_quiet_pair_is_forgotten() {
-        let limiter = LoginLimiter::default();
-        let source = ip("10.0.0.4");
-        for n in 0..12 {
-            limiter.attempt("bob", source, at(n * 1000)).unwrap();
-        }
-        let later = 11 * 1000 + FORGET_AFTER.num_seconds();
-        for _ in 0..FREE_FAILURES {
-            limiter.attempt("bob", source, at(later)).unwrap();
-        }
-        assert_eq!(wait(&limiter, "bob", source, later), 1);
-    }
-
-    #[test]
-    fn sources_are_refused_after_twenty_failures() {
-        let limiter = LoginLimiter::default();
-        let source = ip("10.0.0.2");
-        for n in 0..20 {
-            limiter.attempt(&format!("user{n}"), source, at(0)).unwrap();
-        }
-        assert_eq!(wait(&limiter, "fresh", source, 60), 840);
-        assert_eq!(
-            wait(&limiter, "fresh", source, 60),
-            840,
-            "a refusal is not a failure"
-        );
-        limiter.attempt("fresh", ip("10.0.0.3"), at(60)).unwrap();
-        limiter.attempt("fresh", source, at(900)).unwrap();
-    }
-
-    #[test]
-    fn parallel_guesses_are_counted_before_they_are_checked() {
-        let limiter = LoginLimiter::default();
-        let source = ip("10.0.0.5");
-        for _ in 0..FREE_FAILURES {
-            limiter.attempt("cat", source, at(0)).unwrap();
-        }
-        limiter.attempt("cat", source, at(1)).unwrap();
-        // The guess let through at 1 s has not been judged yet: the next one still waits.
-        assert_eq!(wait(&limiter, "cat", source, 1), 2);
-    }
-
-    #[test]
-    fn memory_stays_bounded() {
-        let limiter = LoginLimiter::default();
-        let source = ip("10.0.0.6");
-        for n in 0..MAX_KEYS + 10 {
-            let seconds = i64::try_from(n).unwrap();
-            // Spread over time so the source cap does not refuse them.
-            limiter
-                .attempt(&format!("u{n}"), source, at(seconds * 60))
-                .unwrap();
-        }
-        let counters = limiter.lock();
-        assert!(counters.pairs.len() <= MAX_KEYS, "{}", counters.pairs.len());
-        assert!(counters.sources.len() <= MAX_KEYS);
-    }
-}
+mod tests;

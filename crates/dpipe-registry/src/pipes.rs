@@ -53,7 +53,7 @@ struct Valid {
 impl Registry {
     /// `GET pipes/`: every pipe the caller can read, by name.
     pub fn list_pipes(&self, caller: &Caller) -> Result<Vec<PipeView>> {
-        let access = self.access_view(caller)?;
+        let access = self.access_view_reaching(caller)?;
         let mut views = Views::new(self.storage_lookup());
         let mut out = Vec::new();
         for pipe in access.tree.all() {
@@ -359,7 +359,7 @@ impl Registry {
                     Holder::Pipe,
                     &draft.name,
                     &Credentials::parse(protocol, map)?,
-                )),
+                )?),
                 None => draft.stored_credentials.clone(),
             };
             valid.protocol = Some(protocol.as_str().to_string());

@@ -12,7 +12,7 @@ use dpipe_store::{NewRemote, RemoteRecord};
 use serde_json::{Map, Value};
 
 use crate::audit::{Action, Subject};
-use crate::key_ring::KeyRing;
+use crate::key_ring::SealingKeys;
 use crate::pipes::validate_settings;
 use crate::sealing::{self, Holder};
 use crate::{Caller, Registry, StoreResultExt, UpdateMode};
@@ -168,7 +168,7 @@ fn refuse_nulls(body: &Body<'_>) -> Result<()> {
 }
 
 /// `remote` with the fields of `body` applied, validated as a whole.
-fn validated(ring: &KeyRing, mut remote: RemoteRecord, body: Body<'_>) -> Result<RemoteRecord> {
+fn validated(ring: &SealingKeys, mut remote: RemoteRecord, body: Body<'_>) -> Result<RemoteRecord> {
     if let Some(protocol) = body.opt_str("protocol")? {
         remote.protocol = protocol.to_string();
     }
@@ -206,14 +206,14 @@ fn validated(ring: &KeyRing, mut remote: RemoteRecord, body: Body<'_>) -> Result
                 Holder::Remote,
                 &remote.name,
                 &Credentials::parse(protocol, map)?,
-            )),
+            )?),
             _ => None,
         };
     }
     Ok(remote)
 }
 
-fn view(ring: &KeyRing, remote: &RemoteRecord, owner: &str) -> Result<RemoteView> {
+fn view(ring: &SealingKeys, remote: &RemoteRecord, owner: &str) -> Result<RemoteView> {
     let kind = match sealing::open(
         ring,
         Holder::Remote,

@@ -17,7 +17,8 @@ use rand::RngCore;
 
 use dpipe_store::Store;
 
-use crate::key_ring::KeyRing;
+use crate::StoreResultExt;
+use crate::key_ring::{KeyRing, SealingKeys, missing_key};
 
 /// The prefix of every sealed value.
 const PREFIX: &str = "dpipe:srv:v1:";
@@ -46,19 +47,26 @@ fn associated_data(holder: Holder, name: &str) -> Vec<u8> {
     format!("dpipe-credentials\0{}\0{name}", holder.as_str()).into_bytes()
 }
 
-/// Seals `credentials` of the record `holder`/`name` with the ring's current key.
+/// Seals `credentials` of the record `holder`/`name` with the key that seals now (see
+/// [`SealingKeys::sealing`]).
 pub(crate) fn seal(
-    ring: &KeyRing,
+    keys: &SealingKeys,
     holder: Holder,
     name: &str,
     credentials: &Credentials,
-) -> String {
-    seal_text(ring, holder, name, &credentials.to_value().to_string())
+) -> Result<String> {
+    let (id, key) = keys.sealing()?;
+    Ok(seal_text(
+        &id,
+        &key,
+        holder,
+        name,
+        &credentials.to_value().to_string(),
+    ))
 }
 
-/// Seals any stored text (used by rotation to re-seal what it opened).
-pub(crate) fn seal_text(ring: &KeyRing, holder: Holder, name: &str, plain: &str) -> String {
-    let (id, key) = ring.current();
+/// Seals any stored text with key `id` (rotation re-seals what it opened).
+fn seal_text(id: &str, key: &[u8; 32], holder: Holder, name: &str, plain: &str) -> String {
     let mut nonce = [0u8; NONCE_LEN];
     rand::rng().fill_bytes(&mut nonce);
     let cipher = XChaCha20Poly1305::new(key.into());
@@ -77,9 +85,10 @@ pub(crate) fn seal_text(ring: &KeyRing, holder: Holder, name: &str, plain: &str)
     format!("{PREFIX}{id}:{}", URL_SAFE_NO_PAD.encode(blob))
 }
 
-/// Opens what [`seal`] stored for `holder`/`name` (or legacy plain JSON) back into text.
-pub(crate) fn open_text(
-    ring: &KeyRing,
+/// Opens what [`seal`] stored for `holder`/`name` (or legacy plain JSON) back into text,
+/// finding the key by its id with `key`.
+fn open_text(
+    key: impl Fn(&str) -> Option<[u8; 32]>,
     holder: Holder,
     name: &str,
     stored: &str,
@@ -102,9 +111,13 @@ pub(crate) fn open_text(
     let (id, blob) = rest
         .split_once(':')
         .ok_or_else(|| unreadable("malformed"))?;
-    let key = ring
-        .get(id)
-        .ok_or_else(|| unreadable("sealed with a key the server does not have"))?;
+    let key = key(id).ok_or_else(|| {
+        Error::internal(format!(
+            "The stored credentials of {} {name} cannot be read. {}",
+            holder.as_str(),
+            missing_key(id).message()
+        ))
+    })?;
     let blob = URL_SAFE_NO_PAD
         .decode(blob)
         .map_err(|_| unreadable("not base64"))?;
@@ -113,7 +126,7 @@ pub(crate) fn open_text(
     }
     let (nonce, sealed) = blob.split_at(NONCE_LEN);
     let aad = associated_data(holder, name);
-    let plain = XChaCha20Poly1305::new(key.into())
+    let plain = XChaCha20Poly1305::new((&key).into())
         .decrypt(
             XNonce::from_slice(nonce),
             Payload {
@@ -127,7 +140,7 @@ pub(crate) fn open_text(
 
 /// Opens the stored credentials of `holder`/`name`.
 pub(crate) fn open(
-    ring: &KeyRing,
+    keys: &SealingKeys,
     holder: Holder,
     name: &str,
     stored: Option<&str>,
@@ -135,7 +148,7 @@ pub(crate) fn open(
     let Some(stored) = stored else {
         return Ok(None);
     };
-    let text = open_text(ring, holder, name, stored)?;
+    let text = open_text(|id| keys.get(id), holder, name, stored)?;
     serde_json::from_str(&text)
         .ok()
         .and_then(|value| Credentials::from_stored(&value))
@@ -143,21 +156,27 @@ pub(crate) fn open(
         .ok_or_else(|| Error::internal("stored credentials are unreadable"))
 }
 
-/// True when `stored` is sealed with the ring's current key (rotation skips those).
-pub(crate) fn is_current(ring: &KeyRing, stored: &str) -> bool {
+/// True when `stored` is sealed with the key `id` (rotation skips those).
+fn is_sealed_with(id: &str, stored: &str) -> bool {
     stored
         .strip_prefix(PREFIX)
         .and_then(|rest| rest.split_once(':'))
-        .is_some_and(|(id, _)| id == ring.current().0)
+        .is_some_and(|(sealed_with, _)| sealed_with == id)
 }
 
-/// Re-seals every stored credential with `ring`'s current key, in one transaction: either all
-/// of them are sealed with it afterwards or none changed. Returns how many were re-sealed.
-/// Values already sealed with the current key are left alone, so a rerun is cheap.
+/// Re-seals every stored credential with `ring`'s current key, in one transaction (either all
+/// of them are sealed with it afterwards or none changed), then records that key as the one
+/// every server sharing `store` seals with. Returns how many were re-sealed. Values already
+/// sealed with the current key are left alone, so a rerun is cheap; nothing is recorded when
+/// a value does not open.
+///
+/// A value another server seals with the older key between the two steps is re-sealed by
+/// the next run, which `dpipe serve rotate-key --finish` is, before it drops the older keys.
 pub fn reseal_credentials(store: &dyn Store, ring: &KeyRing) -> Result<usize> {
+    let (current_id, current_key) = ring.current();
     let mut unreadable = None;
     let result = store.rewrite_credentials(&mut |kind, name, stored| {
-        if is_current(ring, stored) {
+        if is_sealed_with(current_id, stored) {
             return Ok(None);
         }
         let holder = if kind == Holder::Remote.as_str() {
@@ -165,8 +184,14 @@ pub fn reseal_credentials(store: &dyn Store, ring: &KeyRing) -> Result<usize> {
         } else {
             Holder::Pipe
         };
-        match open_text(ring, holder, name, stored) {
-            Ok(plain) => Ok(Some(seal_text(ring, holder, name, &plain))),
+        match open_text(|id| ring.get(id).copied(), holder, name, stored) {
+            Ok(plain) => Ok(Some(seal_text(
+                current_id,
+                current_key,
+                holder,
+                name,
+                &plain,
+            ))),
             Err(err) => {
                 let message = err.message().to_string();
                 unreadable = Some(err);
@@ -176,15 +201,22 @@ pub fn reseal_credentials(store: &dyn Store, ring: &KeyRing) -> Result<usize> {
     });
     // A value the ring cannot open is the caller's to hear about as such, not as a database
     // failure (the transaction was rolled back either way).
-    match (result, unreadable) {
-        (Err(_), Some(err)) => Err(err),
-        (result, _) => result.map_err(crate::store_error),
+    let count = match (result, unreadable) {
+        (Err(_), Some(err)) => return Err(err),
+        (result, _) => result.map_err(crate::store_error)?,
+    };
+    if store.sealing_key().or_internal()?.as_deref() != Some(current_id) {
+        store.set_sealing_key(current_id).or_internal()?;
     }
+    Ok(count)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use dpipe_store::SqliteStore;
     use serde_json::json;
 
     fn creds() -> Credentials {
@@ -194,91 +226,126 @@ mod tests {
         .unwrap()
     }
 
+    /// `ring` as a registry over a fresh database (which names no sealing key) uses it.
+    fn keys(ring: &KeyRing) -> SealingKeys {
+        SealingKeys::new(
+            ring.clone(),
+            None,
+            Arc::new(SqliteStore::in_memory().unwrap()),
+        )
+    }
+
     #[test]
     fn round_trip_without_clear_text() {
-        let ring = KeyRing::generate();
-        let sealed = seal(&ring, Holder::Remote, "r1", &creds());
+        let keys = keys(&KeyRing::generate());
+        let sealed = seal(&keys, Holder::Remote, "r1", &creds()).unwrap();
         assert!(sealed.starts_with(PREFIX) && !sealed.contains("canary"));
         assert_eq!(
-            open(&ring, Holder::Remote, "r1", Some(&sealed)).unwrap(),
+            open(&keys, Holder::Remote, "r1", Some(&sealed)).unwrap(),
             Some(creds())
         );
-        assert!(is_current(&ring, &sealed));
+        assert!(is_sealed_with(keys.ring().current_id(), &sealed));
     }
 
     #[test]
     fn tampering_moving_and_wrong_keys_are_detected() {
-        let ring = KeyRing::generate();
-        let sealed = seal(&ring, Holder::Pipe, "p1", &creds());
+        let keys = keys(&KeyRing::generate());
+        let sealed = seal(&keys, Holder::Pipe, "p1", &creds()).unwrap();
         assert!(
-            open(&ring, Holder::Pipe, "p2", Some(&sealed)).is_err(),
+            open(&keys, Holder::Pipe, "p2", Some(&sealed)).is_err(),
             "moved to another record"
         );
         assert!(
-            open(&ring, Holder::Remote, "p1", Some(&sealed)).is_err(),
+            open(&keys, Holder::Remote, "p1", Some(&sealed)).is_err(),
             "moved to another kind"
         );
         assert!(
-            open(&KeyRing::generate(), Holder::Pipe, "p1", Some(&sealed)).is_err(),
+            open(
+                &super::tests::keys(&KeyRing::generate()),
+                Holder::Pipe,
+                "p1",
+                Some(&sealed)
+            )
+            .is_err(),
             "wrong key"
         );
         let truncated = &sealed[..sealed.len() - 5];
-        assert!(open(&ring, Holder::Pipe, "p1", Some(truncated)).is_err());
+        assert!(open(&keys, Holder::Pipe, "p1", Some(truncated)).is_err());
         let mut flipped = sealed.clone().into_bytes();
         let last = flipped.len() - 3;
         flipped[last] = if flipped[last] == b'A' { b'B' } else { b'A' };
         assert!(
             open(
-                &ring,
+                &keys,
                 Holder::Pipe,
                 "p1",
                 Some(std::str::from_utf8(&flipped).unwrap())
             )
             .is_err()
         );
-        let err = open(&ring, Holder::Pipe, "p2", Some(&sealed)).unwrap_err();
+        let err = open(&keys, Holder::Pipe, "p2", Some(&sealed)).unwrap_err();
         assert!(!err.message().contains("canary"));
     }
 
     #[test]
     fn legacy_plain_json_still_opens() {
-        let ring = KeyRing::generate();
+        let keys = keys(&KeyRing::generate());
         let plain = creds().to_value().to_string();
         assert_eq!(
-            open(&ring, Holder::Pipe, "p", Some(&plain)).unwrap(),
+            open(&keys, Holder::Pipe, "p", Some(&plain)).unwrap(),
             Some(creds())
         );
-        assert!(!is_current(&ring, &plain));
+        assert!(!is_sealed_with(keys.ring().current_id(), &plain));
     }
 
     #[test]
     fn older_keys_of_the_ring_still_open() {
         let old = KeyRing::generate();
-        let sealed = seal(&old, Holder::Remote, "r", &creds());
+        let sealed = seal(&keys(&old), Holder::Remote, "r", &creds()).unwrap();
         let rotated = old.rotated();
-        assert!(!is_current(&rotated, &sealed));
+        assert!(!is_sealed_with(rotated.current_id(), &sealed));
         assert_eq!(
-            open(&rotated, Holder::Remote, "r", Some(&sealed)).unwrap(),
+            open(&keys(&rotated), Holder::Remote, "r", Some(&sealed)).unwrap(),
             Some(creds())
         );
-        let resealed = seal(&rotated, Holder::Remote, "r", &creds());
+        let resealed = seal(&keys(&rotated), Holder::Remote, "r", &creds()).unwrap();
+        let only_new = keys(&rotated.without_old_keys());
+        assert!(open(&only_new, Holder::Remote, "r", Some(&resealed)).is_ok());
+        assert!(open(&only_new, Holder::Remote, "r", Some(&sealed)).is_err());
+    }
+
+    #[test]
+    fn the_database_names_the_sealing_key_and_a_missing_key_is_reread_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("credentials.key");
+        let old = KeyRing::generate();
+        old.save(&file).unwrap();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+        // This server started with the old ring; another one rotated and recorded the new key.
+        let this_server = SealingKeys::new(old.clone(), Some(file.clone()), store.clone());
+        let rotated = old.rotated();
+        reseal_credentials(store.as_ref(), &rotated).unwrap();
+        let refused = seal(&this_server, Holder::Remote, "r", &creds()).unwrap_err();
         assert!(
-            open(
-                &rotated.without_old_keys(),
-                Holder::Remote,
-                "r",
-                Some(&resealed)
-            )
-            .is_ok()
+            refused.message().contains("older than the database's")
+                && refused.message().contains(rotated.current_id()),
+            "{refused:?}"
         );
-        assert!(
+        // Once its ring file has the new key, it seals with the database's key, not its first.
+        old.rotated().save(&file).unwrap();
+        assert!(seal(&this_server, Holder::Remote, "r", &creds()).is_err());
+        rotated.save(&file).unwrap();
+        let sealed = seal(&this_server, Holder::Remote, "r", &creds()).unwrap();
+        assert!(is_sealed_with(rotated.current_id(), &sealed));
+        assert_eq!(
             open(
-                &rotated.without_old_keys(),
+                &keys(&rotated.without_old_keys()),
                 Holder::Remote,
                 "r",
                 Some(&sealed)
             )
-            .is_err()
+            .unwrap(),
+            Some(creds())
         );
     }
 }

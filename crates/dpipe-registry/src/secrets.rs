@@ -51,6 +51,12 @@ impl ServerKey {
         hex::encode(self.0)
     }
 
+    /// A public value that tells keys apart without revealing them (a derived hash): servers
+    /// sharing a database compare it to find out whether they derive tokens alike.
+    pub fn check_value(&self) -> String {
+        hex::encode(&self.derive(b"dpipe-server-key-check", "")[..16])
+    }
+
     /// The token a user with `seed` has.
     pub(crate) fn token(&self, seed: &str) -> String {
         let mut token = hex::encode(self.derive(b"dpipe-token", seed));

@@ -13,7 +13,7 @@ use dpipe_store::{PipeRecord, RemoteRecord, Store};
 use serde_json::{Map, Value};
 
 use crate::StoreResultExt;
-use crate::key_ring::KeyRing;
+use crate::key_ring::SealingKeys;
 use crate::managed::ManagedStorage;
 use crate::sealing::{self, Holder};
 
@@ -48,7 +48,8 @@ impl PipeTree {
         }
     }
 
-    fn of(pipes: Vec<PipeRecord>) -> PipeTree {
+    /// A tree over `pipes` (each with its ancestors, for chains to resolve).
+    pub(crate) fn of(pipes: Vec<PipeRecord>) -> PipeTree {
         let by_id = pipes.iter().enumerate().map(|(i, p)| (p.id, i)).collect();
         let by_name = pipes
             .iter()
@@ -182,7 +183,7 @@ impl Storage {
     }
 
     /// The storage a remote describes.
-    pub(crate) fn of_remote(remote: &RemoteRecord, ring: &KeyRing) -> Result<Storage> {
+    pub(crate) fn of_remote(remote: &RemoteRecord, ring: &SealingKeys) -> Result<Storage> {
         let protocol = Protocol::parse(&remote.protocol).map_err(|_| {
             Error::internal(format!(
                 "remote {} has no valid protocol stored",
@@ -223,7 +224,7 @@ impl Storage {
 /// the server's managed storage.
 pub(crate) struct StorageLookup<'a> {
     store: &'a dyn Store,
-    ring: &'a KeyRing,
+    ring: &'a SealingKeys,
     managed: Option<&'a ManagedStorage>,
     remotes: HashMap<i64, RemoteRecord>,
     owners: HashMap<i64, String>,
@@ -233,7 +234,7 @@ impl<'a> StorageLookup<'a> {
     /// An empty cache over `store`, opening credentials with `ring`.
     pub(crate) fn new(
         store: &'a dyn Store,
-        ring: &'a KeyRing,
+        ring: &'a SealingKeys,
         managed: Option<&'a ManagedStorage>,
     ) -> StorageLookup<'a> {
         StorageLookup {

@@ -14,6 +14,7 @@ use dpipe_registry::{Caller, Registry};
 use tokio::sync::Semaphore;
 
 use crate::logging::{LoggedUser, log_request};
+use crate::openapi;
 use crate::reply::{ApiError, Reply, json_response};
 use crate::request::Auth;
 use crate::routes::{accounts, meta, pipes, remotes};
@@ -114,12 +115,14 @@ impl AppState {
     }
 }
 
-/// The repo API over `registry`, with `limits`.
-pub fn app(registry: Registry, limits: Limits) -> Router {
-    let routes: [(&str, MethodRouter<AppState>); 17] = [
+/// Every route: its path (the form with a trailing slash for `/v1/api/...`, as d6tpipe sends
+/// it) and its handlers. The one list the router is built from and [`route_paths`] reads, so
+/// the test holding the OpenAPI document to the router sees every route.
+fn routes() -> [(&'static str, MethodRouter<AppState>); 17] {
+    [
         ("/health", get(meta::health)),
-        ("/v1/openapi.json", get(meta::openapi)),
-        ("/v1/docs", get(meta::docs)),
+        ("/v1/openapi.json", get(openapi::openapi_json)),
+        ("/v1/docs", get(openapi::docs)),
         ("/v1/api/", get(accounts::whoami)),
         ("/v1/api/accounts/", post(accounts::register)),
         ("/v1/api/accounts/token/", post(accounts::login)),
@@ -127,7 +130,7 @@ pub fn app(registry: Registry, limits: Limits) -> Router {
             "/v1/api/accounts/token/rotate/",
             post(accounts::rotate_token),
         ),
-        ("/v1/api/accounts/{name}/", delete(accounts::unregister)),
+        ("/v1/api/accounts/{username}/", delete(accounts::unregister)),
         (
             "/v1/api/invitations/claim/",
             get(accounts::claim_invitations),
@@ -158,9 +161,18 @@ pub fn app(registry: Registry, limits: Limits) -> Router {
             "/v1/api/remotes/{name}/credentials/",
             get(remotes::credentials),
         ),
-    ];
+    ]
+}
+
+/// The paths the router serves, each also without (or with) its trailing slash.
+pub fn route_paths() -> Vec<&'static str> {
+    routes().into_iter().map(|(path, _)| path).collect()
+}
+
+/// The repo API over `registry`, with `limits`.
+pub fn app(registry: Registry, limits: Limits) -> Router {
     let mut router = Router::new();
-    for (path, method_router) in routes {
+    for (path, method_router) in routes() {
         // d6tpipe always sends the trailing slash, people typing URLs often do not, and a
         // redirect would break the client (urllib turns a redirected POST into a GET).
         let other = match path.strip_suffix('/') {
@@ -176,16 +188,18 @@ pub fn app(registry: Registry, limits: Limits) -> Router {
         .fallback(not_found)
         .layer(middleware::from_fn(log_request))
         .with_state(AppState {
+            registry_slots: Arc::new(Semaphore::new(registry_slots(&registry))),
             registry,
             limits,
-            registry_slots: Arc::new(Semaphore::new(registry_slots())),
         })
 }
 
-/// How many registry calls may run at once on this machine.
-fn registry_slots() -> usize {
+/// How many registry calls may run at once: one per core (they block on argon2 and on the
+/// store), or as many as the store serves together when that is more (a PostgreSQL pool,
+/// whose calls wait on the network rather than on a core).
+fn registry_slots(registry: &Registry) -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    cores * REGISTRY_SLOTS_PER_CORE
+    (cores * REGISTRY_SLOTS_PER_CORE).max(registry.store().concurrent_calls())
 }
 
 /// Unknown paths: DRF's 404.

@@ -36,11 +36,11 @@ pub enum ServerError {
     /// The credentials key ring is missing, malformed, or could not be used.
     #[error("credentials keys: {0}")]
     Keys(String),
-    /// The repo database could not be opened or migrated.
-    #[error("cannot open the repo database {}", path.display())]
+    /// The repo database could not be opened, reached or migrated.
+    #[error("cannot open the repo database {place}")]
     Database {
-        /// The database file.
-        path: PathBuf,
+        /// The SQLite file, or the PostgreSQL URL without its password.
+        place: String,
         /// The store's error.
         source: dpipe_store::StoreError,
     },

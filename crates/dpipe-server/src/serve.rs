@@ -5,7 +5,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,7 +28,7 @@ use crate::storage::{
     StorageKind, StorageOptions, builtin_managed_storage, builtin_storage_service,
     external_managed_storage,
 };
-use crate::{DataDir, Limits, ServerError, SmtpMailer, app};
+use crate::{DataDir, DataDirOptions, Limits, ServerError, SmtpMailer, app};
 
 /// What `dpipe serve` needs to know.
 #[derive(Debug, Clone)]
@@ -37,8 +37,8 @@ pub struct ServeOptions {
     pub listen: SocketAddr,
     /// The data folder (see [`DataDir`]).
     pub data_dir: PathBuf,
-    /// A credentials key ring file to use instead of the one in the data folder.
-    pub credentials_key_file: Option<PathBuf>,
+    /// Keys and database from elsewhere than the data folder.
+    pub data: DataDirOptions,
     /// The storage of managed pipes.
     pub storage: StorageOptions,
     /// The SMTP server that invitation links are mailed through (`smtp://HOST[:PORT]`);
@@ -81,11 +81,8 @@ pub async fn run(options: ServeOptions) -> Result<(), ServerError> {
         ),
         StorageKind::Off | StorageKind::BuiltIn { .. } => None,
     };
-    let (path, key_file) = (
-        options.data_dir.clone(),
-        options.credentials_key_file.clone(),
-    );
-    let data = blocking(move || DataDir::open_with(&path, key_file.as_deref())).await??;
+    let (path, data_options) = (options.data_dir.clone(), options.data.clone());
+    let data = blocking(move || DataDir::open_with(&path, &data_options)).await??;
     let mut registry = data.registry(Arc::new(SystemClock));
     if let Some(mailer) = mailer {
         tracing::info!("invitation links are mailed through the SMTP server of --smtp-url");
@@ -203,15 +200,6 @@ impl Shutdown {
             let _ = rx.wait_for(|stopped| *stopped).await;
         }
     }
-}
-
-/// `dpipe serve rotate-key`: seals every stored credential of the (stopped) server's data
-/// folder with a new key; returns how many were re-sealed.
-pub fn rotate_key(
-    data_dir: &Path,
-    credentials_key_file: Option<&Path>,
-) -> Result<usize, ServerError> {
-    DataDir::open_with(data_dir, credentials_key_file)?.rotate_credentials_key()
 }
 
 /// How long a client may take to send a request's headers, counted from when the server

@@ -3,19 +3,29 @@
 //! [`Store`] is the seam: plain records in, plain records out, every method one atomic
 //! operation. It knows nothing of HTTP or of the rules — `dpipe-registry` decides what may be
 //! written; the store only makes sure that what is written is written whole and that unique
-//! names stay unique. [`SqliteStore`] is the default implementation (one file, WAL, migrations).
+//! names stay unique. Two implementations keep the same semantics (one conformance suite,
+//! `tests/it`, runs against both):
+//!
+//! * [`SqliteStore`], the default: one file, WAL, migrations — one server instance.
+//! * [`PgStore`]: PostgreSQL through a connection pool, so several stateless server instances
+//!   share one database.
 
 mod error;
+mod pipe_queries;
+mod postgres;
 mod records;
 mod sqlite;
+mod throttles;
 
 pub use error::{StoreError, StoreResult};
+pub use postgres::{DEFAULT_POOL_SIZE, PgStore};
 pub use records::{
     AuditFilter, AuditRecord, EmailLinkRecord, GrantRecord, Grantee, NewAuditEvent, NewEmailLink,
     NewGrant, NewPipe, NewRemote, NewStorageKey, NewUser, PIPE_CREATE_ACTION, PipeRecord,
     RemoteRecord, StorageKeyRecord, UserRecord,
 };
 pub use sqlite::SqliteStore;
+pub use throttles::{ThrottleState, ThrottleUpdate};
 
 /// The callback of [`Store::rewrite_credentials`]: (kind, name, stored) → new stored text.
 pub type CredentialsRewrite<'a> =
@@ -24,6 +34,11 @@ pub type CredentialsRewrite<'a> =
 /// Where the repo API's state lives. Each method is atomic; uniqueness of user names, emails,
 /// remote names, pipe names and (pipe, grantee) pairs is enforced here.
 pub trait Store: Send + Sync {
+    /// How many calls the store serves at once (its connections): a server lets about this
+    /// many requests wait on it together, so that a pool is used without queueing threads
+    /// on a single connection.
+    fn concurrent_calls(&self) -> usize;
+
     /// Creates a user. Invitations waiting for the user's email stay waiting: they are
     /// claimed only once the address is verified ([`Store::claim_invitations`]).
     fn insert_user(&self, user: &NewUser) -> StoreResult<UserRecord>;
@@ -64,6 +79,10 @@ pub trait Store: Send + Sync {
     /// Pipe `id` and its ancestors, in no particular order; empty when there is no such pipe.
     /// (Judging one request about one pipe needs its chain, not every pipe.)
     fn pipe_chain(&self, id: i64) -> StoreResult<Vec<PipeRecord>>;
+    /// The pipes a caller may see, by name, with their ancestors: those whose chain holds a
+    /// pipe owned by `user_id` or a grant to it or to the public (any role, any expiration —
+    /// the registry judges those). Listing pipes needs these, not every pipe.
+    fn pipes_reaching(&self, user_id: Option<i64>) -> StoreResult<Vec<PipeRecord>>;
     /// Deletes a pipe with all its descendants and their grants.
     fn delete_pipe(&self, id: i64) -> StoreResult<()>;
 
@@ -108,6 +127,15 @@ pub trait Store: Send + Sync {
     /// stored text) and stores what it returns (`None`: keep), all in one transaction; an
     /// `Err` from `rewrite` rolls everything back. Returns how many values were rewritten.
     fn rewrite_credentials(&self, rewrite: &mut CredentialsRewrite<'_>) -> StoreResult<usize>;
+    /// The id of the credentials key every server sharing this database seals with now;
+    /// `None` until the first server recorded one.
+    fn sealing_key(&self) -> StoreResult<Option<String>>;
+    /// Records `key_id` as the key that seals from now on (a rotation).
+    fn set_sealing_key(&self, key_id: &str) -> StoreResult<()>;
+    /// Records `check` (a value derived from the server key) unless one is recorded already,
+    /// and returns the recorded one: the first server to start on a database decides which
+    /// server key every other one must have.
+    fn claim_server_key_check(&self, check: &str) -> StoreResult<String>;
 
     /// Records a key minted for the built-in object store and, in the same transaction,
     /// forgets every key that expired before `forget_before` (RFC 3339 UTC).
@@ -125,4 +153,17 @@ pub trait Store: Send + Sync {
         user_id: Option<i64>,
         access: &str,
     ) -> StoreResult<Option<StorageKeyRecord>>;
+
+    /// Reads the states of `keys` (distinct; a state expired by `now` reads as `None`), passes
+    /// them to `update` and stores the states it returns, one per key (`None`: delete), in one
+    /// transaction that serializes against every other update of the same keys — from this
+    /// store, or any other process or server sharing the database — so a read-modify-write
+    /// loses nothing. Each call also deletes a bounded number of expired states of any key,
+    /// so the table holds little more than the live states without a separate clean-up job.
+    fn update_throttles(
+        &self,
+        keys: &[String],
+        now: chrono::DateTime<chrono::Utc>,
+        update: &mut ThrottleUpdate<'_>,
+    ) -> StoreResult<()>;
 }

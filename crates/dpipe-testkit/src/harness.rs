@@ -9,6 +9,7 @@ use dpipe_registry::{FixedClock, Issuer, ManagedStorage, Registry};
 use dpipe_store::SqliteStore;
 use tempfile::TempDir;
 
+use crate::postgres::TestDatabase;
 use crate::server::TestServer;
 use crate::services::smtp::SmtpServer;
 
@@ -140,14 +141,37 @@ pub struct ServerHarness {
     pub server: TestServer,
     /// The SMTP server it mails invitation links through, if any.
     pub smtp: Option<SmtpServer>,
+    /// The PostgreSQL schema the server keeps its registry in, if not SQLite. Declared after
+    /// the server: dropped (and the schema with it) once the server has stopped.
+    database: Option<TestDatabase>,
 }
 
 impl ServerHarness {
     /// A fresh server.
     pub fn new() -> ServerHarness {
-        let server = TestServer::start();
+        ServerHarness::around(TestServer::start())
+    }
+
+    /// A harness over `server`, started some other way (its clock set to [`start_date`]).
+    pub fn around(server: TestServer) -> ServerHarness {
         server.clock.set(start_date());
-        ServerHarness { server, smtp: None }
+        ServerHarness {
+            server,
+            smtp: None,
+            database: None,
+        }
+    }
+
+    /// A fresh server over a fresh PostgreSQL schema ([`TestDatabase`]).
+    pub fn on_postgres() -> ServerHarness {
+        let database = TestDatabase::create();
+        let server = TestServer::start_on_postgres(&database.url());
+        server.clock.set(start_date());
+        ServerHarness {
+            server,
+            smtp: None,
+            database: Some(database),
+        }
     }
 
     /// A fresh server that mails invitation links through a fresh SMTP server.
@@ -159,6 +183,7 @@ impl ServerHarness {
         ServerHarness {
             server,
             smtp: Some(smtp),
+            database: None,
         }
     }
 }
@@ -171,7 +196,10 @@ impl Default for ServerHarness {
 
 impl Harness for ServerHarness {
     fn name(&self) -> &'static str {
-        "server"
+        match self.database {
+            Some(_) => "server+postgres",
+            None => "server",
+        }
     }
     fn user(&self, name: &str) -> User {
         let email = email_of(name);

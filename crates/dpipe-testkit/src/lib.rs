@@ -13,6 +13,7 @@
 pub mod files;
 pub mod harness;
 pub mod moto;
+pub mod postgres;
 pub mod server;
 pub mod services;
 pub mod suite;

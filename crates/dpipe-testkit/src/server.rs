@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use dpipe_registry::{FixedClock, Mailer};
-use dpipe_server::{DataDir, Limits};
+use dpipe_server::{DataDir, DataDirOptions, Limits};
 use tempfile::TempDir;
 use tokio::sync::watch;
 
@@ -55,13 +55,35 @@ impl TestServer {
         TestServer::start_with(Limits::default(), Some(mailer))
     }
 
+    /// Starts a server whose registry is in the PostgreSQL database at `database_url` (as
+    /// `dpipe serve --database-url` does) instead of SQLite in its data folder.
+    pub fn start_on_postgres(database_url: &str) -> TestServer {
+        TestServer::start_with_options(
+            Limits::default(),
+            None,
+            &DataDirOptions {
+                database_url: Some(database_url.to_string()),
+                ..DataDirOptions::default()
+            },
+        )
+    }
+
     fn start_with(limits: Limits, mailer: Option<Arc<dyn Mailer>>) -> TestServer {
+        TestServer::start_with_options(limits, mailer, &DataDirOptions::default())
+    }
+
+    fn start_with_options(
+        limits: Limits,
+        mailer: Option<Arc<dyn Mailer>>,
+        options: &DataDirOptions,
+    ) -> TestServer {
         let temp = tempfile::Builder::new()
             .prefix("dpipe-test-server-")
             .tempdir()
             .expect("a temporary folder");
         let data_dir = temp.path().join("data");
-        let data = DataDir::open(&data_dir).unwrap_or_else(|e| panic!("test server: {e}"));
+        let data =
+            DataDir::open_with(&data_dir, options).unwrap_or_else(|e| panic!("test server: {e}"));
         let clock = Arc::new(FixedClock::new(chrono::Utc::now().date_naive()));
         let clock_for_registry = clock.clone();
         let (shutdown_tx, shutdown_rx) = watch::channel(false);

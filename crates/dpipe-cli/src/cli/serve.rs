@@ -29,9 +29,10 @@ pub struct ServeArgs {
     /// Where the server keeps its data and keys.
     #[command(flatten)]
     pub data: ServerDataArgs,
-    /// The storage of managed pipes.
+    /// The storage of managed pipes (boxed: the largest group of flags, and `Command` keeps
+    /// its variants of similar size).
     #[command(flatten)]
-    pub storage: ManagedStorageArgs,
+    pub storage: Box<ManagedStorageArgs>,
     /// The SMTP server that mails invitation links (smtp://HOST[:PORT][?from=ADDRESS], plain
     /// SMTP such as a local relay); without it, an invitation is claimed only when the owner
     /// confirms the account (dpipe perm confirm).
@@ -52,6 +53,19 @@ pub struct ServerDataArgs {
     /// in the data folder, generated with mode 0600 at first start).
     #[arg(long, value_name = "FILE")]
     pub credentials_key_file: Option<PathBuf>,
+    /// The server key file, which must exist (default: server.key in the data folder,
+    /// generated at first start). Servers sharing a database need the same key.
+    #[arg(long, env = "DPIPE_SERVER_KEY_FILE", value_name = "FILE")]
+    pub server_key_file: Option<PathBuf>,
+    /// A PostgreSQL database (postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE) instead of
+    /// SQLite in the data folder: several servers may share it.
+    #[arg(
+        long,
+        env = "DPIPE_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
 }
 
 /// The storage of managed pipes.
@@ -96,8 +110,21 @@ pub struct ManagedStorageArgs {
 /// `dpipe serve ...` maintenance commands.
 #[derive(Subcommand)]
 pub enum ServeCommand {
-    /// Seal every stored credential with a new server key (the server must be stopped).
-    RotateKey(ServerDataArgs),
+    /// Seal every stored credential with a new credentials key (on SQLite the server must be
+    /// stopped; on PostgreSQL the servers keep running, and --finish drops the old key).
+    RotateKey(RotateKeyArgs),
+}
+
+/// `dpipe serve rotate-key`.
+#[derive(Args)]
+pub struct RotateKeyArgs {
+    /// Where the server keeps its data and keys.
+    #[command(flatten)]
+    pub data: ServerDataArgs,
+    /// PostgreSQL only, once every server has the new key ring: re-seal what was sealed with
+    /// an older key meanwhile, then drop the older keys from the ring file.
+    #[arg(long)]
+    pub finish: bool,
 }
 
 /// Parses `12h`, `90m`, `3600s`, `1d` or a number of seconds into a positive duration.

@@ -28,6 +28,7 @@ mod s3;
 mod safer_defaults;
 mod scan;
 mod serve_process;
+mod several_instances;
 mod sftp_host_keys;
 mod small_defects;
 mod storage_down;

@@ -94,3 +94,69 @@ fn a_damaged_key_is_a_clear_error() {
         "the key is not replaced"
     );
 }
+
+#[test]
+fn a_given_server_key_file_is_used_and_must_exist() {
+    use std::sync::Arc;
+
+    use dpipe_server::DataDirOptions;
+    use serde_json::json;
+
+    let temp = tempfile::tempdir().unwrap();
+    let key_file = temp.path().join("shared.key");
+    fs::write(&key_file, format!("{}\n", "ab".repeat(32))).unwrap();
+    let with_file = DataDirOptions {
+        server_key_file: Some(key_file.clone()),
+        ..DataDirOptions::default()
+    };
+    let dir = temp.path().join("data");
+    let login = |data: &DataDir| {
+        let registry = data.registry(Arc::new(dpipe_registry::SystemClock));
+        registry
+            .login(
+                &json!({"username": "ann", "password": "correct horse"}),
+                None,
+            )
+            .unwrap()
+            .token
+    };
+    let data = DataDir::open_with(&dir, &with_file).unwrap();
+    let registered = data
+        .registry(Arc::new(dpipe_registry::SystemClock))
+        .register(
+            &json!({"username": "ann", "email": "ann@example.com", "password": "correct horse"}),
+        )
+        .unwrap()
+        .token;
+    assert!(!dir.join(KEY_FILE).exists(), "no key of its own was made");
+    drop(data);
+    // Another folder's own key derives other tokens; the shared file gives the same one back.
+    let data = DataDir::open(&dir).unwrap();
+    assert_ne!(login(&data), registered);
+    drop(data);
+    assert_eq!(
+        login(&DataDir::open_with(&dir, &with_file).unwrap()),
+        registered
+    );
+
+    // A key file that is missing or damaged is a clear error and creates nothing.
+    let elsewhere = temp.path().join("never");
+    for (file, expected) in [
+        (
+            temp.path().join("missing.key"),
+            "cannot read the server key",
+        ),
+        (temp.path().join("short.key"), "not valid"),
+    ] {
+        if file.ends_with("short.key") {
+            fs::write(&file, "abcd\n").unwrap();
+        }
+        let options = DataDirOptions {
+            server_key_file: Some(file),
+            ..DataDirOptions::default()
+        };
+        let err = DataDir::open_with(&elsewhere, &options).unwrap_err();
+        assert!(err.to_string().contains(expected), "{err}");
+        assert!(!elsewhere.exists(), "{err}: nothing created");
+    }
+}

@@ -11,6 +11,7 @@ mod data_dir;
 mod durability;
 mod logging;
 mod managed_storage;
+mod openapi;
 mod permissions;
 mod pipes;
 mod raw_http;

@@ -120,7 +120,7 @@ fn rotate_key_reseals_everything_and_drops_the_old_key() {
     assert_eq!(old.len(), 1);
 
     assert_eq!(
-        rotate_key(dir, None).unwrap(),
+        rotate_key(dir, &Default::default(), dpipe_server::RotationStep::Start).unwrap(),
         2,
         "one remote and one pipe re-sealed"
     );
@@ -140,7 +140,14 @@ fn rotate_key_reseals_everything_and_drops_the_old_key() {
     // The old key alone opens nothing any more, and says so instead of serving garbage.
     let old_file = temp.path().join("old.key");
     fs::write(&old_file, format!("{}\n", old[0])).unwrap();
-    let refused = DataDir::open_with(dir, Some(&old_file)).unwrap_err();
+    let refused = DataDir::open_with(
+        dir,
+        &dpipe_server::DataDirOptions {
+            credentials_key_file: Some(old_file),
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
     assert!(matches!(refused, ServerError::Keys(_)), "{refused}");
     assert!(refused.to_string().contains("cannot be read"), "{refused}");
     // ... and trying changed nothing: the right key still opens everything.

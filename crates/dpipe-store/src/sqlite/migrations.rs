@@ -13,6 +13,9 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_storage_keys.sql"),
     include_str!("migrations/0004_email_links.sql"),
     include_str!("migrations/0005_grant_lookup.sql"),
+    include_str!("migrations/0006_sealing_key.sql"),
+    include_str!("migrations/0007_throttles.sql"),
+    include_str!("migrations/0008_pipe_owner.sql"),
 ];
 
 /// Brings the database to the newest schema, each step in its own transaction.

@@ -9,7 +9,9 @@ mod grants;
 mod migrations;
 mod pipes;
 mod remotes;
+mod sealing_key;
 mod storage_keys;
+mod throttles;
 mod users;
 
 use std::path::Path;
@@ -70,6 +72,9 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
+    fn concurrent_calls(&self) -> usize {
+        1
+    }
     fn insert_user(&self, user: &NewUser) -> StoreResult<UserRecord> {
         users::insert(&mut self.conn(), user)
     }
@@ -126,6 +131,9 @@ impl Store for SqliteStore {
     fn pipe_chain(&self, id: i64) -> StoreResult<Vec<PipeRecord>> {
         pipes::chain(&self.conn(), id)
     }
+    fn pipes_reaching(&self, user_id: Option<i64>) -> StoreResult<Vec<PipeRecord>> {
+        pipes::reaching(&self.conn(), user_id)
+    }
     fn delete_pipe(&self, id: i64) -> StoreResult<()> {
         pipes::delete(&self.conn(), id)
     }
@@ -174,6 +182,15 @@ impl Store for SqliteStore {
     fn rewrite_credentials(&self, rewrite: &mut CredentialsRewrite<'_>) -> StoreResult<usize> {
         credentials::rewrite(&mut self.conn(), rewrite)
     }
+    fn sealing_key(&self) -> StoreResult<Option<String>> {
+        sealing_key::get(&self.conn())
+    }
+    fn claim_server_key_check(&self, check: &str) -> StoreResult<String> {
+        sealing_key::claim_server_key_check(&self.conn(), check)
+    }
+    fn set_sealing_key(&self, key_id: &str) -> StoreResult<()> {
+        sealing_key::set(&self.conn(), key_id)
+    }
 
     fn insert_storage_key(
         &self,
@@ -192,6 +209,15 @@ impl Store for SqliteStore {
         access: &str,
     ) -> StoreResult<Option<StorageKeyRecord>> {
         storage_keys::newest(&self.conn(), pipe_id, user_id, access)
+    }
+
+    fn update_throttles(
+        &self,
+        keys: &[String],
+        now: chrono::DateTime<chrono::Utc>,
+        update: &mut crate::ThrottleUpdate<'_>,
+    ) -> StoreResult<()> {
+        throttles::update(&mut self.conn(), keys, now, update)
     }
 }
 

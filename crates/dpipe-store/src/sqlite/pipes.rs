@@ -3,10 +3,9 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{backend, json_column, now, object_column, unique_or_backend};
+use crate::pipe_queries::{self, PIPE_COLUMNS};
 use crate::records::{NewPipe, PipeRecord};
 use crate::{StoreError, StoreResult};
-
-const COLUMNS: &str = "id, name, owner_id, parent_id, remote_id, protocol, location, credentials, settings, options, schema";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<PipeRecord> {
     Ok(PipeRecord {
@@ -76,7 +75,7 @@ pub(super) fn update(conn: &Connection, pipe: &PipeRecord) -> StoreResult<PipeRe
 
 fn find_by_id(conn: &Connection, id: i64) -> StoreResult<PipeRecord> {
     conn.query_row(
-        &format!("SELECT {COLUMNS} FROM pipes WHERE id = ?1"),
+        &format!("SELECT {PIPE_COLUMNS} FROM pipes WHERE id = ?1"),
         [id],
         from_row,
     )
@@ -86,33 +85,34 @@ fn find_by_id(conn: &Connection, id: i64) -> StoreResult<PipeRecord> {
 }
 
 pub(super) fn find(conn: &Connection, name: &&str) -> StoreResult<Option<PipeRecord>> {
-    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM pipes WHERE name = ?1"))
+    conn.prepare_cached(&format!("SELECT {PIPE_COLUMNS} FROM pipes WHERE name = ?1"))
         .and_then(|mut stmt| stmt.query_row([name], from_row).optional())
         .map_err(backend)
 }
 
 pub(super) fn all(conn: &Connection) -> StoreResult<Vec<PipeRecord>> {
     let mut stmt = conn
-        .prepare(&format!("SELECT {COLUMNS} FROM pipes ORDER BY name"))
+        .prepare(&format!("SELECT {PIPE_COLUMNS} FROM pipes ORDER BY name"))
         .map_err(backend)?;
     let rows = stmt.query_map([], from_row).map_err(backend)?;
     rows.collect::<Result<_, _>>().map_err(backend)
 }
 
-/// Pipe `id` and its ancestors (at most 64 levels: deeper chains are corrupt), in no order.
+/// Pipe `id` and its ancestors ([`pipe_queries::pipe_chain`]).
 pub(super) fn chain(conn: &Connection, id: i64) -> StoreResult<Vec<PipeRecord>> {
     let mut stmt = conn
-        .prepare_cached(&format!(
-            "WITH RECURSIVE chain(id, depth) AS (
-                 SELECT id, 0 FROM pipes WHERE id = ?1
-                 UNION ALL
-                 SELECT p.parent_id, c.depth + 1 FROM pipes p JOIN chain c ON p.id = c.id
-                 WHERE p.parent_id IS NOT NULL AND c.depth < 64
-             )
-             SELECT {COLUMNS} FROM pipes WHERE id IN (SELECT id FROM chain)"
-        ))
+        .prepare_cached(&pipe_queries::pipe_chain())
         .map_err(backend)?;
     let rows = stmt.query_map([id], from_row).map_err(backend)?;
+    rows.collect::<Result<_, _>>().map_err(backend)
+}
+
+/// The pipes that reach `user_id`, with their ancestors ([`pipe_queries::pipes_reaching`]).
+pub(super) fn reaching(conn: &Connection, user_id: Option<i64>) -> StoreResult<Vec<PipeRecord>> {
+    let mut stmt = conn
+        .prepare_cached(&pipe_queries::pipes_reaching())
+        .map_err(backend)?;
+    let rows = stmt.query_map([user_id], from_row).map_err(backend)?;
     rows.collect::<Result<_, _>>().map_err(backend)
 }
 

@@ -1,8 +1,9 @@
-//! The registry behaviour suite against local mode and against the server over HTTP, plus
-//! the account rules only the server has.
+//! The registry behaviour suite against local mode and against the server over HTTP (on
+//! SQLite and on PostgreSQL), plus the account rules only the server has.
 
 mod accounts;
 mod login_limits;
+mod login_limits_shared;
 mod managed_keys;
 
 mod local_mode {
@@ -11,6 +12,12 @@ mod local_mode {
 
 mod server_sqlite {
     dpipe_testkit::registry_suite!(dpipe_testkit::harness::ServerHarness::new());
+}
+
+/// The server over PostgreSQL (`dpipe serve --database-url`), each test in its own schema of
+/// the test database ([`dpipe_testkit::postgres::TestDatabase`]).
+mod server_postgres {
+    dpipe_testkit::registry_suite!(dpipe_testkit::harness::ServerHarness::on_postgres());
 }
 
 /// The invitation cases that need mail: a server with `--smtp-url` and a real SMTP server.
@@ -42,10 +49,7 @@ mod server_with_smtp {
         let url = format!("smtp://{}", closed.local_addr().unwrap());
         drop(closed);
         let mailer = dpipe_server::SmtpMailer::new(&url).unwrap();
-        let h = ServerHarness {
-            server: TestServer::start_with_mailer(Arc::new(mailer)),
-            smtp: None,
-        };
+        let h = ServerHarness::around(TestServer::start_with_mailer(Arc::new(mailer)));
         let owner = h.user("owner");
         owner
             .create_pipe(&dpipe_testkit::suite::s3_pipe("p"))
