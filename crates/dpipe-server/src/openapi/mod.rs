@@ -26,8 +26,8 @@ pub(crate) use requests::{
     GrantRequest, Login, NewAccount, NewRemote, PipePatch, PipeRequest, RemotePatch, RemotePut,
 };
 pub(crate) use responses::{
-    BadRequest, Credentials, Document, ErrorBody, Forbidden, Healthy, NotFound, TooLarge,
-    TooManyRequests, Unauthorized, Unhealthy,
+    BadRequest, Credentials, Document, ErrorBody, Forbidden, Healthy, NotFound, ReadErrors,
+    TooLarge, TooManyRequests, Unauthorized, Unhealthy, WriteErrors,
 };
 
 use crate::reply::json_response;

@@ -2,10 +2,12 @@
 //! Django REST Framework's shape, the health check, credentials, and the shared error
 //! responses every operation refers to.
 
+use std::collections::BTreeMap;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
-use utoipa::{ToResponse, ToSchema};
+
+use utoipa::{IntoResponses, ToResponse, ToSchema};
 
 use super::schema::{free_object, object_schema, one_of_strings, string};
 
@@ -133,4 +135,38 @@ impl<'r> ToResponse<'r> for TooManyRequests {
             .header("Retry-After", retry_after);
         ("TooManyRequests", error(builder).into())
     }
+}
+
+/// Declares a set of the error responses above, for the routes that can answer all of them
+/// (`responses((status = 200, …), Set)` in a route's annotation).
+macro_rules! error_set {
+    ($(#[$doc:meta])* $name:ident => [$($status:literal => $response:ident),* $(,)?]) => {
+        $(#[$doc])*
+        pub(crate) struct $name;
+
+        impl IntoResponses for $name {
+            fn responses() -> BTreeMap<String, RefOr<Response>> {
+                BTreeMap::from([$((
+                    $status.to_string(),
+                    RefOr::Ref(Ref::from_response_name(stringify!($response))),
+                )),*])
+            }
+        }
+    };
+}
+
+error_set! {
+    /// What a read of a named pipe or remote can answer besides its 200.
+    ReadErrors => ["401" => Unauthorized, "403" => Forbidden, "404" => NotFound]
+}
+
+error_set! {
+    /// What an update of a named pipe or remote can answer besides its 200.
+    WriteErrors => [
+        "400" => BadRequest,
+        "401" => Unauthorized,
+        "403" => Forbidden,
+        "404" => NotFound,
+        "413" => TooLarge,
+    ]
 }

@@ -128,9 +128,7 @@ pub(crate) async fn rotate_token(State(state): State<AppState>, auth: Auth) -> R
     params(crate::openapi::Username),
     responses(
         (status = 204, description = "Deleted."),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
+        crate::openapi::ReadErrors,
     ),
 )]
 pub(crate) async fn unregister(

@@ -71,9 +71,7 @@ pub(crate) async fn create(
     params(crate::openapi::ResourceName),
     responses(
         (status = 200, description = "The pipe.", body = dpipe_core::wire::PipeView),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
+        crate::openapi::ReadErrors,
     ),
 )]
 pub(crate) async fn get(State(state): State<AppState>, auth: Auth, Name(name): Name) -> Response {
@@ -96,11 +94,7 @@ pub(crate) async fn get(State(state): State<AppState>, auth: Auth, Name(name): N
     request_body(content = crate::openapi::PipePatch, description = "An empty body counts as {}."),
     responses(
         (status = 200, description = "Updated.", body = dpipe_core::wire::PipeView),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 413, response = crate::openapi::TooLarge),
+        crate::openapi::WriteErrors,
     ),
 )]
 pub(crate) async fn patch(
@@ -124,11 +118,7 @@ pub(crate) async fn patch(
     request_body(content = crate::openapi::PipeRequest),
     responses(
         (status = 200, description = "Updated.", body = dpipe_core::wire::PipeView),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 413, response = crate::openapi::TooLarge),
+        crate::openapi::WriteErrors,
     ),
 )]
 pub(crate) async fn put(
@@ -166,9 +156,7 @@ async fn update(
     params(crate::openapi::ResourceName),
     responses(
         (status = 204, description = "Deleted."),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
+        crate::openapi::ReadErrors,
     ),
 )]
 pub(crate) async fn delete(
@@ -195,9 +183,7 @@ pub(crate) async fn delete(
     params(crate::openapi::ResourceName),
     responses(
         (status = 200, description = "A bare array.", body = Vec<dpipe_core::wire::GrantView>),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
+        crate::openapi::ReadErrors,
     ),
 )]
 pub(crate) async fn list_grants(
@@ -224,11 +210,7 @@ pub(crate) async fn list_grants(
     request_body(content = crate::openapi::GrantRequest),
     responses(
         (status = 201, description = "The grant as stored, or the revocation.", body = dpipe_core::wire::GrantView),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 413, response = crate::openapi::TooLarge),
+        crate::openapi::WriteErrors,
     ),
 )]
 pub(crate) async fn grant(
@@ -258,9 +240,7 @@ pub(crate) async fn grant(
     responses(
         (status = 200, description = "A bare array, newest first.", body = Vec<dpipe_core::wire::AuditView>),
         (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
+        crate::openapi::ReadErrors,
     ),
 )]
 pub(crate) async fn audit(
@@ -297,9 +277,7 @@ pub(crate) async fn audit(
     responses(
         (status = 200, description = "The credentials, flat.", body = crate::openapi::Credentials),
         (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
+        crate::openapi::ReadErrors,
     ),
 )]
 pub(crate) async fn credentials(

@@ -66,9 +66,7 @@ pub(crate) async fn create(
     params(crate::openapi::ResourceName),
     responses(
         (status = 200, description = "The remote.", body = dpipe_core::wire::RemoteView),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
+        crate::openapi::ReadErrors,
     ),
 )]
 pub(crate) async fn get(State(state): State<AppState>, auth: Auth, Name(name): Name) -> Response {
@@ -91,9 +89,7 @@ pub(crate) async fn get(State(state): State<AppState>, auth: Auth, Name(name): N
     params(crate::openapi::ResourceName),
     responses(
         (status = 200, description = "The stored credentials.", body = crate::openapi::Credentials),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
+        crate::openapi::ReadErrors,
     ),
 )]
 pub(crate) async fn credentials(
@@ -120,11 +116,7 @@ pub(crate) async fn credentials(
     request_body(content = crate::openapi::RemotePatch, description = "An empty body counts as {}."),
     responses(
         (status = 200, description = "Updated.", body = dpipe_core::wire::RemoteView),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 413, response = crate::openapi::TooLarge),
+        crate::openapi::WriteErrors,
     ),
 )]
 pub(crate) async fn patch(
@@ -148,11 +140,7 @@ pub(crate) async fn patch(
     request_body(content = crate::openapi::RemotePut),
     responses(
         (status = 200, description = "Updated.", body = dpipe_core::wire::RemoteView),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 413, response = crate::openapi::TooLarge),
+        crate::openapi::WriteErrors,
     ),
 )]
 pub(crate) async fn put(
@@ -191,9 +179,7 @@ async fn update(
     responses(
         (status = 204, description = "Deleted."),
         (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
+        crate::openapi::ReadErrors,
     ),
 )]
 pub(crate) async fn delete(
