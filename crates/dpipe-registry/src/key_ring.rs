@@ -157,8 +157,15 @@ impl SealingKeys {
 
     /// The key with id `id`, re-reading the ring file once when the ring lacks it.
     pub(crate) fn get(&self, id: &str) -> Option<[u8; 32]> {
-        if let Some(key) = self.ring().get(id) {
-            return Some(*key);
+        // Looked up under the read lock: this runs on every request that opens credentials.
+        let known = self
+            .ring
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .copied();
+        if known.is_some() {
+            return known;
         }
         let file = self.file.as_ref()?;
         let reread = std::fs::read_to_string(file)

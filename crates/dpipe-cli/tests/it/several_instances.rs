@@ -407,25 +407,29 @@ fn a_server_with_another_key_ring_refuses_to_start() {
     let pair = Pair::start();
     let (owner, _) = register(&pair.a, "owner");
     owner.create_pipe(&pipe_with_secret("p", "s")).unwrap();
-    let other = pair.folder("c");
     // The same server key, but a key ring of its own (made at its first start).
-    std::fs::create_dir(&other).unwrap();
-    std::fs::copy(
-        pair.folder("a").join("server.key"),
-        other.join("server.key"),
-    )
-    .unwrap();
-    let (code, stderr) = ServeProcess::refused(
-        &other,
-        &["--no-storage", "--database-url", &pair.database.url()],
-        &[],
-    );
-    assert_ne!(code, 0);
+    let (_, stderr) = refused_with_only_a_copy_of(&pair, "server.key");
     let last = stderr.trim().lines().last().unwrap_or_default();
     assert!(
         last.contains("give every server sharing the database the same key ring"),
         "{stderr}"
     );
+}
+
+/// Starts a third server on the pair's database in a new folder `c` holding only A's file
+/// `file` (its other key made at its first start); it must refuse. Returns the folder and the
+/// server's stderr.
+fn refused_with_only_a_copy_of(pair: &Pair, file: &str) -> (std::path::PathBuf, String) {
+    let other = pair.folder("c");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::copy(pair.folder("a").join(file), other.join(file)).unwrap();
+    let (code, stderr) = ServeProcess::refused(
+        &other,
+        &["--no-storage", "--database-url", &pair.database.url()],
+        &[],
+    );
+    assert_ne!(code, 0, "a server with another {file} started: {stderr}");
+    (other, stderr)
 }
 
 #[test]
@@ -461,19 +465,7 @@ fn a_server_with_another_server_key_refuses_to_start() {
     let (_, token) = register(&pair.a, "owner");
     // The same key ring, but a server key of its own: its logins would hand out tokens no
     // server accepts, so it does not start.
-    let other = pair.folder("c");
-    std::fs::create_dir(&other).unwrap();
-    std::fs::copy(
-        pair.folder("a").join("credentials.key"),
-        other.join("credentials.key"),
-    )
-    .unwrap();
-    let (code, stderr) = ServeProcess::refused(
-        &other,
-        &["--no-storage", "--database-url", &pair.database.url()],
-        &[],
-    );
-    assert_ne!(code, 0);
+    let (other, stderr) = refused_with_only_a_copy_of(&pair, "credentials.key");
     let last = stderr.trim().lines().last().unwrap_or_default();
     assert!(
         last.contains("give every server the same server key"),
